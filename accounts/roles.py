@@ -1,0 +1,51 @@
+"""The role groups and their permissions. Used by the roles migration; when a model or a custom
+permission is added, add it here and write a migration that calls :func:`sync_roles` again."""
+
+MODELS = {
+    "customers": ["customer"],
+    "products": ["category", "product", "stockmovement"],
+    "sales": ["sale", "saleitem"],
+}
+
+ANALYST = [f"{app}.view_{model}" for app, models in MODELS.items() for model in models]
+SALES = [
+    *ANALYST,
+    "sales.add_sale",
+    "sales.add_saleitem",
+    "sales.cancel_sale",
+    "customers.add_customer",
+]
+MANAGER = [
+    *[
+        f"{app}.{action}_{model}"
+        for app, models in MODELS.items()
+        for model in models
+        for action in ("view", "add", "change", "delete")
+    ],
+    "sales.cancel_sale",
+    *[f"accounts.{action}_apikey" for action in ("view", "add", "change", "delete")],
+]
+
+ROLES = {"analyst": ANALYST, "sales": SALES, "manager": MANAGER}
+
+
+def sync_roles(apps, schema_editor=None):
+    """Create the groups and give each exactly its permissions (idempotent)."""
+    from django.contrib.auth.management import create_permissions
+
+    for app_config in apps.get_app_configs():
+        app_config.models_module = True
+        create_permissions(app_config, apps=apps, verbosity=0)
+        app_config.models_module = None
+
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    for role, codenames in ROLES.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        permissions = []
+        for dotted in codenames:
+            app_label, codename = dotted.split(".")
+            permissions.append(
+                Permission.objects.get(content_type__app_label=app_label, codename=codename)
+            )
+        group.permissions.set(permissions)

@@ -1,0 +1,22 @@
+import django_filters
+from django_countries import countries
+
+from customers.models import Customer, CustomerSegment
+from salesproject.filtering import search_in
+
+
+class CustomerFilter(django_filters.FilterSet):
+    search = django_filters.CharFilter(
+        method=search_in("name", "email", "city", "phone"),
+        label="Words to find in name, email, city or phone",
+    )
+    email = django_filters.CharFilter(lookup_expr="iexact")
+    country = django_filters.ChoiceFilter(choices=list(countries))
+    segment = django_filters.ChoiceFilter(choices=CustomerSegment.choices)
+    city = django_filters.CharFilter(lookup_expr="iexact")
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = Customer
+        fields = ["search", "email", "country", "segment", "city"]

@@ -1,0 +1,68 @@
+"""Writes for customers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from customers.models import Customer
+from salesproject.errors import ConflictError
+from salesproject.services import model_update
+
+CUSTOMER_EDITABLE_FIELDS = ["name", "email", "phone", "city", "country", "segment"]
+
+
+def _require_email_free(email: str, exclude_pk: int | None = None) -> None:
+    if Customer.objects.filter(email__iexact=email).exclude(pk=exclude_pk).exists():
+        raise ValidationError({"email": [f"A customer with email {email} already exists."]})
+
+
+def customer_create(
+    *,
+    name: str,
+    email: str,
+    phone: str = "",
+    city: str = "",
+    country: str = "",
+    segment: str = Customer.Segment.CONSUMER,
+) -> Customer:
+    email = email.strip()
+    _require_email_free(email)
+    customer = Customer(
+        name=name, email=email, phone=phone, city=city, country=country, segment=segment
+    )
+    customer.full_clean()
+    try:
+        with transaction.atomic():
+            customer.save()
+    except IntegrityError:  # a concurrent create with the same email won the race
+        raise ValidationError(
+            {"email": [f"A customer with email {email} already exists."]}
+        ) from None
+    return customer
+
+
+def customer_update(*, customer: Customer, data: dict[str, Any]) -> Customer:
+    if "email" in data:
+        data = {**data, "email": data["email"].strip()}
+        _require_email_free(data["email"], exclude_pk=customer.pk)
+    try:
+        with transaction.atomic():
+            customer, _ = model_update(
+                instance=customer, fields=CUSTOMER_EDITABLE_FIELDS, data=data
+            )
+    except IntegrityError:
+        raise ValidationError({"email": ["A customer with this email already exists."]}) from None
+    return customer
+
+
+def customer_delete(*, customer: Customer) -> None:
+    from sales.selectors import customer_has_sales
+
+    if customer_has_sales(customer_id=customer.pk):
+        raise ConflictError(
+            f"Customer {customer.email} has sales and cannot be deleted.", code="protected"
+        )
+    customer.delete()

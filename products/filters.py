@@ -1,0 +1,48 @@
+import django_filters
+
+from products.models import Category, Product, StockMovement, StockMovementReason
+from salesproject.filtering import search_in
+
+
+class CategoryFilter(django_filters.FilterSet):
+    search = django_filters.CharFilter(method=search_in("name", "description"))
+    name = django_filters.CharFilter(lookup_expr="iexact")
+
+    class Meta:
+        model = Category
+        fields = ["search", "name"]
+
+
+class ProductFilter(django_filters.FilterSet):
+    search = django_filters.CharFilter(
+        method=search_in("name", "sku"), label="Words to find in name or SKU"
+    )
+    sku = django_filters.CharFilter(lookup_expr="iexact")
+    category = django_filters.ModelChoiceFilter(queryset=Category.objects.all())
+    category_name = django_filters.CharFilter(field_name="category__name", lookup_expr="iexact")
+    is_active = django_filters.BooleanFilter()
+    price_min = django_filters.NumberFilter(field_name="price", lookup_expr="gte")
+    price_max = django_filters.NumberFilter(field_name="price", lookup_expr="lte")
+    stock_min = django_filters.NumberFilter(field_name="stock_quantity", lookup_expr="gte")
+    stock_max = django_filters.NumberFilter(field_name="stock_quantity", lookup_expr="lte")
+    in_stock = django_filters.BooleanFilter(method="filter_in_stock")
+    updated_after = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+
+    class Meta:
+        model = Product
+        fields = ["search", "sku", "category", "is_active"]
+
+    def filter_in_stock(self, queryset, name, value):
+        return queryset.filter(stock_quantity__gt=0) if value else queryset.filter(stock_quantity=0)
+
+
+class StockMovementFilter(django_filters.FilterSet):
+    product = django_filters.NumberFilter(field_name="product_id")
+    reason = django_filters.ChoiceFilter(choices=StockMovementReason.choices)
+    reference = django_filters.CharFilter()
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = StockMovement
+        fields = ["product", "reason", "reference"]

@@ -1,0 +1,111 @@
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Lower
+
+
+class Category(models.Model):
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "categories"
+        ordering = ("name", "id")
+        constraints = [
+            models.UniqueConstraint(
+                Lower("name"),
+                name="category_name_ci_unique",
+                violation_error_message="A category with this name already exists.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Product(models.Model):
+    sku = models.CharField("SKU", max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    category = models.ForeignKey(
+        Category, null=True, blank=True, on_delete=models.PROTECT, related_name="products"
+    )
+    price = models.DecimalField(max_digits=12, decimal_places=2)
+    cost = models.DecimalField(
+        max_digits=12, decimal_places=2, default=Decimal("0.00"), help_text="Unit cost, for margin."
+    )
+    stock_quantity = models.IntegerField(
+        default=0, help_text="Changed only through the stock ledger (StockMovement)."
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("name", "id")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(stock_quantity__gte=0), name="product_stock_non_negative"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(price__gte=0), name="product_price_non_negative"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(cost__gte=0), name="product_cost_non_negative"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["category", "name"], name="product_category_name_idx"),
+            models.Index(fields=["name"], name="product_name_idx"),
+            models.Index(fields=["price"], name="product_price_idx"),
+            models.Index(fields=["is_active"], name="product_is_active_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sku} {self.name}"
+
+
+class StockMovementReason(models.TextChoices):
+    SALE = "sale", "Sale"
+    SALE_EDIT = "sale_edit", "Sale edited"
+    SALE_CANCEL = "sale_cancel", "Sale cancelled or deleted"
+    PURCHASE_API = "purchase_api", "Purchase through the catalog API"
+    RESTOCK = "restock", "Restock"
+    ADJUSTMENT = "adjustment", "Manual adjustment"
+    IMPORT = "import", "Import"
+
+
+class StockMovement(models.Model):
+    """The stock ledger: one row per stock change; per product the deltas sum to the stock."""
+
+    Reason = StockMovementReason
+
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="stock_movements")
+    delta = models.IntegerField()
+    reason = models.CharField(max_length=20, choices=StockMovementReason.choices)
+    reference = models.CharField(max_length=100, blank=True, help_text="E.g. the sale reference.")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(delta=0), name="stock_movement_delta_non_zero"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(reason__in=StockMovementReason.values),
+                name="stock_movement_reason_valid",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["product", "-created_at"], name="stockmove_product_created_idx"),
+            models.Index(fields=["reference"], name="stockmove_reference_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product_id} {self.delta:+d} ({self.reason})"

@@ -1,0 +1,95 @@
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class SaleStatus(models.TextChoices):
+    COMPLETED = "completed", "Completed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Sale(models.Model):
+    """A sale is a ledger entry: cancelling keeps the record (status ``cancelled``)."""
+
+    Status = SaleStatus
+
+    reference = models.CharField(max_length=64, unique=True, help_text="Human readable, unique.")
+    customer = models.ForeignKey(
+        "customers.Customer", null=True, blank=True, on_delete=models.PROTECT, related_name="sales"
+    )
+    sold_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(
+        max_length=10, choices=SaleStatus.choices, default=SaleStatus.COMPLETED
+    )
+    total = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-sold_at", "-id")
+        permissions = [("cancel_sale", "Can cancel sale")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(total__gte=0), name="sale_total_non_negative"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=SaleStatus.values), name="sale_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status=SaleStatus.CANCELLED, cancelled_at__isnull=False)
+                | models.Q(status=SaleStatus.COMPLETED, cancelled_at__isnull=True),
+                name="sale_cancelled_at_matches_status",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["-sold_at", "-id"], name="sale_sold_at_id_idx"),
+            models.Index(fields=["customer", "-sold_at"], name="sale_customer_sold_at_idx"),
+            models.Index(fields=["status", "-sold_at"], name="sale_status_sold_at_idx"),
+            models.Index(fields=["total"], name="sale_total_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.reference
+
+
+class SaleItem(models.Model):
+    sale = models.ForeignKey(Sale, on_delete=models.CASCADE, related_name="items")
+    product = models.ForeignKey("products.Product", on_delete=models.PROTECT, related_name="+")
+    quantity = models.PositiveIntegerField()
+    unit_price = models.DecimalField(
+        max_digits=12, decimal_places=2, help_text="Price at sale time."
+    )
+    unit_cost = models.DecimalField(
+        max_digits=12, decimal_places=2, default=0, help_text="Cost at sale time, for margin."
+    )
+    line_total = models.DecimalField(max_digits=14, decimal_places=2)
+
+    class Meta:
+        ordering = ("id",)
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(quantity__gt=0), name="saleitem_quantity_positive"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(unit_price__gte=0), name="saleitem_unit_price_non_negative"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(unit_cost__gte=0), name="saleitem_unit_cost_non_negative"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(line_total__gte=0), name="saleitem_line_total_non_negative"
+            ),
+            models.UniqueConstraint(
+                fields=["sale", "product"], name="saleitem_one_line_per_product"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["product", "sale"], name="saleitem_product_sale_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.product_id} @ {self.unit_price}"

@@ -1,0 +1,269 @@
+"""Writes for sales. Stock moves only through the catalog client (``products.catalog``).
+
+A sale, its items, the stock decrements and the ledger rows commit in one database
+transaction or not at all. Prices and costs are snapshotted from the catalog at sale time and the
+total is computed here, never taken from the client.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from customers.models import Customer
+from products.catalog import Catalog, CatalogProduct, get_catalog
+from products.models import StockMovementReason
+from sales.models import Sale, SaleItem, SaleStatus
+from salesproject.errors import ApplicationError, ConflictError
+
+MAX_LINE_QUANTITY = 1_000_000
+_REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
+_UNSET: Any = object()
+
+
+@dataclass(frozen=True)
+class SaleLine:
+    product_id: int
+    quantity: int
+
+
+def generate_sale_reference(sold_at: datetime | None = None) -> str:
+    """``S-YYYYMMDD-XXXXXXXX``: readable, sortable by day, 40 random bits."""
+    day = (sold_at or timezone.now()).strftime("%Y%m%d")
+    suffix = "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(8))
+    return f"S-{day}-{suffix}"
+
+
+def _merge_lines(lines: Sequence[SaleLine]) -> tuple[dict[int, int], dict[int, int]]:
+    """Merge lines of the same product. Returns ``({product_id: quantity}, {product_id: index
+    of its first line})``; errors name the offending line by its index in the request."""
+    if not lines:
+        raise ApplicationError(
+            "A sale needs at least one item.", fields={"items": ["At least one item is required."]}
+        )
+    quantities: dict[int, int] = {}
+    first_index: dict[int, int] = {}
+    errors: list[dict[str, list[str]]] = [{} for _ in lines]
+    for index, line in enumerate(lines):
+        if not isinstance(line.quantity, int) or line.quantity <= 0:
+            errors[index]["quantity"] = ["Must be a whole number greater than 0."]
+            continue
+        first_index.setdefault(line.product_id, index)
+        quantities[line.product_id] = quantities.get(line.product_id, 0) + line.quantity
+        if quantities[line.product_id] > MAX_LINE_QUANTITY:
+            errors[index]["quantity"] = [f"At most {MAX_LINE_QUANTITY} units of one product."]
+    if any(errors):
+        raise ApplicationError("Some items are invalid.", fields={"items": errors})
+    return quantities, first_index
+
+
+def _require_sellable(
+    catalog_products: dict[int, CatalogProduct],
+    product_ids: Iterable[int],
+    first_index: dict[int, int],
+    line_count: int,
+) -> None:
+    errors: list[dict[str, list[str]]] = [{} for _ in range(line_count)]
+    for product_id in product_ids:
+        product = catalog_products.get(product_id)
+        if product is None:
+            errors[first_index[product_id]]["product"] = [f"Product {product_id} does not exist."]
+        elif not product.is_active:
+            errors[first_index[product_id]]["product"] = [
+                f"Product {product.sku} ({product.name}) is not active and cannot be sold."
+            ]
+    if any(errors):
+        bad = [str(index + 1) for index, error in enumerate(errors) if error]
+        raise ApplicationError(
+            f"Item {', '.join(bad)} cannot be sold.",
+            code="invalid_product",
+            fields={"items": errors},
+        )
+
+
+def _resolve_customer(customer_id: int | None) -> Customer | None:
+    if customer_id is None:
+        return None
+    customer = Customer.objects.filter(pk=customer_id).first()
+    if customer is None:
+        raise ApplicationError(
+            f"Customer {customer_id} does not exist.",
+            fields={"customer": [f"Customer {customer_id} does not exist."]},
+        )
+    return customer
+
+
+def _build_item(sale: Sale, product: CatalogProduct, quantity: int) -> SaleItem:
+    return SaleItem(
+        sale=sale,
+        product_id=product.id,
+        quantity=quantity,
+        unit_price=product.price,
+        unit_cost=product.cost,
+        line_total=product.price * quantity,
+    )
+
+
+def _insert_sale(sale: Sale) -> None:
+    try:
+        with transaction.atomic():
+            sale.save(force_insert=True)
+    except IntegrityError:
+        raise ConflictError(
+            f"A sale with reference {sale.reference!r} already exists.",
+            code="duplicate_reference",
+            fields={"reference": ["A sale with this reference already exists."]},
+        ) from None
+
+
+def sale_create(
+    *,
+    lines: Sequence[SaleLine],
+    customer_id: int | None = None,
+    sold_at: datetime | None = None,
+    reference: str | None = None,
+    created_by: AbstractBaseUser | None = None,
+    catalog: Catalog | None = None,
+) -> Sale:
+    """Record a completed sale and take its stock. Lines of the same product are merged."""
+    catalog = catalog or get_catalog()
+    quantities, first_index = _merge_lines(lines)
+    sold_at = sold_at or timezone.now()
+    reference = (reference or "").strip() or generate_sale_reference(sold_at)
+    actor = created_by if created_by is not None and created_by.is_authenticated else None
+
+    with transaction.atomic():
+        customer = _resolve_customer(customer_id)
+        catalog_products = catalog.get_products(quantities)
+        _require_sellable(catalog_products, quantities, first_index, len(lines))
+        sale = Sale(
+            reference=reference,
+            customer=customer,
+            sold_at=sold_at,
+            status=SaleStatus.COMPLETED,
+            created_by=actor,
+        )
+        items = [_build_item(sale, catalog_products[pid], qty) for pid, qty in quantities.items()]
+        sale.total = sum((item.line_total for item in items), Decimal("0.00"))
+        _insert_sale(sale)
+        SaleItem.objects.bulk_create(items)
+        catalog.change_stock(
+            {pid: -qty for pid, qty in quantities.items()},
+            reason=StockMovementReason.SALE,
+            reference=sale.reference,
+            actor=actor,
+        )
+    return sale
+
+
+def _lock_completed_sale(sale: Sale, action: str) -> Sale:
+    locked = Sale.objects.select_for_update().get(pk=sale.pk)
+    if locked.status == SaleStatus.CANCELLED:
+        raise ConflictError(
+            f"Sale {locked.reference} is cancelled and cannot be {action}.", code="sale_cancelled"
+        )
+    return locked
+
+
+def sale_update(
+    *,
+    sale: Sale,
+    lines: Sequence[SaleLine] | None = None,
+    customer_id: int | None = _UNSET,
+    sold_at: datetime | None = _UNSET,
+    actor: AbstractBaseUser | None = None,
+    catalog: Catalog | None = None,
+) -> Sale:
+    """Edit a completed sale. New ``lines`` replace the old ones and stock moves by the
+    difference, in the same transaction. Kept lines keep their original price snapshot; new
+    products are priced from the catalog now."""
+    catalog = catalog or get_catalog()
+    with transaction.atomic():
+        sale = _lock_completed_sale(sale, "edited")
+        changed: list[str] = []
+        if customer_id is not _UNSET and customer_id != sale.customer_id:
+            sale.customer = _resolve_customer(customer_id)
+            changed.append("customer")
+        if sold_at is not _UNSET and sold_at is not None and sold_at != sale.sold_at:
+            sale.sold_at = sold_at
+            changed.append("sold_at")
+        if lines is not None:
+            _replace_lines(sale, lines, actor=actor, catalog=catalog)
+            changed.append("total")
+        if changed:
+            sale.save(update_fields=[*changed, "updated_at"])
+    return sale
+
+
+def _replace_lines(
+    sale: Sale, lines: Sequence[SaleLine], *, actor: AbstractBaseUser | None, catalog: Catalog
+) -> None:
+    quantities, first_index = _merge_lines(lines)
+    existing = {item.product_id: item for item in sale.items.all()}
+    new_ids = [pid for pid in quantities if pid not in existing]
+    catalog_products = catalog.get_products(new_ids) if new_ids else {}
+    _require_sellable(catalog_products, new_ids, first_index, len(lines))
+
+    deltas = {pid: item.quantity for pid, item in existing.items()}
+    for pid, qty in quantities.items():
+        deltas[pid] = deltas.get(pid, 0) - qty  # stock delta: old quantity back, new one out
+
+    removed = [item.pk for pid, item in existing.items() if pid not in quantities]
+    SaleItem.objects.filter(pk__in=removed).delete()
+    kept = []
+    for pid, item in existing.items():
+        if pid in quantities and item.quantity != quantities[pid]:
+            item.quantity = quantities[pid]
+            item.line_total = item.unit_price * item.quantity
+            kept.append(item)
+    SaleItem.objects.bulk_update(kept, ["quantity", "line_total"])
+    created = SaleItem.objects.bulk_create(
+        _build_item(sale, catalog_products[pid], quantities[pid]) for pid in new_ids
+    )
+    items = [item for pid, item in existing.items() if pid in quantities] + list(created)
+    sale.total = sum((item.line_total for item in items), Decimal("0.00"))
+    catalog.change_stock(
+        deltas, reason=StockMovementReason.SALE_EDIT, reference=sale.reference, actor=actor
+    )
+
+
+def _return_stock(sale: Sale, *, actor: AbstractBaseUser | None, catalog: Catalog) -> None:
+    deltas = dict(sale.items.values_list("product_id", "quantity"))
+    catalog.change_stock(
+        deltas, reason=StockMovementReason.SALE_CANCEL, reference=sale.reference, actor=actor
+    )
+
+
+def sale_cancel(
+    *, sale: Sale, actor: AbstractBaseUser | None = None, catalog: Catalog | None = None
+) -> Sale:
+    """Cancel a completed sale: its stock comes back, the record stays with status
+    ``cancelled``. Cancelling twice is a 409, never a second restock."""
+    catalog = catalog or get_catalog()
+    with transaction.atomic():
+        sale = _lock_completed_sale(sale, "cancelled again")
+        _return_stock(sale, actor=actor, catalog=catalog)
+        sale.status = SaleStatus.CANCELLED
+        sale.cancelled_at = timezone.now()
+        sale.save(update_fields=["status", "cancelled_at", "updated_at"])
+    return sale
+
+
+def sale_delete(
+    *, sale: Sale, actor: AbstractBaseUser | None = None, catalog: Catalog | None = None
+) -> None:
+    """Delete a sale; a completed sale's stock is restored first."""
+    catalog = catalog or get_catalog()
+    with transaction.atomic():
+        sale = Sale.objects.select_for_update().get(pk=sale.pk)
+        if sale.status == SaleStatus.COMPLETED:
+            _return_stock(sale, actor=actor, catalog=catalog)
+        sale.delete()

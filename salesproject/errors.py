@@ -1,0 +1,166 @@
+"""Application errors and the one error shape of the API.
+
+Every API error answers ``{"error": {"code": "...", "message": "...", "fields": {...}}}`` with
+the right HTTP status. Services raise :class:`ApplicationError` (or a subclass); views never
+build error responses themselves.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import NON_FIELD_ERRORS, ObjectDoesNotExist
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import ProtectedError, RestrictedError
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+logger = logging.getLogger(__name__)
+
+
+class ApplicationError(Exception):
+    """A failure a client can act on. Carries its HTTP status and machine-readable code."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    code = "invalid"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        status_code: int | None = None,
+        fields: dict[str, Any] | None = None,
+        extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        if status_code is not None:
+            self.status_code = status_code
+        self.fields = fields or {}
+        self.extra = extra or {}
+        self.headers = headers or {}
+
+
+class NotFoundError(ApplicationError):
+    status_code = status.HTTP_404_NOT_FOUND
+    code = "not_found"
+
+
+class ConflictError(ApplicationError):
+    status_code = status.HTTP_409_CONFLICT
+    code = "conflict"
+
+
+def error_body(
+    code: str, message: str, fields: dict[str, Any] | None = None, **extra: Any
+) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "fields": fields or {}, **extra}}
+
+
+def _drf_code(exc: exceptions.APIException) -> str:
+    codes = exc.get_codes()
+    if isinstance(codes, str):
+        return codes
+    if isinstance(codes, dict) and isinstance(codes.get("code"), str):
+        return codes["code"]  # simplejwt's InvalidToken
+    return exc.default_code
+
+
+def _drf_message(exc: exceptions.APIException) -> str:
+    detail = exc.detail
+    if isinstance(detail, dict) and "detail" in detail:
+        return str(detail["detail"])
+    if isinstance(detail, list | dict):
+        return str(exc.default_detail)
+    return str(detail)
+
+
+def _validation_fields(detail: Any) -> dict[str, Any]:
+    if isinstance(detail, dict):
+        return detail
+    return {"non_field_errors": detail if isinstance(detail, list) else [detail]}
+
+
+def _django_validation_to_drf(exc: DjangoValidationError) -> exceptions.ValidationError:
+    if hasattr(exc, "error_dict"):
+        fields = dict(exc.message_dict)
+        if NON_FIELD_ERRORS in fields:
+            fields["non_field_errors"] = fields.pop(NON_FIELD_ERRORS)
+        return exceptions.ValidationError(fields)
+    return exceptions.ValidationError({"non_field_errors": exc.messages})
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF ``EXCEPTION_HANDLER``: maps every known failure to the one error shape."""
+    if isinstance(exc, ApplicationError):
+        response = Response(
+            error_body(exc.code, exc.message, exc.fields, **exc.extra), status=exc.status_code
+        )
+        for header, value in exc.headers.items():
+            response[header] = value
+        return response
+    if isinstance(exc, ProtectedError | RestrictedError):
+        blocking = (
+            exc.protected_objects if isinstance(exc, ProtectedError) else exc.restricted_objects
+        )
+        blockers = sorted({str(obj._meta.verbose_name_plural) for obj in blocking})
+        return Response(
+            error_body(
+                "protected",
+                f"It cannot be deleted: {', '.join(blockers)} still refer to it.",
+            ),
+            status=status.HTTP_409_CONFLICT,
+        )
+    if isinstance(exc, DjangoValidationError):
+        exc = _django_validation_to_drf(exc)
+    elif isinstance(exc, Http404 | ObjectDoesNotExist):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = drf_exception_handler(exc, context)
+    if response is None or not isinstance(exc, exceptions.APIException):
+        return response
+    if isinstance(exc, exceptions.ValidationError):
+        fields = _validation_fields(exc.detail)
+        message = "Invalid input."
+        non_field = fields.get("non_field_errors")
+        if isinstance(non_field, list) and non_field and len(fields) == 1:
+            message = str(non_field[0])
+        response.data = error_body("invalid", message, fields)
+    else:
+        response.data = error_body(_drf_code(exc), _drf_message(exc))
+    return response
+
+
+def _is_api_request(request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def json_not_found(request, exception=None):
+    """``handler404``: JSON for API paths, Django's page elsewhere."""
+    if _is_api_request(request):
+        return JsonResponse(error_body("not_found", "Not found."), status=404)
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)
+
+
+def json_server_error(request):
+    """``handler500``: never leaks internals; JSON for API paths."""
+    if _is_api_request(request):
+        return JsonResponse(
+            error_body("server_error", "An unexpected error occurred; it has been logged."),
+            status=500,
+        )
+    from django.views.defaults import server_error
+
+    return server_error(request)

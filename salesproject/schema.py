@@ -1,0 +1,57 @@
+"""OpenAPI generation (drf-spectacular): input and output serializers, and the error shape on
+every operation."""
+
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import serializers
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField(
+        help_text="Machine-readable, e.g. `invalid`, `insufficient_stock`."
+    )
+    message = serializers.CharField(help_text="Human-readable summary.")
+    fields = serializers.DictField(
+        help_text="Per-field messages for validation errors (nested like the request body).",
+    )
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorDetailSerializer()
+
+
+_ERROR_DESCRIPTIONS = {
+    "400": "Invalid body or query parameters; `fields` names each problem.",
+    "401": "Not authenticated (send `Authorization: Bearer <access token>`).",
+    "403": "Authenticated, but your role does not allow this.",
+    "404": "No such object.",
+    "409": "Conflict with the current state (e.g. insufficient stock, protected object).",
+}
+WRITE_ACTIONS = {"create", "update", "partial_update"}
+
+
+class ErrorAwareAutoSchema(AutoSchema):
+    def _view_action(self):
+        return getattr(self.view, "action", None)
+
+    def get_response_serializers(self):
+        output_class = getattr(self.view, "output_serializer_class", None)
+        if output_class is not None and self._view_action() in WRITE_ACTIONS:
+            return output_class
+        return super().get_response_serializers()
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        codes = ["400", "401", "403"]
+        if "{" in self.path:
+            codes.append("404")
+        if self.method in ("POST", "PUT", "PATCH", "DELETE"):
+            codes.append("409")
+        for code in codes:
+            if code not in responses:
+                responses[code] = self._get_response_for_code(
+                    OpenApiResponse(ErrorSerializer, description=_ERROR_DESCRIPTIONS[code]),
+                    code,
+                    direction=direction,
+                )
+        return responses

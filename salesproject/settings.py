@@ -1,0 +1,371 @@
+"""Settings for the sales analytics backend.
+
+Every setting comes from the environment (see README.md, "Configuration", and .env.example).
+With no environment at all the project runs in its embedded default: a SQLite file, the
+local-memory cache and Celery tasks executed eagerly in process.
+
+A misconfigured variable stops start-up with ``ImproperlyConfigured`` naming the variable.
+"""
+
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+if (BASE_DIR / ".env").is_file() and env.bool("READ_DOT_ENV", default=True):
+    environ.Env.read_env(BASE_DIR / ".env")
+
+
+def _config_error(variable: str, problem: str) -> ImproperlyConfigured:
+    return ImproperlyConfigured(f"Invalid environment variable {variable}: {problem}")
+
+
+def _env_bool(variable: str, default: bool) -> bool:
+    raw = env.str(variable, default="").strip().lower()
+    if raw == "":
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise _config_error(variable, f"{raw!r} is not a boolean (use true/false, 1/0, yes/no)")
+
+
+def _env_int(variable: str, default: int, minimum: int | None = None) -> int:
+    raw = env.str(variable, default="").strip()
+    if raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise _config_error(variable, f"{raw!r} is not an integer") from None
+    if minimum is not None and value < minimum:
+        raise _config_error(variable, f"{value} is below the minimum {minimum}")
+    return value
+
+
+def _env_float(variable: str, default: float) -> float:
+    raw = env.str(variable, default="").strip()
+    if raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise _config_error(variable, f"{raw!r} is not a number") from None
+    if value <= 0:
+        raise _config_error(variable, f"{raw!r} must be a positive number of seconds")
+    return value
+
+
+def _env_list(variable: str, default: list[str]) -> list[str]:
+    raw = env.str(variable, default="")
+    if raw.strip() == "":
+        return default
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def _env_choice(variable: str, default: str, choices: tuple[str, ...]) -> str:
+    value = env.str(variable, default=default).strip().lower() or default
+    if value not in choices:
+        raise _config_error(variable, f"{value!r} is not one of {', '.join(choices)}")
+    return value
+
+
+# --- Core -------------------------------------------------------------------------------------
+
+DEBUG = _env_bool("DEBUG", default=True)
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise _config_error("SECRET_KEY", "it must be set when DEBUG is off")
+    SECRET_KEY = "insecure-embedded-default-key-for-local-development-only"
+
+ALLOWED_HOSTS = _env_list(
+    "ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"] if DEBUG else []
+)
+if not DEBUG and not ALLOWED_HOSTS:
+    raise _config_error("ALLOWED_HOSTS", "it must list the served host names when DEBUG is off")
+CSRF_TRUSTED_ORIGINS = _env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "corsheaders",
+    "rest_framework",
+    "rest_framework_simplejwt",
+    "django_filters",
+    "drf_spectacular",
+    "import_export",
+    "django_countries",
+    "accounts",
+    "customers",
+    "products",
+    "sales",
+    "analytics",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "salesproject.urls"
+WSGI_APPLICATION = "salesproject.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------------------------
+
+_SUPPORTED_DB_SCHEMES = ("postgres", "postgresql", "pgsql", "psql", "sqlite")
+DATABASE_URL = env.str("DATABASE_URL", default="").strip()
+if DATABASE_URL:
+    _scheme = urlsplit(DATABASE_URL).scheme
+    if _scheme not in _SUPPORTED_DB_SCHEMES:
+        raise _config_error(
+            "DATABASE_URL",
+            f"scheme {_scheme or '(none)'!r} is not supported; use postgres://user:pass@host:port/"
+            "name or sqlite:///path",
+        )
+    try:
+        _database = environ.Env.db_url_config(DATABASE_URL)
+    except Exception as exc:  # django-environ raises a variety of errors for a bad URL
+        raise _config_error("DATABASE_URL", f"cannot be parsed ({exc})") from exc
+    if _scheme != "sqlite" and not _database.get("NAME"):
+        raise _config_error("DATABASE_URL", "the database name (the URL path) is missing")
+else:
+    _database = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(BASE_DIR / "db.sqlite3")}
+
+if _database["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL and a busy timeout let the dev server and a management command share the file.
+    _database.setdefault("OPTIONS", {}).update(
+        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+    )
+else:
+    _database["CONN_MAX_AGE"] = _env_int("DB_CONN_MAX_AGE", 60, minimum=0)
+    _database["CONN_HEALTH_CHECKS"] = True
+    _database.setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", _env_int("DB_CONNECT_TIMEOUT", 5, minimum=1)
+    )
+_database.setdefault("TEST", {})
+DATABASES = {"default": _database}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+
+# --- Cache (django-redis in real mode, local memory otherwise) and Celery -------------------
+
+REDIS_URL = env.str("REDIS_URL", default="").strip()
+CACHE_TIMEOUT = _env_int("CACHE_TIMEOUT", 600, minimum=1)
+
+
+def _redis_db_number(variable: str, url: str) -> int:
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss", "unix") or (
+        parts.scheme != "unix" and not parts.hostname
+    ):
+        raise _config_error(variable, f"{url!r} is not a redis://host:port/db URL")
+    try:
+        _ = parts.port
+    except ValueError:
+        raise _config_error(variable, f"{url!r} has an invalid port") from None
+    path = parts.path.strip("/")
+    if path == "":
+        return 0
+    if not path.isdigit():
+        raise _config_error(variable, f"the database number {path!r} is not an integer")
+    return int(path)
+
+
+def _with_redis_db(url: str, db: int) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{db}", parts.query, parts.fragment))
+
+
+if REDIS_URL:
+    _cache_db = _redis_db_number("REDIS_URL", REDIS_URL)
+    CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": _with_redis_db(REDIS_URL, _cache_db),
+            "TIMEOUT": CACHE_TIMEOUT,
+            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="sales"),
+            "OPTIONS": {
+                "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                # Short timeouts: if Redis is down the API keeps working, uncached.
+                "SOCKET_CONNECT_TIMEOUT": _env_float("REDIS_SOCKET_TIMEOUT", 0.5),
+                "SOCKET_TIMEOUT": _env_float("REDIS_SOCKET_TIMEOUT", 0.5),
+                "IGNORE_EXCEPTIONS": True,
+            },
+        }
+    }
+    DJANGO_REDIS_IGNORE_EXCEPTIONS = True
+    DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+else:
+    _cache_db = None
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "sales-embedded",
+            "TIMEOUT": CACHE_TIMEOUT,
+        }
+    }
+
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="").strip()
+if not CELERY_BROKER_URL and REDIS_URL:
+    # The broker lives in its own Redis database, apart from the cache.
+    CELERY_BROKER_URL = _with_redis_db(
+        REDIS_URL, _env_int("CELERY_BROKER_DB", 1 if _cache_db != 1 else 2, minimum=0)
+    )
+if CELERY_BROKER_URL and REDIS_URL:
+    _parts = urlsplit(CELERY_BROKER_URL)
+    if _parts.scheme in ("redis", "rediss"):
+        _broker_db = _redis_db_number("CELERY_BROKER_URL", CELERY_BROKER_URL)
+        if _parts.netloc == urlsplit(REDIS_URL).netloc and _broker_db == _cache_db:
+            raise _config_error(
+                "CELERY_BROKER_URL",
+                f"it uses Redis database {_broker_db}, the same as the cache (REDIS_URL); "
+                "give the broker its own database number",
+            )
+CELERY_TASK_ALWAYS_EAGER = _env_bool("CELERY_TASK_ALWAYS_EAGER", default=not CELERY_BROKER_URL)
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_RESULT_BACKEND = None
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_TIMEZONE = "UTC"
+if not CELERY_BROKER_URL:
+    CELERY_BROKER_URL = "memory://"
+
+# --- Auth, API ---------------------------------------------------------------------------------
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "admin:login"
+
+API_PAGE_SIZE = _env_int("API_PAGE_SIZE", 50, minimum=1)
+API_MAX_PAGE_SIZE = _env_int("API_MAX_PAGE_SIZE", 500, minimum=1)
+if API_MAX_PAGE_SIZE < API_PAGE_SIZE:
+    raise _config_error("API_MAX_PAGE_SIZE", "it must be at least API_PAGE_SIZE")
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.RoleModelPermissions"],
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "salesproject.filtering.StrictOrderingFilter",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "salesproject.pagination.PageNumberPagination",
+    "PAGE_SIZE": API_PAGE_SIZE,
+    "DEFAULT_SCHEMA_CLASS": "salesproject.schema.ErrorAwareAutoSchema",
+    "EXCEPTION_HANDLER": "salesproject.errors.api_exception_handler",
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "COERCE_DECIMAL_TO_STRING": True,
+    "DATETIME_FORMAT": "iso-8601",
+    "ORDERING_PARAM": "ordering",
+    "SEARCH_PARAM": "search",
+}
+
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=_env_int("JWT_ACCESS_MINUTES", 15, minimum=1)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=_env_int("JWT_REFRESH_DAYS", 7, minimum=1)),
+    "ROTATE_REFRESH_TOKENS": _env_bool("JWT_ROTATE_REFRESH_TOKENS", default=False),
+    "UPDATE_LAST_LOGIN": True,
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "SIGNING_KEY": env.str("JWT_SIGNING_KEY", default="") or SECRET_KEY,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Sales analytics API",
+    "DESCRIPTION": (
+        "Customers, products, sales and analytics. Authenticate with a JWT from "
+        "`POST /api/auth/token/` (header `Authorization: Bearer <access>`) or a session. "
+        'Every error answers `{"error": {"code", "message", "fields"}}`.'
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/",
+    "ENUM_NAME_OVERRIDES": {},
+}
+
+CORS_ALLOWED_ORIGINS = _env_list("CORS_ALLOWED_ORIGINS", [])
+for _origin in CORS_ALLOWED_ORIGINS:
+    if urlsplit(_origin).scheme not in ("http", "https") or not urlsplit(_origin).netloc:
+        raise _config_error(
+            "CORS_ALLOWED_ORIGINS", f"{_origin!r} is not an origin like https://host"
+        )
+CORS_URLS_REGEX = r"^/api/.*$"
+
+# --- Catalog (see products/catalog.py) ----------------------------------------------------------
+
+# The HTTP catalog client (CATALOG_BACKEND=http) arrives with the sales issue.
+CATALOG_BACKEND = _env_choice("CATALOG_BACKEND", "local", ("local",))
+
+# --- Internationalisation, static files, logging ------------------------------------------------
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+LOG_LEVEL = _env_choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper()
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # Django's own "django" logger would print request warnings a second time.
+        "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        "django.db.backends": {"level": "WARNING"},
+    },
+}
+
+if not DEBUG:
+    SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", default=True)
+    CSRF_COOKIE_SECURE = _env_bool("CSRF_COOKIE_SECURE", default=True)
+
+# --- Sales ---------------------------------------------------------------------------------------
+
+SALE_MAX_LINES = _env_int("SALE_MAX_LINES", 500, minimum=1)

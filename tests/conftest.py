@@ -1,0 +1,49 @@
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from tests.factories import make_user
+
+ROLES = ("analyst", "sales", "manager")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache():
+    """Every test starts with an empty cache (only this run's key prefix on Redis)."""
+    if hasattr(cache, "delete_pattern"):
+        cache.delete_pattern("*")
+    else:
+        cache.clear()
+    yield
+
+
+@pytest.fixture
+def api_client():
+    return APIClient()
+
+
+@pytest.fixture
+def client_for(db):
+    """``client_for("manager")``: an API client logged in (JWT-free, forced auth) with a role;
+    ``client_for(None)`` is anonymous, ``client_for("superuser")`` an admin."""
+
+    def build(role):
+        client = APIClient()
+        if role is None:
+            return client
+        if role == "superuser":
+            user = make_user(is_superuser=True, is_staff=True)
+        elif role == "norole":
+            user = make_user()
+        else:
+            user = make_user(role=role)
+        client.force_authenticate(user)
+        client.user = user
+        return client
+
+    return build
+
+
+@pytest.fixture
+def manager_client(client_for):
+    return client_for("manager")

@@ -1,0 +1,65 @@
+"""Test data built through the real services (so stock and ledger stay consistent)."""
+
+from __future__ import annotations
+
+import itertools
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+
+from customers.models import Customer
+from customers.services import customer_create
+from products.models import Category, Product
+from products.services import category_create, product_create
+from sales.models import Sale
+from sales.services import SaleLine, sale_create
+
+_sequence = itertools.count(1)
+
+
+def make_user(*, role: str | None = None, username: str | None = None, **extra):
+    User = get_user_model()
+    username = username or f"user{next(_sequence)}"
+    user = User.objects.create_user(username=username, password="pw-Secret-123", **extra)
+    if role:
+        user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+def make_category(*, name: str | None = None) -> Category:
+    return category_create(name=name or f"Category {next(_sequence)}")
+
+
+def make_product(
+    *,
+    sku: str | None = None,
+    name: str | None = None,
+    price: str | Decimal = "10.00",
+    cost: str | Decimal = "4.00",
+    stock: int = 100,
+    category: Category | None = None,
+    is_active: bool = True,
+) -> Product:
+    n = next(_sequence)
+    return product_create(
+        sku=sku or f"SKU-{n:05d}",
+        name=name or f"Product {n}",
+        price=Decimal(price),
+        cost=Decimal(cost),
+        category=category,
+        stock_quantity=stock,
+        is_active=is_active,
+    )
+
+
+def make_customer(**fields) -> Customer:
+    n = next(_sequence)
+    fields.setdefault("name", f"Customer {n}")
+    fields.setdefault("email", f"customer{n}@example.com")
+    return customer_create(**fields)
+
+
+def make_sale(*, items: list[tuple[Product, int]], customer: Customer | None = None, **kw) -> Sale:
+    lines = [SaleLine(product_id=product.pk, quantity=quantity) for product, quantity in items]
+    return sale_create(lines=lines, customer_id=customer.pk if customer else None, **kw)
