@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
+from datetime import timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from accounts.models import ApiKey
+
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 def hash_api_key_secret(secret: str) -> str:
@@ -34,3 +39,23 @@ def api_key_create(*, name: str, created_by: AbstractBaseUser | None = None) -> 
         created_by=created_by if created_by is not None and created_by.is_authenticated else None,
     )
     return api_key, f"{prefix}.{secret}"
+
+
+def api_key_authenticate(*, header: str | None) -> ApiKey | None:
+    """The active key matching an ``Authorization: Api-Key <prefix>.<secret>`` header, or
+    None. ``last_used_at`` is refreshed at most once a minute (no write per request)."""
+    if not header or not header.startswith("Api-Key "):
+        return None
+    prefix, _, secret = header.removeprefix("Api-Key ").strip().partition(".")
+    if not prefix or not secret:
+        return None
+    api_key = ApiKey.objects.filter(prefix=prefix, is_active=True).first()
+    if api_key is None or not hmac.compare_digest(
+        api_key.hashed_secret, hash_api_key_secret(secret)
+    ):
+        return None
+    now = timezone.now()
+    if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:
+        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        api_key.last_used_at = now
+    return api_key

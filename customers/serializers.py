@@ -5,6 +5,12 @@ from customers.models import Customer
 
 
 class CustomerOutputSerializer(serializers.ModelSerializer):
+    # The model field's ChoiceField would hand back the Country object itself for a blank
+    # country (Country("") == ""), which JSON cannot encode; this renders the code or "".
+    country = CountryField(
+        read_only=True, allow_blank=True, help_text="ISO 3166-1 alpha-2 code, e.g. FR."
+    )
+
     class Meta:
         model = Customer
         fields = [

@@ -1,23 +1,45 @@
 """The catalog client: where sales read prices and change stock.
 
-``CATALOG_BACKEND`` chooses the implementation. ``local`` (the default) keeps stock in our own
-Product table; the HTTP client for a remote Product Catalog API arrives with the sales issue and
-implements the same interface.
+``CATALOG_BACKEND`` chooses the implementation:
+
+- ``local`` (default): stock lives in our Product table. :meth:`LocalCatalog.stock_transaction`
+  is one database transaction around the conditional stock updates and the caller's writes
+  (the sale and its items): everything commits together or not at all.
+- ``http``: stock lives in a remote Product Catalog API (``products.catalog_client``). Local
+  Product rows mirror the remote products under the same ids (synced on first use and by
+  ``sync_catalog``). :meth:`HttpCatalog.stock_transaction` takes remote stock first, with no
+  database transaction open, then runs the caller's writes in one local transaction; if anything
+  fails after a remote decrement, the decrement is undone (compensation). Stock that must go
+  back to the remote (a cancelled sale, an undone purchase) goes through the outbox
+  (``CatalogOutboxEntry``), written in the local transaction and executed after commit, retried
+  by ``retry_catalog_outbox_task`` until it succeeds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import logging
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import ImproperlyConfigured
+from django.db import connection, transaction
 
 from products import services
+from products.catalog_client import (
+    CatalogUnavailableError,
+    ProductCatalogClient,
+    RemoteInsufficientStockError,
+    RemoteProduct,
+    RemoteProductNotFoundError,
+)
 from products.models import Product
+from salesproject.errors import ApplicationError
+
+logger = logging.getLogger("catalog")
 
 
 @dataclass(frozen=True)
@@ -35,41 +57,173 @@ class Catalog(Protocol):
     def get_products(self, product_ids: Iterable[int]) -> dict[int, CatalogProduct]:
         """Current price and stock of each known product; unknown ids are simply absent."""
 
-    def change_stock(
+    def stock_transaction(
         self,
         deltas: Mapping[int, int],
         *,
         reason: str,
         reference: str,
         actor: AbstractBaseUser | None,
-    ) -> None:
-        """Apply ``{product_id: delta}``; a decrement that would oversell raises
-        :class:`products.services.InsufficientStockError` and changes nothing."""
+    ):
+        """Context manager: apply ``{product_id: delta}`` and run the ``with`` body's database
+        writes so that both happen or neither does. A decrement that would oversell raises
+        :class:`products.services.InsufficientStockError` before the body runs."""
+
+
+_PRODUCT_FIELDS = ("id", "sku", "name", "price", "cost", "stock_quantity", "is_active")
+
+
+def _local_products(product_ids: Iterable[int]) -> dict[int, CatalogProduct]:
+    rows = Product.objects.filter(pk__in=set(product_ids)).values(*_PRODUCT_FIELDS)
+    return {row["id"]: CatalogProduct(**row) for row in rows}
 
 
 class LocalCatalog:
-    """Stock in our own database. Must be called inside the sale's ``transaction.atomic()``,
-    so that the sale, its items, the stock and the ledger commit together or not at all."""
+    """Stock in our own database: one transaction for stock, ledger and the caller's rows."""
 
     def get_products(self, product_ids: Iterable[int]) -> dict[int, CatalogProduct]:
-        rows = Product.objects.filter(pk__in=set(product_ids)).values(
-            "id", "sku", "name", "price", "cost", "stock_quantity", "is_active"
-        )
-        return {row["id"]: CatalogProduct(**row) for row in rows}
+        return _local_products(product_ids)
 
-    def change_stock(
+    @contextmanager
+    def stock_transaction(
         self,
         deltas: Mapping[int, int],
         *,
         reason: str,
         reference: str,
         actor: AbstractBaseUser | None,
-    ) -> None:
-        services.stock_change(deltas=deltas, reason=reason, reference=reference, actor=actor)
+    ) -> Iterator[None]:
+        with transaction.atomic():
+            services.stock_change(deltas=deltas, reason=reason, reference=reference, actor=actor)
+            yield
+
+
+@dataclass
+class _AppliedChange:
+    product_id: int
+    delta: int
+    remote_stock: int
+
+
+class HttpCatalog:
+    """Stock in a remote Product Catalog API; see the module docstring for the protocol."""
+
+    def __init__(self, client: ProductCatalogClient | None = None) -> None:
+        self.client = client or ProductCatalogClient(
+            settings.CATALOG_API_URL,
+            settings.CATALOG_API_KEY,
+            timeout=settings.CATALOG_TIMEOUT,
+            connect_timeout=settings.CATALOG_CONNECT_TIMEOUT,
+        )
+
+    # --- reads ------------------------------------------------------------------------------
+
+    def get_products(self, product_ids: Iterable[int]) -> dict[int, CatalogProduct]:
+        """Fetch each product from the remote and refresh its local mirror row."""
+        remote: list[RemoteProduct] = []
+        for product_id in sorted(set(product_ids)):
+            product = self.client.get_product(product_id)
+            if product is not None:
+                remote.append(product)
+        services.catalog_mirror_upsert(products=remote)
+        return _local_products(product.id for product in remote)
+
+    # --- writes -----------------------------------------------------------------------------
+
+    @contextmanager
+    def stock_transaction(
+        self,
+        deltas: Mapping[int, int],
+        *,
+        reason: str,
+        reference: str,
+        actor: AbstractBaseUser | None,
+    ) -> Iterator[None]:
+        if connection.in_atomic_block:
+            # Remote calls are never made inside a database transaction (no locks held).
+            raise RuntimeError("HttpCatalog.stock_transaction must not run inside a transaction")
+        decrements = {pid: delta for pid, delta in deltas.items() if delta < 0}
+        increments = {pid: delta for pid, delta in deltas.items() if delta > 0}
+        applied = self._take_remote_stock(decrements, reference=reference)
+        try:
+            with transaction.atomic():
+                yield
+                services.catalog_mirror_record(
+                    remote_stock={change.product_id: change.remote_stock for change in applied},
+                    deltas=decrements,
+                    reason=reason,
+                    reference=reference,
+                    actor=actor,
+                )
+                # Stock going back to the remote: outbox rows in this very transaction, sent
+                # after commit (and retried until done), so a rollback sends nothing.
+                services.catalog_outbox_add(
+                    deltas=increments, reason=reason, reference=reference, actor=actor
+                )
+        except BaseException:
+            self._undo(applied, reference=reference)
+            raise
+
+    def _take_remote_stock(
+        self, decrements: Mapping[int, int], *, reference: str
+    ) -> list[_AppliedChange]:
+        """Purchase each line on the remote, in product-id order. On any failure the
+        purchases already made are undone before the error goes up."""
+        applied: list[_AppliedChange] = []
+        for product_id, delta in sorted(decrements.items()):
+            try:
+                remote = self.client.purchase(product_id, -delta)
+            except RemoteInsufficientStockError as exc:
+                self._undo(applied, reference=reference)
+                raise services.InsufficientStockError(
+                    product=Product.objects.get(pk=product_id),
+                    requested=-delta,
+                    available=exc.available if exc.available is not None else 0,
+                ) from exc
+            except RemoteProductNotFoundError as exc:
+                self._undo(applied, reference=reference)
+                raise ApplicationError(
+                    f"Product {product_id} no longer exists in the catalog.",
+                    code="invalid_product",
+                ) from exc
+            except CatalogUnavailableError as exc:
+                if exc.maybe_applied:
+                    # The purchase was sent but no answer came: it may have been applied.
+                    # Giving it back is the safe side (no stock silently lost remotely).
+                    logger.warning(
+                        "Purchase of %s x product %s for %s got no answer; compensating it",
+                        -delta,
+                        product_id,
+                        reference,
+                    )
+                    applied.append(_AppliedChange(product_id, delta, remote_stock=-1))
+                self._undo(applied, reference=reference)
+                raise
+            except BaseException:
+                self._undo(applied, reference=reference)
+                raise
+            applied.append(_AppliedChange(product_id, delta, remote.stock_quantity))
+        return applied
+
+    def _undo(self, applied: list[_AppliedChange], *, reference: str) -> None:
+        """Compensate remote purchases: an outbox entry each, executed now; what fails stays
+        pending for the retry task."""
+        if not applied:
+            return
+        entries = services.catalog_outbox_add(
+            deltas={change.product_id: -change.delta for change in applied},
+            reason="sale_cancel",
+            reference=f"compensation {reference}",
+            actor=None,
+            mirror=False,
+        )
+        applied.clear()
+        services.catalog_outbox_process(
+            entry_ids=[entry.pk for entry in entries], client=self.client
+        )
 
 
 def get_catalog() -> Catalog:
-    backend = settings.CATALOG_BACKEND
-    if backend == "local":
-        return LocalCatalog()
-    raise ImproperlyConfigured(f"CATALOG_BACKEND={backend!r} is not available yet; use 'local'.")
+    if settings.CATALOG_BACKEND == "http":
+        return HttpCatalog()
+    return LocalCatalog()

@@ -1,7 +1,7 @@
 import django_filters
 
 from products.models import Category, Product, StockMovement, StockMovementReason
-from salesproject.filtering import search_in
+from salesproject.filtering import NumberFilter, StrictBooleanFilter, search_in
 
 
 class CategoryFilter(django_filters.FilterSet):
@@ -20,12 +20,12 @@ class ProductFilter(django_filters.FilterSet):
     sku = django_filters.CharFilter(lookup_expr="iexact")
     category = django_filters.ModelChoiceFilter(queryset=Category.objects.all())
     category_name = django_filters.CharFilter(field_name="category__name", lookup_expr="iexact")
-    is_active = django_filters.BooleanFilter()
-    price_min = django_filters.NumberFilter(field_name="price", lookup_expr="gte")
-    price_max = django_filters.NumberFilter(field_name="price", lookup_expr="lte")
-    stock_min = django_filters.NumberFilter(field_name="stock_quantity", lookup_expr="gte")
-    stock_max = django_filters.NumberFilter(field_name="stock_quantity", lookup_expr="lte")
-    in_stock = django_filters.BooleanFilter(method="filter_in_stock")
+    is_active = StrictBooleanFilter()
+    price_min = NumberFilter(field_name="price", lookup_expr="gte")
+    price_max = NumberFilter(field_name="price", lookup_expr="lte")
+    stock_min = NumberFilter(field_name="stock_quantity", lookup_expr="gte")
+    stock_max = NumberFilter(field_name="stock_quantity", lookup_expr="lte")
+    in_stock = StrictBooleanFilter(method="filter_in_stock")
     updated_after = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
 
     class Meta:
@@ -37,7 +37,7 @@ class ProductFilter(django_filters.FilterSet):
 
 
 class StockMovementFilter(django_filters.FilterSet):
-    product = django_filters.NumberFilter(field_name="product_id")
+    product = NumberFilter(field_name="product_id")
     reason = django_filters.ChoiceFilter(choices=StockMovementReason.choices)
     reference = django_filters.CharFilter()
     created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")

@@ -3,6 +3,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils import timezone
 
 
 class Category(models.Model):
@@ -109,3 +110,56 @@ class StockMovement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.product_id} {self.delta:+d} ({self.reason})"
+
+
+class CatalogOutboxStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DONE = "done", "Done"
+
+
+class CatalogOutboxEntry(models.Model):
+    """A remote catalog stock change that must happen but has not yet (HTTP catalog only).
+
+    Written in the same database transaction as the local change that needs it (a cancelled
+    sale's restock), or after a failed compensation; executed after commit and retried with
+    backoff by ``retry_catalog_outbox_task`` until done. Shown in the admin.
+    """
+
+    Status = CatalogOutboxStatus
+
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
+    delta = models.IntegerField(help_text="Positive: restock on the remote; negative: purchase.")
+    reason = models.CharField(max_length=20, choices=StockMovementReason.choices)
+    reference = models.CharField(max_length=100, blank=True)
+    status = models.CharField(
+        max_length=10, choices=CatalogOutboxStatus.choices, default=CatalogOutboxStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "catalog outbox entry"
+        verbose_name_plural = "catalog outbox"
+        ordering = ("-created_at", "-id")
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(delta=0), name="catalog_outbox_delta_non_zero"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=CatalogOutboxStatus.values),
+                name="catalog_outbox_status_valid",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                name="catalog_outbox_due_idx",
+                condition=models.Q(status="pending"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_status_display()}: {self.delta:+d} x product {self.product_id}"

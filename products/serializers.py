@@ -2,6 +2,9 @@ from rest_framework import serializers
 
 from products.models import Category, Product, StockMovement
 
+# ``stock_quantity`` and ledger deltas are 32-bit integer columns.
+MAX_STOCK_QUANTITY = 2_147_483_647
+
 
 class CategoryOutputSerializer(serializers.ModelSerializer):
     class Meta:
@@ -54,6 +57,7 @@ class ProductOutputSerializer(serializers.ModelSerializer):
 class ProductInputSerializer(serializers.ModelSerializer):
     stock_quantity = serializers.IntegerField(
         min_value=0,
+        max_value=MAX_STOCK_QUANTITY,
         required=False,
         help_text="Setting it records the difference in the stock ledger as an adjustment.",
     )
@@ -74,3 +78,24 @@ class StockMovementOutputSerializer(serializers.ModelSerializer):
         model = StockMovement
         fields = ["id", "product", "delta", "reason", "reference", "actor", "created_at"]
         read_only_fields = fields
+
+
+class CatalogQuantityInputSerializer(serializers.Serializer):
+    """``{"quantity": n}`` of the catalog contract: a positive whole number."""
+
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_STOCK_QUANTITY)
+
+    def to_internal_value(self, data):
+        quantity = data.get("quantity") if hasattr(data, "get") else None
+        if isinstance(quantity, bool | float):  # JSON true or 2.0 are not whole numbers
+            raise serializers.ValidationError({"quantity": ["A valid integer is required."]})
+        return super().to_internal_value(data)
+
+    def first_error(self) -> str:
+        if "quantity" in self.errors:
+            return f"quantity: {self.errors['quantity'][0]}"
+        return str(next(iter(self.errors.values()))[0])
+
+
+class CatalogDetailSerializer(serializers.Serializer):
+    detail = serializers.CharField()

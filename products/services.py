@@ -6,19 +6,32 @@ product, so that per product the ledger always sums to the stock.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Iterable, Mapping
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from products.models import Category, Product, StockMovement, StockMovementReason
+from products.catalog_client import RemoteProduct
+from products.models import (
+    CatalogOutboxEntry,
+    CatalogOutboxStatus,
+    Category,
+    Product,
+    StockMovement,
+    StockMovementReason,
+)
 from salesproject.errors import ApplicationError, ConflictError
 from salesproject.services import model_update
+
+logger = logging.getLogger(__name__)
 
 
 class InsufficientStockError(ConflictError):
@@ -163,6 +176,10 @@ def product_create(
     actor: AbstractBaseUser | None = None,
 ) -> Product:
     """Create a product; opening stock is recorded in the ledger as a restock."""
+    if stock_quantity < 0:  # else the ledger would answer "not enough stock" (409)
+        raise ApplicationError(
+            "Stock cannot be negative.", fields={"stock_quantity": ["Must be 0 or more."]}
+        )
     product = Product(
         sku=sku.strip(),
         name=name,
@@ -218,3 +235,220 @@ def product_delete(*, product: Product) -> None:
     with transaction.atomic():
         StockMovement.objects.filter(product=product).delete()
         product.delete()
+
+
+# --- The catalog contract (purchase / restock by API key) --------------------------------------
+
+
+def product_purchase(
+    *, product_id: int, quantity: int, reference: str = "", actor: AbstractBaseUser | None = None
+) -> Product:
+    """Take ``quantity`` units (the catalog contract's ``purchase``): one conditional UPDATE,
+    so concurrent purchases never oversell. Raises :class:`InsufficientStockError`."""
+    with transaction.atomic():
+        stock_change(
+            deltas={product_id: -quantity},
+            reason=StockMovementReason.PURCHASE_API,
+            reference=reference,
+            actor=actor,
+        )
+    return Product.objects.select_related("category").get(pk=product_id)
+
+
+def product_restock(
+    *, product_id: int, quantity: int, reference: str = "", actor: AbstractBaseUser | None = None
+) -> Product:
+    """Add ``quantity`` units (the catalog contract's ``restock``)."""
+    with transaction.atomic():
+        stock_change(
+            deltas={product_id: quantity},
+            reason=StockMovementReason.RESTOCK,
+            reference=reference,
+            actor=actor,
+        )
+    return Product.objects.select_related("category").get(pk=product_id)
+
+
+# --- The HTTP catalog's local mirror and outbox (products.catalog.HttpCatalog) ----------------
+
+OUTBOX_LEASE = timedelta(seconds=120)  # longer than any catalog call with its timeouts
+OUTBOX_MAX_BACKOFF = timedelta(hours=1)
+
+
+def _sync_mirror_stock(*, product_id: int, delta_after_sync: int, target: int, reference: str):
+    """Drift adjustment: make the local mirror end at ``target`` once ``delta_after_sync`` (our
+    own change, ledgered separately) is applied. Must run inside a transaction."""
+    locked = Product.objects.select_for_update().only("stock_quantity").get(pk=product_id)
+    drift = target - (locked.stock_quantity + delta_after_sync)
+    if drift:
+        stock_change(
+            deltas={product_id: drift},
+            reason=StockMovementReason.ADJUSTMENT,
+            reference=f"catalog sync {reference}".strip()[:100],
+        )
+
+
+def catalog_mirror_upsert(*, products: Iterable[RemoteProduct]) -> None:
+    """Create or refresh the local mirror rows of remote products (same ids), so that sales
+    and analytics can refer to them. Stock differences are ledgered as adjustments."""
+    for remote in products:
+        with transaction.atomic():
+            product = Product.objects.select_for_update().filter(pk=remote.id).first()
+            if product is None:
+                sku = remote.sku or f"CAT-{remote.id}"
+                if Product.objects.filter(sku=sku).exists():
+                    sku = f"CAT-{remote.id}"
+                product = Product.objects.create(
+                    pk=remote.id,
+                    sku=sku,
+                    name=remote.name,
+                    price=remote.price,
+                    stock_quantity=0,
+                    is_active=remote.is_active,
+                )
+            else:
+                changed = {
+                    field: value
+                    for field, value in (
+                        ("name", remote.name),
+                        ("price", remote.price),
+                        ("is_active", remote.is_active),
+                    )
+                    if getattr(product, field) != value
+                }
+                if changed:
+                    Product.objects.filter(pk=product.pk).update(
+                        **changed, updated_at=timezone.now()
+                    )
+            _sync_mirror_stock(
+                product_id=remote.id, delta_after_sync=0, target=remote.stock_quantity, reference=""
+            )
+
+
+def catalog_mirror_record(
+    *,
+    remote_stock: Mapping[int, int],
+    deltas: Mapping[int, int],
+    reason: str,
+    reference: str,
+    actor: AbstractBaseUser | None,
+) -> None:
+    """Ledger remote stock changes on the local mirror: our change with its reason, plus an
+    adjustment for any drift, so the mirror ends equal to the figure the remote answered."""
+    for product_id in sorted(deltas):
+        _sync_mirror_stock(
+            product_id=product_id,
+            delta_after_sync=deltas[product_id],
+            target=remote_stock[product_id],
+            reference=reference,
+        )
+    stock_change(deltas=deltas, reason=reason, reference=reference, actor=actor)
+
+
+def catalog_outbox_add(
+    *,
+    deltas: Mapping[int, int],
+    reason: str,
+    reference: str,
+    actor: AbstractBaseUser | None,
+    mirror: bool = True,
+) -> list[CatalogOutboxEntry]:
+    """Record remote stock changes to make. With ``mirror`` the local mirror and ledger move
+    now, in the caller's transaction. The entries are sent after commit (a Celery task, eager in
+    the embedded default) and retried by ``retry_catalog_outbox_task`` until done."""
+    deltas = {pid: delta for pid, delta in sorted(deltas.items()) if delta}
+    if not deltas:
+        return []
+    with transaction.atomic():
+        if mirror:
+            stock_change(deltas=deltas, reason=reason, reference=reference, actor=actor)
+        entries = CatalogOutboxEntry.objects.bulk_create(
+            CatalogOutboxEntry(
+                product_id=pid, delta=delta, reason=reason, reference=reference[:100]
+            )
+            for pid, delta in deltas.items()
+        )
+        if mirror:
+            ids = [entry.pk for entry in entries]
+            transaction.on_commit(lambda: enqueue_outbox_processing(ids))
+    return entries
+
+
+def enqueue_outbox_processing(entry_ids: list[int]) -> None:
+    """Send outbox entries now through a task; if the broker is down they stay pending and the
+    periodic retry task picks them up."""
+    from products.tasks import process_catalog_outbox_task
+
+    try:
+        process_catalog_outbox_task.delay(entry_ids)
+    except Exception:  # the broker being down must not fail the request
+        logger.exception(
+            "Could not enqueue catalog outbox entries %s; the retry task will", entry_ids
+        )
+
+
+def _outbox_backoff(attempts: int) -> timedelta:
+    return min(timedelta(seconds=2 ** min(attempts, 12)), OUTBOX_MAX_BACKOFF)
+
+
+def catalog_outbox_process(
+    *, entry_ids: Iterable[int] | None = None, client=None, limit: int = 500
+) -> dict[str, int]:
+    """Send due outbox entries to the remote catalog. Each entry is claimed with a lease (an
+    UPDATE, no lock held during the HTTP call), so two workers never send the same entry at
+    once. Returns ``{"done": n, "failed": n}``."""
+    from products.catalog_client import ProductCatalogClient
+
+    if client is None:
+        client = ProductCatalogClient(
+            settings.CATALOG_API_URL,
+            settings.CATALOG_API_KEY,
+            timeout=settings.CATALOG_TIMEOUT,
+            connect_timeout=settings.CATALOG_CONNECT_TIMEOUT,
+        )
+    now = timezone.now()
+    due = CatalogOutboxEntry.objects.filter(
+        status=CatalogOutboxStatus.PENDING, next_attempt_at__lte=now
+    )
+    if entry_ids is not None:
+        due = due.filter(pk__in=list(entry_ids))
+    counts = {"done": 0, "failed": 0}
+    for entry in due.order_by("id")[:limit]:
+        claimed = CatalogOutboxEntry.objects.filter(
+            pk=entry.pk, status=CatalogOutboxStatus.PENDING, next_attempt_at__lte=now
+        ).update(next_attempt_at=now + OUTBOX_LEASE, attempts=F("attempts") + 1)
+        if not claimed:
+            continue  # another worker has it
+        try:
+            if entry.delta > 0:
+                remote = client.restock(entry.product_id, entry.delta)
+            else:
+                remote = client.purchase(entry.product_id, -entry.delta)
+        except Exception as exc:  # every failure is retried later
+            attempts = entry.attempts + 1
+            CatalogOutboxEntry.objects.filter(pk=entry.pk).update(
+                last_error=f"{exc.__class__.__name__}: {exc}"[:2000],
+                next_attempt_at=timezone.now() + _outbox_backoff(attempts),
+            )
+            logger.warning(
+                "Catalog outbox entry %s (%+d x product %s) failed, attempt %s: %s",
+                entry.pk,
+                entry.delta,
+                entry.product_id,
+                attempts,
+                exc,
+            )
+            counts["failed"] += 1
+            continue
+        with transaction.atomic():
+            CatalogOutboxEntry.objects.filter(pk=entry.pk).update(
+                status=CatalogOutboxStatus.DONE, completed_at=timezone.now(), last_error=""
+            )
+            _sync_mirror_stock(
+                product_id=entry.product_id,
+                delta_after_sync=0,
+                target=remote.stock_quantity,
+                reference=entry.reference,
+            )
+        counts["done"] += 1
+    return counts

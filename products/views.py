@@ -1,9 +1,15 @@
-from rest_framework import viewsets
+from drf_spectacular.utils import extend_schema
+from rest_framework import status, viewsets
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from accounts.permissions import PublicReadRoleModelPermissions
+from accounts.services import api_key_authenticate
 from products import selectors, services
 from products.filters import CategoryFilter, ProductFilter, StockMovementFilter
 from products.serializers import (
+    CatalogDetailSerializer,
+    CatalogQuantityInputSerializer,
     CategoryInputSerializer,
     CategoryOutputSerializer,
     ProductInputSerializer,
@@ -65,3 +71,79 @@ class StockMovementViewSet(viewsets.ReadOnlyModelViewSet):
     filterset_class = StockMovementFilter
     ordering_fields = ["created_at", "delta"]
     ordering = ["-created_at", "-id"]
+
+
+class CatalogContractView(APIView):
+    """Base of the catalog-compatible endpoints (``purchase/``, ``restock/``): the Product
+    Catalog API contract of DESIGN.md, which another sales system can use unchanged.
+
+    Authenticated by ``Authorization: Api-Key <key>`` (checked before the product lookup: 403
+    when missing or wrong). Answers the contract's ``{"detail": …}`` bodies, not the API's
+    usual error shape.
+    """
+
+    authentication_classes: list = []
+    permission_classes: list = []
+    throttle_classes: list = []
+    stock_operation = None  # set by the subclasses below
+
+    def get_exception_handler(self):
+        return catalog_contract_exception_handler
+
+    @extend_schema(
+        request=CatalogQuantityInputSerializer,
+        responses={
+            200: ProductOutputSerializer,
+            400: CatalogDetailSerializer,
+            403: CatalogDetailSerializer,
+            404: CatalogDetailSerializer,
+        },
+    )
+    def post(self, request, pk: int):
+        api_key = api_key_authenticate(header=request.headers.get("Authorization"))
+        if api_key is None:
+            return Response(
+                {"detail": "Invalid or missing API key (header 'Authorization: Api-Key <key>')."},
+                status=status.HTTP_403_FORBIDDEN,
+            )
+        serializer = CatalogQuantityInputSerializer(data=request.data)
+        if not serializer.is_valid():
+            return Response(
+                {"detail": serializer.first_error()}, status=status.HTTP_400_BAD_REQUEST
+            )
+        if not selectors.product_exists(product_id=pk):
+            return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
+        try:
+            product = self.stock_operation(
+                product_id=pk,
+                quantity=serializer.validated_data["quantity"],
+                reference=f"api-key:{api_key.prefix}",
+            )
+        except services.InsufficientStockError as exc:
+            return Response(
+                {"detail": f"Not enough stock. Only {exc.available} available."},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        return Response(ProductOutputSerializer(product, context={"request": request}).data)
+
+
+class ProductPurchaseView(CatalogContractView):
+    """`POST /api/products/{id}/purchase/` `{"quantity": n}`: take stock (no oversell)."""
+
+    stock_operation = staticmethod(services.product_purchase)
+
+
+class ProductRestockView(CatalogContractView):
+    """`POST /api/products/{id}/restock/` `{"quantity": n}`: add stock."""
+
+    stock_operation = staticmethod(services.product_restock)
+
+
+def catalog_contract_exception_handler(exc, context):
+    """Malformed JSON, wrong method and the like, in the contract's ``{"detail"}`` shape."""
+    from rest_framework.views import exception_handler
+
+    response = exception_handler(exc, context)
+    if response is not None and isinstance(response.data, dict) and "detail" not in response.data:
+        response.data = {"detail": str(getattr(exc, "detail", exc))}
+    return response

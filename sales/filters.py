@@ -5,7 +5,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from sales.models import Sale, SaleItem, SaleStatus
-from salesproject.filtering import search_in
+from salesproject.filtering import NumberFilter, StrictBooleanFilter, search_in
 
 
 def _start_of_day(day) -> datetime:
@@ -21,17 +21,13 @@ class SaleFilter(django_filters.FilterSet):
     )
     date_from = django_filters.DateFilter(method="filter_date_from", label="From this day (incl.)")
     date_to = django_filters.DateFilter(method="filter_date_to", label="To this day (inclusive)")
-    customer = django_filters.NumberFilter(field_name="customer_id")
-    has_customer = django_filters.BooleanFilter(
-        field_name="customer", lookup_expr="isnull", exclude=True
-    )
-    product = django_filters.NumberFilter(method="filter_product", label="Has a line of product id")
-    category = django_filters.NumberFilter(
-        method="filter_category", label="Has a line in category id"
-    )
+    customer = NumberFilter(field_name="customer_id")
+    has_customer = StrictBooleanFilter(field_name="customer", lookup_expr="isnull", exclude=True)
+    product = NumberFilter(method="filter_product", label="Has a line of product id")
+    category = NumberFilter(method="filter_category", label="Has a line in category id")
     status = django_filters.ChoiceFilter(choices=SaleStatus.choices)
-    total_min = django_filters.NumberFilter(field_name="total", lookup_expr="gte")
-    total_max = django_filters.NumberFilter(field_name="total", lookup_expr="lte")
+    total_min = NumberFilter(field_name="total", lookup_expr="gte")
+    total_max = NumberFilter(field_name="total", lookup_expr="lte")
     reference = django_filters.CharFilter(lookup_expr="iexact")
     search = django_filters.CharFilter(
         method=search_in("reference", "customer__name", "customer__email"),

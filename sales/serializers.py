@@ -54,6 +54,22 @@ class SaleInputSerializer(serializers.Serializer):
         many=True, allow_empty=False, max_length=settings.SALE_MAX_LINES
     )
 
+    def to_representation(self, instance):
+        """The body that would write ``instance`` (the browsable API's edit form shows it)."""
+        if not isinstance(instance, Sale):
+            return super().to_representation(instance)
+        body = {
+            "customer": instance.customer_id,
+            "sold_at": self.fields["sold_at"].to_representation(instance.sold_at),
+            "items": [
+                {"product": item.product_id, "quantity": item.quantity}
+                for item in instance.items.all()
+            ],
+        }
+        if "reference" in self.fields:
+            body["reference"] = instance.reference
+        return body
+
     @staticmethod
     def lines(validated_data) -> list[SaleLine] | None:
         items = validated_data.get("items")

@@ -53,7 +53,11 @@ def _merge_lines(lines: Sequence[SaleLine]) -> tuple[dict[int, int], dict[int, i
     first_index: dict[int, int] = {}
     errors: list[dict[str, list[str]]] = [{} for _ in lines]
     for index, line in enumerate(lines):
-        if not isinstance(line.quantity, int) or line.quantity <= 0:
+        if (
+            isinstance(line.quantity, bool)
+            or not isinstance(line.quantity, int)
+            or line.quantity <= 0
+        ):
             errors[index]["quantity"] = ["Must be a whole number greater than 0."]
             continue
         first_index.setdefault(line.product_id, index)
@@ -112,16 +116,20 @@ def _build_item(sale: Sale, product: CatalogProduct, quantity: int) -> SaleItem:
     )
 
 
+def _duplicate_reference(reference: str) -> ConflictError:
+    return ConflictError(
+        f"A sale with reference {reference!r} already exists.",
+        code="duplicate_reference",
+        fields={"reference": ["A sale with this reference already exists."]},
+    )
+
+
 def _insert_sale(sale: Sale) -> None:
     try:
         with transaction.atomic():
             sale.save(force_insert=True)
-    except IntegrityError:
-        raise ConflictError(
-            f"A sale with reference {sale.reference!r} already exists.",
-            code="duplicate_reference",
-            fields={"reference": ["A sale with this reference already exists."]},
-        ) from None
+    except IntegrityError:  # a concurrent sale took the reference since our check
+        raise _duplicate_reference(sale.reference) from None
 
 
 def sale_create(
@@ -133,44 +141,69 @@ def sale_create(
     created_by: AbstractBaseUser | None = None,
     catalog: Catalog | None = None,
 ) -> Sale:
-    """Record a completed sale and take its stock. Lines of the same product are merged."""
+    """Record a completed sale and take its stock. Lines of the same product are merged.
+
+    The stock, the sale, its items and the ledger commit together or not at all (the catalog's
+    ``stock_transaction``: one database transaction locally, compensated remote purchases with
+    the HTTP catalog)."""
     catalog = catalog or get_catalog()
     quantities, first_index = _merge_lines(lines)
     sold_at = sold_at or timezone.now()
     reference = (reference or "").strip() or generate_sale_reference(sold_at)
-    actor = created_by if created_by is not None and created_by.is_authenticated else None
-
-    with transaction.atomic():
-        customer = _resolve_customer(customer_id)
-        catalog_products = catalog.get_products(quantities)
-        _require_sellable(catalog_products, quantities, first_index, len(lines))
-        sale = Sale(
-            reference=reference,
-            customer=customer,
-            sold_at=sold_at,
-            status=SaleStatus.COMPLETED,
-            created_by=actor,
+    max_length = Sale._meta.get_field("reference").max_length
+    if len(reference) > max_length:  # PostgreSQL would answer a DataError (a 500)
+        raise ApplicationError(
+            f"A sale reference has at most {max_length} characters.",
+            fields={"reference": [f"Ensure this field has no more than {max_length} characters."]},
         )
-        items = [_build_item(sale, catalog_products[pid], qty) for pid, qty in quantities.items()]
-        sale.total = sum((item.line_total for item in items), Decimal("0.00"))
+    if Sale.objects.filter(reference=reference).exists():
+        raise _duplicate_reference(reference)
+    actor = created_by if created_by is not None and created_by.is_authenticated else None
+    customer = _resolve_customer(customer_id)
+    catalog_products = catalog.get_products(quantities)
+    _require_sellable(catalog_products, quantities, first_index, len(lines))
+    sale = Sale(
+        reference=reference,
+        customer=customer,
+        sold_at=sold_at,
+        status=SaleStatus.COMPLETED,
+        created_by=actor,
+    )
+    items = [_build_item(sale, catalog_products[pid], qty) for pid, qty in quantities.items()]
+    sale.total = sum((item.line_total for item in items), Decimal("0.00"))
+    with catalog.stock_transaction(
+        {pid: -qty for pid, qty in quantities.items()},
+        reason=StockMovementReason.SALE,
+        reference=reference,
+        actor=actor,
+    ):
         _insert_sale(sale)
         SaleItem.objects.bulk_create(items)
-        catalog.change_stock(
-            {pid: -qty for pid, qty in quantities.items()},
-            reason=StockMovementReason.SALE,
-            reference=sale.reference,
-            actor=actor,
-        )
     return sale
 
 
-def _lock_completed_sale(sale: Sale, action: str) -> Sale:
+def _item_quantities(sale: Sale) -> dict[int, int]:
+    return dict(SaleItem.objects.filter(sale=sale).values_list("product_id", "quantity"))
+
+
+def _lock_unchanged_completed_sale(sale: Sale, snapshot: dict[int, int], action: str) -> Sale:
+    """Inside the stock transaction: lock the sale and check that it is still completed with
+    the lines the stock change was computed from (a concurrent edit or cancel is a 409)."""
     locked = Sale.objects.select_for_update().get(pk=sale.pk)
-    if locked.status == SaleStatus.CANCELLED:
+    _require_completed(locked, action)
+    if _item_quantities(locked) != snapshot:
         raise ConflictError(
-            f"Sale {locked.reference} is cancelled and cannot be {action}.", code="sale_cancelled"
+            f"Sale {locked.reference} was changed meanwhile; load it again and retry.",
+            code="sale_changed",
         )
     return locked
+
+
+def _require_completed(sale: Sale, action: str) -> None:
+    if sale.status == SaleStatus.CANCELLED:
+        raise ConflictError(
+            f"Sale {sale.reference} is cancelled and cannot be {action}.", code="sale_cancelled"
+        )
 
 
 def sale_update(
@@ -183,62 +216,82 @@ def sale_update(
     catalog: Catalog | None = None,
 ) -> Sale:
     """Edit a completed sale. New ``lines`` replace the old ones and stock moves by the
-    difference, in the same transaction. Kept lines keep their original price snapshot; new
-    products are priced from the catalog now."""
+    difference, with the edit. Kept lines keep their original price snapshot; new products are
+    priced from the catalog now."""
     catalog = catalog or get_catalog()
-    with transaction.atomic():
-        sale = _lock_completed_sale(sale, "edited")
+    sale = Sale.objects.get(pk=sale.pk)
+    _require_completed(sale, "edited")
+    snapshot = _item_quantities(sale)
+    new_customer = sale.customer
+    if customer_id is not _UNSET and customer_id != sale.customer_id:
+        new_customer = _resolve_customer(customer_id)
+    plan = _plan_lines(sale, lines, snapshot, catalog) if lines is not None else None
+
+    with catalog.stock_transaction(
+        plan.deltas if plan else {},
+        reason=StockMovementReason.SALE_EDIT,
+        reference=sale.reference,
+        actor=actor,
+    ):
+        sale = _lock_unchanged_completed_sale(sale, snapshot, "edited")
         changed: list[str] = []
-        if customer_id is not _UNSET and customer_id != sale.customer_id:
-            sale.customer = _resolve_customer(customer_id)
+        if new_customer != sale.customer:
+            sale.customer = new_customer
             changed.append("customer")
         if sold_at is not _UNSET and sold_at is not None and sold_at != sale.sold_at:
             sale.sold_at = sold_at
             changed.append("sold_at")
-        if lines is not None:
-            _replace_lines(sale, lines, actor=actor, catalog=catalog)
+        if plan is not None:
+            sale.total = plan.apply(sale)
             changed.append("total")
         if changed:
             sale.save(update_fields=[*changed, "updated_at"])
     return sale
 
 
-def _replace_lines(
-    sale: Sale, lines: Sequence[SaleLine], *, actor: AbstractBaseUser | None, catalog: Catalog
-) -> None:
+@dataclass
+class _LinesPlan:
+    """How an edit changes a sale's lines, computed before any write."""
+
+    quantities: dict[int, int]
+    new_products: dict[int, CatalogProduct]
+    deltas: dict[int, int]
+
+    def apply(self, sale: Sale) -> Decimal:
+        """Write the new lines (inside the stock transaction); returns the new total."""
+        existing = {item.product_id: item for item in sale.items.all()}
+        SaleItem.objects.filter(
+            pk__in=[item.pk for pid, item in existing.items() if pid not in self.quantities]
+        ).delete()
+        changed = []
+        for pid, item in existing.items():
+            if pid in self.quantities and item.quantity != self.quantities[pid]:
+                item.quantity = self.quantities[pid]
+                item.line_total = item.unit_price * item.quantity
+                changed.append(item)
+        SaleItem.objects.bulk_update(changed, ["quantity", "line_total"])
+        created = SaleItem.objects.bulk_create(
+            _build_item(sale, product, self.quantities[pid])
+            for pid, product in self.new_products.items()
+        )
+        kept = [item for pid, item in existing.items() if pid in self.quantities]
+        return sum((item.line_total for item in [*kept, *created]), Decimal("0.00"))
+
+
+def _plan_lines(
+    sale: Sale, lines: Sequence[SaleLine], snapshot: dict[int, int], catalog: Catalog
+) -> _LinesPlan:
     quantities, first_index = _merge_lines(lines)
-    existing = {item.product_id: item for item in sale.items.all()}
-    new_ids = [pid for pid in quantities if pid not in existing]
-    catalog_products = catalog.get_products(new_ids) if new_ids else {}
-    _require_sellable(catalog_products, new_ids, first_index, len(lines))
-
-    deltas = {pid: item.quantity for pid, item in existing.items()}
+    new_ids = [pid for pid in quantities if pid not in snapshot]
+    new_products = catalog.get_products(new_ids) if new_ids else {}
+    _require_sellable(new_products, new_ids, first_index, len(lines))
+    deltas = dict(snapshot)  # the old quantities come back...
     for pid, qty in quantities.items():
-        deltas[pid] = deltas.get(pid, 0) - qty  # stock delta: old quantity back, new one out
-
-    removed = [item.pk for pid, item in existing.items() if pid not in quantities]
-    SaleItem.objects.filter(pk__in=removed).delete()
-    kept = []
-    for pid, item in existing.items():
-        if pid in quantities and item.quantity != quantities[pid]:
-            item.quantity = quantities[pid]
-            item.line_total = item.unit_price * item.quantity
-            kept.append(item)
-    SaleItem.objects.bulk_update(kept, ["quantity", "line_total"])
-    created = SaleItem.objects.bulk_create(
-        _build_item(sale, catalog_products[pid], quantities[pid]) for pid in new_ids
-    )
-    items = [item for pid, item in existing.items() if pid in quantities] + list(created)
-    sale.total = sum((item.line_total for item in items), Decimal("0.00"))
-    catalog.change_stock(
-        deltas, reason=StockMovementReason.SALE_EDIT, reference=sale.reference, actor=actor
-    )
-
-
-def _return_stock(sale: Sale, *, actor: AbstractBaseUser | None, catalog: Catalog) -> None:
-    deltas = dict(sale.items.values_list("product_id", "quantity"))
-    catalog.change_stock(
-        deltas, reason=StockMovementReason.SALE_CANCEL, reference=sale.reference, actor=actor
+        deltas[pid] = deltas.get(pid, 0) - qty  # ...and the new ones go out
+    return _LinesPlan(
+        quantities=quantities,
+        new_products={pid: new_products[pid] for pid in new_ids},
+        deltas=deltas,
     )
 
 
@@ -248,9 +301,13 @@ def sale_cancel(
     """Cancel a completed sale: its stock comes back, the record stays with status
     ``cancelled``. Cancelling twice is a 409, never a second restock."""
     catalog = catalog or get_catalog()
-    with transaction.atomic():
-        sale = _lock_completed_sale(sale, "cancelled again")
-        _return_stock(sale, actor=actor, catalog=catalog)
+    sale = Sale.objects.get(pk=sale.pk)
+    _require_completed(sale, "cancelled again")
+    snapshot = _item_quantities(sale)
+    with catalog.stock_transaction(
+        snapshot, reason=StockMovementReason.SALE_CANCEL, reference=sale.reference, actor=actor
+    ):
+        sale = _lock_unchanged_completed_sale(sale, snapshot, "cancelled again")
         sale.status = SaleStatus.CANCELLED
         sale.cancelled_at = timezone.now()
         sale.save(update_fields=["status", "cancelled_at", "updated_at"])
@@ -262,8 +319,13 @@ def sale_delete(
 ) -> None:
     """Delete a sale; a completed sale's stock is restored first."""
     catalog = catalog or get_catalog()
-    with transaction.atomic():
-        sale = Sale.objects.select_for_update().get(pk=sale.pk)
-        if sale.status == SaleStatus.COMPLETED:
-            _return_stock(sale, actor=actor, catalog=catalog)
-        sale.delete()
+    sale = Sale.objects.get(pk=sale.pk)
+    if sale.status == SaleStatus.CANCELLED:
+        with transaction.atomic():
+            Sale.objects.select_for_update().get(pk=sale.pk).delete()
+        return
+    snapshot = _item_quantities(sale)
+    with catalog.stock_transaction(
+        snapshot, reason=StockMovementReason.SALE_CANCEL, reference=sale.reference, actor=actor
+    ):
+        _lock_unchanged_completed_sale(sale, snapshot, "deleted").delete()

@@ -1,7 +1,8 @@
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.decorators import action
+from rest_framework.response import Response
 
-from sales import selectors, services
+from sales import idempotency, selectors, services
 from sales.filters import SaleFilter
 from sales.serializers import SaleInputSerializer, SaleOutputSerializer, SaleUpdateInputSerializer
 from salesproject.pagination import SaleCursorPagination
@@ -26,6 +27,45 @@ class SaleViewSet(ServiceModelViewSet):
         if serializer_class is SaleInputSerializer and self.request.method in ("PUT", "PATCH"):
             return SaleUpdateInputSerializer
         return serializer_class
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                OpenApiParameter.HEADER,
+                description=(
+                    "Optional. A repeat with the same key and body replays the first answer "
+                    "(one sale however often it is sent); the same key with another body is a "
+                    "422. Keys are kept at least 24 hours."
+                ),
+            )
+        ]
+    )
+    def create(self, request, *args, **kwargs):
+        key = request.headers.get("Idempotency-Key")
+        if key is None:
+            return super().create(request, *args, **kwargs)
+        claimed = idempotency.idempotency_key_claim(
+            user=request.user, key=key, fingerprint=idempotency.request_fingerprint(request.data)
+        )
+        if isinstance(claimed, idempotency.StoredResponse):
+            response = Response(claimed.body, status=claimed.status)
+            response["Idempotent-Replayed"] = "true"
+            return response
+        try:
+            response = super().create(request, *args, **kwargs)
+        except Exception as exc:
+            try:
+                response = self.handle_exception(exc)
+            except Exception:
+                idempotency.idempotency_key_release(record=claimed)  # a crash: let them retry
+                raise
+        sale_id = response.data.get("id") if response.status_code == 201 else None
+        idempotency.idempotency_key_complete(
+            record=claimed, status=response.status_code, body=response.data, sale_id=sale_id
+        )
+        return response
 
     def create_object(self, data):
         return services.sale_create(

@@ -83,9 +83,23 @@ def _drf_message(exc: exceptions.APIException) -> str:
     return str(detail)
 
 
+def _lines_as_lists(detail: Any) -> Any:
+    """DRF reports the errors of a list's items as ``{index: errors}`` for the bad items only;
+    the services report ``[{}, {...}]``, one entry per line. Give clients the one shape: a list
+    indexed by line, ``{}`` for a line without errors."""
+    if isinstance(detail, dict):
+        converted = {key: _lines_as_lists(value) for key, value in detail.items()}
+        if converted and all(isinstance(key, int) and key >= 0 for key in converted):
+            return [converted.get(index, {}) for index in range(max(converted) + 1)]
+        return converted
+    if isinstance(detail, list):
+        return [_lines_as_lists(value) for value in detail]
+    return detail
+
+
 def _validation_fields(detail: Any) -> dict[str, Any]:
     if isinstance(detail, dict):
-        return detail
+        return _lines_as_lists(detail)
     return {"non_field_errors": detail if isinstance(detail, list) else [detail]}
 
 
@@ -152,6 +166,22 @@ def json_not_found(request, exception=None):
     from django.views.defaults import page_not_found
 
     return page_not_found(request, exception)
+
+
+def json_api_not_found(request, *args, **kwargs):
+    """The last ``/api/`` route: unknown API paths answer the JSON error shape (in debug mode
+    too), with a hint when only the trailing slash is missing."""
+    from django.urls import Resolver404, resolve
+
+    message = f"No API endpoint at {request.path}."
+    if not request.path.endswith("/"):
+        try:
+            match = resolve(request.path + "/")
+        except Resolver404:
+            match = None
+        if match is not None and match.func is not json_api_not_found:
+            message += f" Did you mean {request.path}/ (API paths end with a slash)?"
+    return JsonResponse(error_body("not_found", message), status=404)
 
 
 def json_server_error(request):

@@ -335,8 +335,21 @@ CORS_URLS_REGEX = r"^/api/.*$"
 
 # --- Catalog (see products/catalog.py) ----------------------------------------------------------
 
-# The HTTP catalog client (CATALOG_BACKEND=http) arrives with the sales issue.
-CATALOG_BACKEND = _env_choice("CATALOG_BACKEND", "local", ("local",))
+CATALOG_BACKEND = _env_choice("CATALOG_BACKEND", "local", ("local", "http"))
+CATALOG_API_URL = env.str("CATALOG_API_URL", default="").strip().rstrip("/")
+CATALOG_API_KEY = env.str("CATALOG_API_KEY", default="")
+CATALOG_TIMEOUT = _env_float("CATALOG_TIMEOUT", 5.0)  # read timeout, seconds
+CATALOG_CONNECT_TIMEOUT = _env_float("CATALOG_CONNECT_TIMEOUT", 2.0)
+if CATALOG_BACKEND == "http":
+    _catalog_url = urlsplit(CATALOG_API_URL)
+    if _catalog_url.scheme not in ("http", "https") or not _catalog_url.netloc:
+        raise _config_error(
+            "CATALOG_API_URL",
+            f"{CATALOG_API_URL or '(empty)'!r} is not an http(s) URL; with CATALOG_BACKEND=http it "
+            "must be the catalog's base, e.g. https://catalog.example.com/api",
+        )
+    if not CATALOG_API_KEY:
+        raise _config_error("CATALOG_API_KEY", "it must be set when CATALOG_BACKEND=http")
 
 # --- Internationalisation, static files, logging ------------------------------------------------
 
@@ -369,3 +382,4 @@ if not DEBUG:
 # --- Sales ---------------------------------------------------------------------------------------
 
 SALE_MAX_LINES = _env_int("SALE_MAX_LINES", 500, minimum=1)
+IDEMPOTENCY_KEY_TTL_HOURS = _env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24, minimum=24)

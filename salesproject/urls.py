@@ -1,10 +1,12 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView, TokenVerifyView
 
+from products.views import ProductPurchaseView, ProductRestockView
 from salesproject.api import router
+from salesproject.errors import json_api_not_found
 
 api_patterns = [
     path("auth/token/", TokenObtainPairView.as_view(), name="token_obtain_pair"),
@@ -12,7 +14,12 @@ api_patterns = [
     path("auth/token/verify/", TokenVerifyView.as_view(), name="token_verify"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    # The catalog contract (DESIGN.md): Api-Key auth and {"detail"} bodies.
+    path("products/<int:pk>/purchase/", ProductPurchaseView.as_view(), name="product-purchase"),
+    path("products/<int:pk>/restock/", ProductRestockView.as_view(), name="product-restock"),
     path("", include(router.urls)),
+    # Anything else under /api/ is a JSON 404, in debug mode too.
+    re_path(r"^.*$", json_api_not_found),
 ]
 
 urlpatterns = [

@@ -47,3 +47,10 @@ def client_for(db):
 @pytest.fixture
 def manager_client(client_for):
     return client_for("manager")
+
+
+@pytest.fixture
+def fast_password_hasher(settings):
+    """A cheap password hash for tests that create many users (the default PBKDF2 costs about
+    a third of a second per user). Request it before the fixtures that create users."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

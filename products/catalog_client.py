@@ -1,0 +1,304 @@
+"""HTTP client for a remote Product Catalog API (the contract in DESIGN.md).
+
+- ``GET {base}/products/{id}/`` → product JSON (``id``, ``name``, ``price``, ``stock_quantity``);
+- ``POST {base}/products/{id}/purchase/`` ``{"quantity": n}`` with ``Authorization: Api-Key``;
+- ``POST {base}/products/{id}/restock/`` (our own API), else ``PATCH {base}/products/{id}/``
+  setting ``stock_quantity`` (read-modify-write: not atomic on the remote side).
+
+Every call has a connect and a read timeout. Only idempotent calls (GET) are retried
+automatically; a POST or PATCH is sent once. Failures become the exceptions below, which carry
+the API status and code our clients see (503 ``catalog_unavailable``, 502 ``catalog_auth_failed``).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from salesproject.errors import ApplicationError
+
+logger = logging.getLogger("catalog")
+
+RETRY_AFTER_SECONDS = 5
+_AVAILABLE = re.compile(r"Only (\d+) available")
+
+
+class CatalogUnavailableError(ApplicationError):
+    """The remote catalog is down, timing out, answering 5xx or nonsense (503)."""
+
+    status_code = 503
+    code = "catalog_unavailable"
+
+    def __init__(self, message: str, *, maybe_applied: bool = False) -> None:
+        super().__init__(message, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+        # True when a write was sent but its answer never came (read timeout, reset): the
+        # remote may or may not have applied it.
+        self.maybe_applied = maybe_applied
+
+
+class CatalogAuthError(ApplicationError):
+    """The remote rejected our API key: an operator problem (502)."""
+
+    status_code = 502
+    code = "catalog_auth_failed"
+
+
+class RemoteInsufficientStockError(Exception):
+    def __init__(self, product_id: int, requested: int, available: int | None) -> None:
+        super().__init__(f"Not enough stock for product {product_id}")
+        self.product_id = product_id
+        self.requested = requested
+        self.available = available
+
+
+class RemoteProductNotFoundError(Exception):
+    def __init__(self, product_id: int) -> None:
+        super().__init__(f"Product {product_id} does not exist in the remote catalog")
+        self.product_id = product_id
+
+
+class RestockNotSupportedError(Exception):
+    """The remote has no ``restock/`` endpoint (405, or 404 for a product that exists)."""
+
+
+@dataclass(frozen=True)
+class RemoteProduct:
+    id: int
+    name: str
+    price: Decimal
+    stock_quantity: int
+    sku: str | None = None
+    is_active: bool = True
+
+
+def parse_remote_product(body: Any, expected_id: int) -> RemoteProduct:
+    """Validate a product JSON from the remote; anything malformed is ``CatalogUnavailable``."""
+    try:
+        if not isinstance(body, dict):
+            raise TypeError("not an object")
+        product_id = int(body["id"])
+        price = Decimal(str(body["price"]))
+        stock = body["stock_quantity"]
+        if isinstance(stock, bool) or not isinstance(stock, int):
+            raise TypeError("stock_quantity is not an integer")
+        if product_id != expected_id or price < 0 or not price.is_finite():
+            raise ValueError("unexpected id or price")
+        return RemoteProduct(
+            id=product_id,
+            name=str(body.get("name") or f"Product {product_id}")[:200],
+            price=price.quantize(Decimal("0.01")),
+            stock_quantity=stock,
+            sku=(str(body["sku"])[:64] if body.get("sku") else None),
+            is_active=bool(body.get("is_active", True)),
+        )
+    except (KeyError, TypeError, ValueError, InvalidOperation) as exc:
+        raise CatalogUnavailableError(
+            f"The catalog answered an invalid product for {expected_id}: {exc}."
+        ) from exc
+
+
+class ProductCatalogClient:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout: float = 5.0,
+        connect_timeout: float = 2.0,
+        get_retries: int = 2,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.api_key = api_key
+        self.timeout = (connect_timeout, timeout)
+        self.session = requests.Session()
+        retry = Retry(
+            total=get_retries,
+            connect=get_retries,
+            read=get_retries,
+            status=get_retries,
+            backoff_factor=0.1,
+            status_forcelist=(502, 503, 504),
+            allowed_methods=frozenset({"GET", "HEAD"}),  # only idempotent calls are retried
+            raise_on_status=False,
+        )
+        adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=32)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.session.headers["Accept"] = "application/json"
+        self.supports_restock_endpoint: bool | None = None
+
+    # --- plumbing -----------------------------------------------------------------------
+
+    def _url(self, product_id: int, action: str = "") -> str:
+        return f"{self.base_url}/products/{int(product_id)}/{action + '/' if action else ''}"
+
+    def _send(self, method: str, url: str, **kwargs) -> requests.Response:
+        started = time.monotonic()
+        outcome = "error"
+        try:
+            response = self.session.request(method, url, timeout=self.timeout, **kwargs)
+            outcome = str(response.status_code)
+            return response
+        except requests.ConnectTimeout as exc:
+            outcome = "connect_timeout"
+            raise CatalogUnavailableError(
+                f"The catalog did not accept a connection: {exc}."
+            ) from exc
+        except requests.ReadTimeout as exc:
+            outcome = "read_timeout"
+            raise CatalogUnavailableError(
+                "The catalog did not answer in time.", maybe_applied=method != "GET"
+            ) from exc
+        except requests.ConnectionError as exc:
+            outcome = "connection_error"
+            # A refused connection never reached the remote; a reset after sending may have.
+            sent = not _is_connect_failure(exc)
+            raise CatalogUnavailableError(
+                f"The catalog could not be reached: {exc.__class__.__name__}.",
+                maybe_applied=sent and method != "GET",
+            ) from exc
+        except requests.RequestException as exc:
+            raise CatalogUnavailableError(f"The catalog call failed: {exc}.") from exc
+        finally:
+            logger.info(
+                "catalog call %s %s -> %s in %.1f ms",
+                method,
+                url,
+                outcome,
+                (time.monotonic() - started) * 1000,
+                extra={"catalog_method": method, "catalog_outcome": outcome},
+            )
+
+    def _auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Api-Key {self.api_key}"}
+
+    def _raise_for_common(self, response: requests.Response, product_id: int) -> None:
+        if response.status_code in (401, 403):
+            logger.error(
+                "The remote catalog rejected our API key (HTTP %s at %s): check CATALOG_API_KEY",
+                response.status_code,
+                response.url,
+            )
+            raise CatalogAuthError(
+                "The product catalog rejected this service's credentials; an operator has to "
+                "fix CATALOG_API_KEY."
+            )
+        if response.status_code >= 500:
+            raise CatalogUnavailableError(
+                f"The catalog answered HTTP {response.status_code} for product {product_id}."
+            )
+
+    @staticmethod
+    def _json(response: requests.Response) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            raise CatalogUnavailableError(
+                f"The catalog answered HTTP {response.status_code} without JSON."
+            ) from None
+
+    # --- the contract -----------------------------------------------------------------------
+
+    def get_product(self, product_id: int) -> RemoteProduct | None:
+        response = self._send("GET", self._url(product_id))
+        if response.status_code == 404:
+            return None
+        self._raise_for_common(response, product_id)
+        if response.status_code != 200:
+            raise CatalogUnavailableError(
+                f"The catalog answered HTTP {response.status_code} for product {product_id}."
+            )
+        return parse_remote_product(self._json(response), product_id)
+
+    def purchase(self, product_id: int, quantity: int) -> RemoteProduct:
+        response = self._send(
+            "POST",
+            self._url(product_id, "purchase"),
+            json={"quantity": quantity},
+            headers=self._auth_headers(),
+        )
+        self._raise_for_common(response, product_id)
+        if response.status_code == 200:
+            return parse_remote_product(self._json(response), product_id)
+        if response.status_code == 404:
+            raise RemoteProductNotFoundError(product_id)
+        if response.status_code == 400:
+            detail = str(self._json(response).get("detail", ""))
+            match = _AVAILABLE.search(detail)
+            if match or "stock" in detail.lower():
+                raise RemoteInsufficientStockError(
+                    product_id, quantity, int(match.group(1)) if match else None
+                )
+        raise CatalogUnavailableError(
+            f"The catalog refused a purchase of {quantity} x product {product_id} "
+            f"(HTTP {response.status_code})."
+        )
+
+    def restock(self, product_id: int, quantity: int) -> RemoteProduct:
+        """Add ``quantity`` units: ``restock/`` when the remote has it, else PATCH."""
+        if self.supports_restock_endpoint is not False:
+            try:
+                product = self._restock_endpoint(product_id, quantity)
+                self.supports_restock_endpoint = True
+                return product
+            except RestockNotSupportedError:
+                self.supports_restock_endpoint = False
+                logger.warning("The catalog has no restock/ endpoint; falling back to PATCH")
+        return self._restock_by_patch(product_id, quantity)
+
+    def _restock_endpoint(self, product_id: int, quantity: int) -> RemoteProduct:
+        response = self._send(
+            "POST",
+            self._url(product_id, "restock"),
+            json={"quantity": quantity},
+            headers=self._auth_headers(),
+        )
+        self._raise_for_common(response, product_id)
+        if response.status_code == 200:
+            return parse_remote_product(self._json(response), product_id)
+        if response.status_code == 405:
+            raise RestockNotSupportedError()
+        if response.status_code == 404:
+            if self.get_product(product_id) is None:
+                raise RemoteProductNotFoundError(product_id)
+            raise RestockNotSupportedError()
+        raise CatalogUnavailableError(
+            f"The catalog refused a restock of {quantity} x product {product_id} "
+            f"(HTTP {response.status_code})."
+        )
+
+    def _restock_by_patch(self, product_id: int, quantity: int) -> RemoteProduct:
+        """Read-modify-write: another writer between our GET and PATCH can be overwritten.
+        Only used against a remote without ``restock/`` (documented in the README)."""
+        current = self.get_product(product_id)
+        if current is None:
+            raise RemoteProductNotFoundError(product_id)
+        response = self._send(
+            "PATCH",
+            self._url(product_id),
+            json={"stock_quantity": current.stock_quantity + quantity},
+            headers=self._auth_headers(),
+        )
+        self._raise_for_common(response, product_id)
+        if response.status_code != 200:
+            raise CatalogUnavailableError(
+                f"The catalog refused a stock update of product {product_id} "
+                f"(HTTP {response.status_code})."
+            )
+        return parse_remote_product(self._json(response), product_id)
+
+
+def _is_connect_failure(exc: requests.ConnectionError) -> bool:
+    text = repr(exc)
+    return any(
+        marker in text
+        for marker in ("NewConnectionError", "Connection refused", "Failed to establish")
+    )

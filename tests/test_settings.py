@@ -1,0 +1,144 @@
+"""Settings come from the environment; a bad variable stops start-up naming the variable."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PROBE = """
+import json
+from salesproject import settings as s
+print(json.dumps({
+    "engine": s.DATABASES["default"]["ENGINE"],
+    "db_name": str(s.DATABASES["default"]["NAME"]),
+    "cache": s.CACHES["default"]["BACKEND"],
+    "cache_location": s.CACHES["default"].get("LOCATION"),
+    "broker": s.CELERY_BROKER_URL,
+    "eager": s.CELERY_TASK_ALWAYS_EAGER,
+    "debug": s.DEBUG,
+    "cors": s.CORS_ALLOWED_ORIGINS,
+    "page_size": s.API_PAGE_SIZE,
+}))
+"""
+CONFIG_VARIABLES = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "CELERY_BROKER_URL",
+    "CELERY_BROKER_DB",
+    "CELERY_TASK_ALWAYS_EAGER",
+    "DEBUG",
+    "SECRET_KEY",
+    "ALLOWED_HOSTS",
+    "CORS_ALLOWED_ORIGINS",
+    "API_PAGE_SIZE",
+    "API_MAX_PAGE_SIZE",
+    "CATALOG_BACKEND",
+    "LOG_LEVEL",
+)
+
+
+def load_settings(**variables: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in CONFIG_VARIABLES}
+    env.update(variables, READ_DOT_ENV="false")
+    return subprocess.run(
+        [sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def loaded(**variables: str) -> dict:
+    result = load_settings(**variables)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.mark.embedded
+def test_no_environment_is_the_embedded_default():
+    values = loaded()
+    assert values["engine"] == "django.db.backends.sqlite3"
+    assert values["db_name"].endswith("db.sqlite3")
+    assert values["cache"] == "django.core.cache.backends.locmem.LocMemCache"
+    assert values["eager"] is True
+    assert values["broker"] == "memory://"
+    assert values["debug"] is True
+
+
+def test_real_services_from_urls():
+    values = loaded(
+        DATABASE_URL="postgres://app:secret@db.example:5433/sales",
+        REDIS_URL="redis://cache.example:6379/3",
+    )
+    assert values["engine"] == "django.db.backends.postgresql"
+    assert values["db_name"] == "sales"
+    assert values["cache"] == "django_redis.cache.RedisCache"
+    assert values["cache_location"] == "redis://cache.example:6379/3"
+    # The broker gets its own Redis database number.
+    assert values["broker"] == "redis://cache.example:6379/1"
+    assert values["eager"] is False
+
+
+def test_broker_db_skips_the_cache_db():
+    values = loaded(REDIS_URL="redis://127.0.0.1:6379/1")
+    assert values["broker"] == "redis://127.0.0.1:6379/2"
+
+
+@pytest.mark.parametrize(
+    ("variables", "named", "problem"),
+    [
+        ({"DATABASE_URL": "mysql://u@h/db"}, "DATABASE_URL", "not supported"),
+        ({"DATABASE_URL": "nonsense"}, "DATABASE_URL", "not supported"),
+        ({"DATABASE_URL": "postgres://u@host:5432/"}, "DATABASE_URL", "database name"),
+        ({"REDIS_URL": "http://127.0.0.1:6379/0"}, "REDIS_URL", "redis://"),
+        ({"REDIS_URL": "redis://127.0.0.1:6379/zero"}, "REDIS_URL", "not an integer"),
+        ({"REDIS_URL": "redis://127.0.0.1:notaport/0"}, "REDIS_URL", "port"),
+        (
+            {
+                "REDIS_URL": "redis://127.0.0.1:6379/0",
+                "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+            },
+            "CELERY_BROKER_URL",
+            "same as the cache",
+        ),
+        ({"DEBUG": "false", "ALLOWED_HOSTS": "example.com"}, "SECRET_KEY", "DEBUG is off"),
+        ({"DEBUG": "maybe"}, "DEBUG", "not a boolean"),
+        ({"API_PAGE_SIZE": "ten"}, "API_PAGE_SIZE", "not an integer"),
+        ({"API_PAGE_SIZE": "100", "API_MAX_PAGE_SIZE": "50"}, "API_MAX_PAGE_SIZE", "at least"),
+        ({"CORS_ALLOWED_ORIGINS": "example.com"}, "CORS_ALLOWED_ORIGINS", "not an origin"),
+        ({"CATALOG_BACKEND": "ftp"}, "CATALOG_BACKEND", "not one of"),
+        ({"LOG_LEVEL": "loud"}, "LOG_LEVEL", "not one of"),
+    ],
+)
+def test_bad_variable_fails_at_start_up_naming_it(variables, named, problem):
+    result = load_settings(**variables)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert f"Invalid environment variable {named}" in result.stderr
+    assert problem in result.stderr
+
+
+def test_production_settings_accepted_with_secret_key():
+    values = loaded(DEBUG="false", SECRET_KEY="x" * 50, ALLOWED_HOSTS="sales.example.com")
+    assert values["debug"] is False
+
+
+def test_cors_allow_list_from_environment():
+    values = loaded(CORS_ALLOWED_ORIGINS="https://a.example.com, https://b.example.com")
+    assert values["cors"] == ["https://a.example.com", "https://b.example.com"]
+
+
+def test_manage_py_check_reports_the_variable():
+    env = {k: v for k, v in os.environ.items() if k not in CONFIG_VARIABLES}
+    env.update(DATABASE_URL="oracle://x/y", READ_DOT_ENV="false")
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "Invalid environment variable DATABASE_URL" in result.stderr
