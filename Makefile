@@ -44,8 +44,14 @@ format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-bench: check-services ## Benchmarks (never part of the test suite)
-	$(TEST_ENV) $(PY) bench/seed_demo.py --sales $${SALES:-1000000}
+# Benchmarks use their own database (seed_demo --reset wipes it), never the test or dev one.
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/sales_bench
+BENCH_ENV := DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) CACHE_KEY_PREFIX=bench READ_DOT_ENV=false
+
+bench: check-services ## Benchmarks on PostgreSQL (never part of the test suite); SALES=n to size
+	$(BENCH_ENV) $(PY) scripts/create_database.py
+	$(BENCH_ENV) $(PY) manage.py migrate --noinput -v 0
+	$(BENCH_ENV) $(PY) bench/seed_demo.py --sales $${SALES:-1000000}
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
