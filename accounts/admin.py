@@ -148,9 +148,13 @@ class ServiceAdminMixin:
             )
             return HttpResponseRedirect(url)
 
+    def action_transaction(self, queryset):
+        """The transaction around an action (one unit: all or nothing)."""
+        return transaction.atomic(using=queryset.db)
+
     def response_action(self, request, queryset):
         try:
-            with transaction.atomic(using=queryset.db):
+            with self.action_transaction(queryset):
                 return super().response_action(request, queryset)
         except DELETE_ERRORS as exc:
             self.message_user(request, service_error_message(exc), messages.ERROR)

@@ -24,6 +24,10 @@ MANAGER = [
     ],
     "sales.cancel_sale",
     *[f"accounts.{action}_apikey" for action in ("view", "add", "change", "delete")],
+    # Operations views (read-only in the admin): the HTTP catalog outbox, stored idempotent
+    # answers.
+    "products.view_catalogoutboxentry",
+    "sales.view_idempotencykey",
 ]
 
 ROLES = {"analyst": ANALYST, "sales": SALES, "manager": MANAGER}

@@ -5,15 +5,16 @@ change of ``stock_quantity`` are written to the ledger. The ledger itself is rea
 """
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import Count
 from django.forms.models import BaseInlineFormSet
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from accounts.admin import ServiceAdminMixin, copy_model_fields
 from products import services
-from products.models import Category, Product, StockMovement
+from products.models import CatalogOutboxEntry, Category, Product, StockMovement
 from sales.selectors import product_has_sales
 
 LEDGER_INLINE_ROWS = 50
@@ -258,3 +259,53 @@ class StockMovementAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(CatalogOutboxEntry)
+class CatalogOutboxEntryAdmin(admin.ModelAdmin):
+    """Remote catalog stock changes still to make (HTTP catalog): read-only; the retry task
+    sends them with backoff, and "Retry now" sends the selected pending ones at once."""
+
+    list_display = (
+        "id",
+        "status",
+        "product",
+        "delta",
+        "reason",
+        "reference",
+        "attempts",
+        "next_attempt_at",
+        "created_at",
+        "completed_at",
+    )
+    list_filter = ("status", "reason")
+    search_fields = ("reference", "product__sku", "=product__id")
+    list_select_related = ("product",)
+    date_hierarchy = "created_at"
+    readonly_fields = [field.name for field in CatalogOutboxEntry._meta.fields]
+    actions = ["retry_now"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_retry_permission(self, request):
+        return request.user.has_perm("products.view_catalogoutboxentry") and request.user.is_staff
+
+    @admin.action(description="Retry the selected pending entries now", permissions=["retry"])
+    def retry_now(self, request, queryset):
+        pending = list(
+            queryset.filter(status=CatalogOutboxEntry.Status.PENDING).values_list("pk", flat=True)
+        )
+        CatalogOutboxEntry.objects.filter(pk__in=pending).update(next_attempt_at=timezone.now())
+        counts = services.catalog_outbox_process(entry_ids=pending)
+        self.message_user(
+            request,
+            f"Sent {counts['done']} entr(ies); {counts['failed']} failed again and stay pending.",
+            messages.SUCCESS if not counts["failed"] else messages.WARNING,
+        )

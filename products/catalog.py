@@ -109,12 +109,7 @@ class HttpCatalog:
     """Stock in a remote Product Catalog API; see the module docstring for the protocol."""
 
     def __init__(self, client: ProductCatalogClient | None = None) -> None:
-        self.client = client or ProductCatalogClient(
-            settings.CATALOG_API_URL,
-            settings.CATALOG_API_KEY,
-            timeout=settings.CATALOG_TIMEOUT,
-            connect_timeout=settings.CATALOG_CONNECT_TIMEOUT,
-        )
+        self.client = client or ProductCatalogClient.from_settings()
 
     # --- reads ------------------------------------------------------------------------------
 

@@ -135,6 +135,17 @@ class ProductCatalogClient:
         self.session.headers["Accept"] = "application/json"
         self.supports_restock_endpoint: bool | None = None
 
+    @classmethod
+    def from_settings(cls) -> ProductCatalogClient:
+        from django.conf import settings
+
+        return cls(
+            settings.CATALOG_API_URL,
+            settings.CATALOG_API_KEY,
+            timeout=settings.CATALOG_TIMEOUT,
+            connect_timeout=settings.CATALOG_CONNECT_TIMEOUT,
+        )
+
     # --- plumbing -----------------------------------------------------------------------
 
     def _url(self, product_id: int, action: str = "") -> str:

@@ -12,14 +12,13 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from products.catalog_client import RemoteProduct
+from products.catalog_client import ProductCatalogClient, RemoteProduct
 from products.models import (
     CatalogOutboxEntry,
     CatalogOutboxStatus,
@@ -397,15 +396,6 @@ def catalog_outbox_process(
     """Send due outbox entries to the remote catalog. Each entry is claimed with a lease (an
     UPDATE, no lock held during the HTTP call), so two workers never send the same entry at
     once. Returns ``{"done": n, "failed": n}``."""
-    from products.catalog_client import ProductCatalogClient
-
-    if client is None:
-        client = ProductCatalogClient(
-            settings.CATALOG_API_URL,
-            settings.CATALOG_API_KEY,
-            timeout=settings.CATALOG_TIMEOUT,
-            connect_timeout=settings.CATALOG_CONNECT_TIMEOUT,
-        )
     now = timezone.now()
     due = CatalogOutboxEntry.objects.filter(
         status=CatalogOutboxStatus.PENDING, next_attempt_at__lte=now
@@ -419,6 +409,7 @@ def catalog_outbox_process(
         ).update(next_attempt_at=now + OUTBOX_LEASE, attempts=F("attempts") + 1)
         if not claimed:
             continue  # another worker has it
+        client = client or ProductCatalogClient.from_settings()
         try:
             if entry.delta > 0:
                 remote = client.restock(entry.product_id, entry.delta)
@@ -452,3 +443,27 @@ def catalog_outbox_process(
             )
         counts["done"] += 1
     return counts
+
+
+def catalog_sync(
+    *, product_ids: Iterable[int] | None = None, client: ProductCatalogClient | None = None
+) -> dict[str, list[int]]:
+    """Refresh local mirror rows from the remote catalog (name, price, active, stock), by id:
+    the given ids (which may be new to us) or every local product. A product the remote no
+    longer knows is deactivated locally (its sales keep referring to it)."""
+    client = client or ProductCatalogClient.from_settings()
+    if product_ids is None:
+        product_ids = Product.objects.order_by("pk").values_list("pk", flat=True)
+    synced: list[int] = []
+    missing: list[int] = []
+    for product_id in product_ids:
+        remote = client.get_product(product_id)
+        if remote is None:
+            missing.append(product_id)
+            continue
+        catalog_mirror_upsert(products=[remote])
+        synced.append(product_id)
+    Product.objects.filter(pk__in=missing, is_active=True).update(
+        is_active=False, updated_at=timezone.now()
+    )
+    return {"synced": synced, "missing": missing}

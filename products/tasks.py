@@ -15,3 +15,10 @@ def process_catalog_outbox_task(entry_ids: list[int]) -> dict[str, int]:
 def retry_catalog_outbox_task() -> dict[str, int]:
     """Beat: send every due outbox entry (pending ones whose backoff has passed)."""
     return services.catalog_outbox_process()
+
+
+@shared_task(name="products.sync_catalog")
+def sync_catalog_task(product_ids: list[int] | None = None) -> dict[str, int]:
+    """Refresh the local mirrors of remote catalog products (HTTP catalog)."""
+    result = services.catalog_sync(product_ids=product_ids)
+    return {key: len(ids) for key, ids in result.items()}

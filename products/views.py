@@ -1,3 +1,4 @@
+from django.db import DataError
 from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
 from rest_framework.response import Response
@@ -8,6 +9,7 @@ from accounts.services import api_key_authenticate
 from products import selectors, services
 from products.filters import CategoryFilter, ProductFilter, StockMovementFilter
 from products.serializers import (
+    MAX_STOCK_QUANTITY,
     CatalogDetailSerializer,
     CatalogQuantityInputSerializer,
     CategoryInputSerializer,
@@ -122,6 +124,11 @@ class CatalogContractView(APIView):
         except services.InsufficientStockError as exc:
             return Response(
                 {"detail": f"Not enough stock. Only {exc.available} available."},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        except DataError:  # a restock past the 32-bit stock column (PostgreSQL), not a 500
+            return Response(
+                {"detail": f"Stock cannot exceed {MAX_STOCK_QUANTITY}."},
                 status=status.HTTP_400_BAD_REQUEST,
             )
         return Response(ProductOutputSerializer(product, context={"request": request}).data)

@@ -10,6 +10,8 @@ an inactive product, …) rolls everything back and comes back as errors on the 
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
@@ -27,7 +29,7 @@ from accounts.admin import (
     service_error_message,
 )
 from sales import services
-from sales.models import Sale, SaleItem, SaleStatus
+from sales.models import IdempotencyKey, Sale, SaleItem, SaleStatus
 from sales.services import MAX_LINE_QUANTITY, SaleLine
 from salesproject.errors import ConflictError
 
@@ -159,8 +161,50 @@ class SaleAdminForm(forms.ModelForm):
             self.fields["reference"].help_text = "Leave empty to generate one."
 
 
+class RemoteCatalogTransactionMixin:
+    """With the HTTP catalog (``CATALOG_BACKEND=http``) the sale services make remote calls,
+    which never run inside a database transaction; each service call commits or compensates as
+    one unit by itself. So the admin's own outer transaction is left out in that mode."""
+
+    @staticmethod
+    def catalog_is_remote() -> bool:
+        return settings.CATALOG_BACKEND == "http"
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if self.catalog_is_remote():
+            return self._changeform_view(request, object_id, form_url, extra_context)
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        if self.catalog_is_remote():
+            return self._delete_view(request, object_id, extra_context)
+        return super().delete_view(request, object_id, extra_context)
+
+    def action_transaction(self, queryset):
+        if self.catalog_is_remote():
+            return nullcontext()
+        return super().action_transaction(queryset)
+
+
+@admin.register(IdempotencyKey)
+class IdempotencyKeyAdmin(admin.ModelAdmin):
+    """Stored answers of ``POST /api/sales/`` with an ``Idempotency-Key`` (read-only)."""
+
+    list_display = ("key", "user", "status", "response_status", "sale", "created_at", "expires_at")
+    list_filter = ("status",)
+    search_fields = ("key", "user__username", "sale__reference")
+    list_select_related = ("user", "sale")
+    readonly_fields = [field.name for field in IdempotencyKey._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Sale)
-class SaleAdmin(ServiceAdminMixin, admin.ModelAdmin):
+class SaleAdmin(ServiceAdminMixin, RemoteCatalogTransactionMixin, admin.ModelAdmin):
     form = SaleAdminForm
     list_display = ("reference", "sold_at", "customer", "status", "total", "item_count")
     list_select_related = ("customer",)

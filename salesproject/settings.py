@@ -262,6 +262,13 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_TIMEZONE = "UTC"
 if not CELERY_BROKER_URL:
     CELERY_BROKER_URL = "memory://"
+CELERY_BEAT_SCHEDULE = {
+    # Send the HTTP catalog's pending stock changes (restocks of cancelled sales, compensations
+    # of undone purchases) whose backoff has passed; a no-op with the local catalog.
+    "retry-catalog-outbox": {"task": "products.retry_catalog_outbox", "schedule": 60.0},
+    # Delete Idempotency-Key answers past their expiry (kept at least 24 hours).
+    "purge-idempotency-keys": {"task": "sales.purge_idempotency_keys", "schedule": 3600.0},
+}
 
 # --- Auth, API ---------------------------------------------------------------------------------
 

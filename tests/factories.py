@@ -63,3 +63,35 @@ def make_customer(**fields) -> Customer:
 def make_sale(*, items: list[tuple[Product, int]], customer: Customer | None = None, **kw) -> Sale:
     lines = [SaleLine(product_id=product.pk, quantity=quantity) for product, quantity in items]
     return sale_create(lines=lines, customer_id=customer.pk if customer else None, **kw)
+
+
+def make_api_key(*, name: str | None = None, is_active: bool = True):
+    """``(api_key, full_key)``: a key for the catalog-compatible endpoints, made by the real
+    service (only its hash is stored); ``is_active=False`` gives a revoked key."""
+    from accounts.services import api_key_create
+
+    api_key, full_key = api_key_create(name=name or f"key {next(_sequence)}")
+    if not is_active:
+        api_key.is_active = False
+        api_key.save(update_fields=["is_active"])
+    return api_key, full_key
+
+
+def ensure_role_groups() -> None:
+    """Create the role groups (with their permissions) if they are missing. A transactional test
+    (``django_db(transaction=True)``) may start after another one's flush, which removed the
+    groups that the roles migration created."""
+    from django.contrib.auth.models import Permission
+    from django.db.models import Q
+
+    from accounts.roles import ROLES
+
+    for role, codenames in ROLES.items():
+        group, created = Group.objects.get_or_create(name=role)
+        if not created:
+            continue
+        wanted = Q(pk__in=[])
+        for dotted in codenames:
+            app_label, codename = dotted.split(".")
+            wanted |= Q(content_type__app_label=app_label, codename=codename)
+        group.permissions.set(Permission.objects.filter(wanted))

@@ -22,6 +22,7 @@ print(json.dumps({
     "debug": s.DEBUG,
     "cors": s.CORS_ALLOWED_ORIGINS,
     "page_size": s.API_PAGE_SIZE,
+    "catalog": [s.CATALOG_BACKEND, s.CATALOG_API_URL, s.CATALOG_TIMEOUT],
 }))
 """
 CONFIG_VARIABLES = (
@@ -37,6 +38,11 @@ CONFIG_VARIABLES = (
     "API_PAGE_SIZE",
     "API_MAX_PAGE_SIZE",
     "CATALOG_BACKEND",
+    "CATALOG_API_URL",
+    "CATALOG_API_KEY",
+    "CATALOG_TIMEOUT",
+    "CATALOG_CONNECT_TIMEOUT",
+    "IDEMPOTENCY_KEY_TTL_HOURS",
     "LOG_LEVEL",
 )
 
@@ -109,6 +115,20 @@ def test_broker_db_skips_the_cache_db():
         ({"CORS_ALLOWED_ORIGINS": "example.com"}, "CORS_ALLOWED_ORIGINS", "not an origin"),
         ({"CATALOG_BACKEND": "ftp"}, "CATALOG_BACKEND", "not one of"),
         ({"LOG_LEVEL": "loud"}, "LOG_LEVEL", "not one of"),
+        ({"CATALOG_BACKEND": "http"}, "CATALOG_API_URL", "not an http(s) URL"),
+        (
+            {"CATALOG_BACKEND": "http", "CATALOG_API_URL": "catalog.example.com/api"},
+            "CATALOG_API_URL",
+            "not an http(s) URL",
+        ),
+        (
+            {"CATALOG_BACKEND": "http", "CATALOG_API_URL": "http://catalog.example/api"},
+            "CATALOG_API_KEY",
+            "must be set",
+        ),
+        ({"CATALOG_TIMEOUT": "0"}, "CATALOG_TIMEOUT", "positive"),
+        ({"CATALOG_CONNECT_TIMEOUT": "soon"}, "CATALOG_CONNECT_TIMEOUT", "not a number"),
+        ({"IDEMPOTENCY_KEY_TTL_HOURS": "1"}, "IDEMPOTENCY_KEY_TTL_HOURS", "below the minimum 24"),
     ],
 )
 def test_bad_variable_fails_at_start_up_naming_it(variables, named, problem):
@@ -142,3 +162,13 @@ def test_manage_py_check_reports_the_variable():
     )
     assert result.returncode != 0
     assert "Invalid environment variable DATABASE_URL" in result.stderr
+
+
+def test_http_catalog_from_environment():
+    values = loaded(
+        CATALOG_BACKEND="http",
+        CATALOG_API_URL="https://catalog.example.com/api/",
+        CATALOG_API_KEY="abc.def",
+        CATALOG_TIMEOUT="2.5",
+    )
+    assert values["catalog"] == ["http", "https://catalog.example.com/api", 2.5]
