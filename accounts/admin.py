@@ -20,7 +20,7 @@ from django.urls import reverse
 
 from accounts.models import ApiKey
 from accounts.services import api_key_create
-from salesproject.errors import ApplicationError
+from salesproject.errors import ApplicationError, protected_error_message
 
 SERVICE_ERRORS = (ApplicationError, ValidationError)
 DELETE_ERRORS = (*SERVICE_ERRORS, ProtectedError, RestrictedError)
@@ -35,11 +35,7 @@ def service_error_message(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
         return " ".join(exc.messages)
     if isinstance(exc, ProtectedError | RestrictedError):
-        blocking = (
-            exc.protected_objects if isinstance(exc, ProtectedError) else exc.restricted_objects
-        )
-        blockers = sorted({str(obj._meta.verbose_name_plural) for obj in blocking})
-        return f"It cannot be deleted: {', '.join(blockers)} still refer to it."
+        return protected_error_message(exc)
     return str(exc)
 
 

@@ -47,8 +47,8 @@ def api_key_authenticate(*, header: str | None) -> ApiKey | None:
     if not header or not header.startswith("Api-Key "):
         return None
     prefix, _, secret = header.removeprefix("Api-Key ").strip().partition(".")
-    if not prefix or not secret:
-        return None
+    if not secret or not (prefix.isascii() and prefix.isalnum()):  # e.g. a NUL: PostgreSQL
+        return None  # cannot compare it (a 500), and no prefix we make has one
     api_key = ApiKey.objects.filter(prefix=prefix, is_active=True).first()
     if api_key is None or not hmac.compare_digest(
         api_key.hashed_secret, hash_api_key_secret(secret)

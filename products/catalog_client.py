@@ -238,11 +238,16 @@ class ProductCatalogClient:
         )
         self._raise_for_common(response, product_id)
         if response.status_code == 200:
-            return parse_remote_product(self._json(response), product_id)
+            try:
+                return parse_remote_product(self._json(response), product_id)
+            except CatalogUnavailableError as exc:
+                exc.maybe_applied = True  # the remote took the units (200): they must go back
+                raise
         if response.status_code == 404:
             raise RemoteProductNotFoundError(product_id)
         if response.status_code == 400:
-            detail = str(self._json(response).get("detail", ""))
+            body = self._json(response)
+            detail = str(body.get("detail", "") if isinstance(body, dict) else body)
             match = _AVAILABLE.search(detail)
             if match or "stock" in detail.lower():
                 raise RemoteInsufficientStockError(

@@ -26,7 +26,3 @@ def stock_ledger_balance(*, product_id: int) -> int:
     """What the ledger says the stock is: must always equal ``Product.stock_quantity``."""
     total = StockMovement.objects.filter(product_id=product_id).aggregate(total=Sum("delta"))
     return total["total"] or 0
-
-
-def product_exists(*, product_id: int) -> bool:
-    return Product.objects.filter(pk=product_id).exists()

@@ -27,10 +27,14 @@ from products.models import (
     StockMovement,
     StockMovementReason,
 )
-from salesproject.errors import ApplicationError, ConflictError
+from salesproject.errors import ApplicationError, ConflictError, NotFoundError
 from salesproject.services import model_update
 
 logger = logging.getLogger(__name__)
+
+
+class UnknownProductError(NotFoundError):
+    code = "unknown_product"
 
 
 class InsufficientStockError(ConflictError):
@@ -81,9 +85,7 @@ def stock_change(
                 continue
             product = Product.objects.filter(pk=product_id).first()
             if product is None:
-                raise ApplicationError(
-                    f"Product {product_id} does not exist.", code="unknown_product"
-                )
+                raise UnknownProductError(f"Product {product_id} does not exist.")
             raise InsufficientStockError(
                 product=product, requested=-delta, available=product.stock_quantity
             )
@@ -297,14 +299,20 @@ def catalog_mirror_upsert(*, products: Iterable[RemoteProduct]) -> None:
                 sku = remote.sku or f"CAT-{remote.id}"
                 if Product.objects.filter(sku=sku).exists():
                     sku = f"CAT-{remote.id}"
-                product = Product.objects.create(
-                    pk=remote.id,
-                    sku=sku,
-                    name=remote.name,
-                    price=remote.price,
-                    stock_quantity=0,
-                    is_active=remote.is_active,
-                )
+                try:
+                    with transaction.atomic():  # a savepoint, for the race below
+                        product = Product.objects.create(
+                            pk=remote.id,
+                            sku=sku,
+                            name=remote.name,
+                            price=remote.price,
+                            stock_quantity=0,
+                            is_active=remote.is_active,
+                        )
+                except IntegrityError:
+                    # Two first uses of the same remote product at once: the other one created
+                    # the row (our INSERT waited for its commit); lock that row and sync it.
+                    product = Product.objects.select_for_update().get(pk=remote.id)
             else:
                 changed = {
                     field: value

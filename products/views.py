@@ -54,6 +54,14 @@ class ProductViewSet(ServiceModelViewSet):
     ordering_fields = ["name", "sku", "price", "stock_quantity", "created_at", "updated_at"]
     ordering = ["name", "id"]
 
+    def handle_exception(self, exc):
+        response = super().handle_exception(exc)
+        if response.status_code == status.HTTP_404_NOT_FOUND and self.action == "retrieve":
+            # The catalog contract: a product GET answers 404 {"detail": …} (kept beside the
+            # API's usual error shape).
+            response.data["detail"] = "Not found."
+        return response
+
     def create_object(self, data):
         return services.product_create(**data, actor=self.request.user)
 
@@ -113,14 +121,14 @@ class CatalogContractView(APIView):
             return Response(
                 {"detail": serializer.first_error()}, status=status.HTTP_400_BAD_REQUEST
             )
-        if not selectors.product_exists(product_id=pk):
-            return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
         try:
             product = self.stock_operation(
                 product_id=pk,
                 quantity=serializer.validated_data["quantity"],
                 reference=f"api-key:{api_key.prefix}",
             )
+        except services.UnknownProductError:
+            return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
         except services.InsufficientStockError as exc:
             return Response(
                 {"detail": f"Not enough stock. Only {exc.available} available."},

@@ -1,12 +1,25 @@
 """The one DRF router: every API resource is registered here, under ``/api/``."""
 
-from rest_framework.routers import DefaultRouter
+from rest_framework import permissions, routers
 
 from customers.views import CustomerViewSet
 from products.views import CategoryViewSet, ProductViewSet, StockMovementViewSet
 from sales.views import SaleViewSet
 
-router = DefaultRouter(trailing_slash=True)
+
+class APIRootView(routers.APIRootView):
+    """The sales analytics API: follow the links. Authenticate with a JWT from
+    `/api/auth/token/` (or log in for this browsable API); the schema is at `/api/schema/` and
+    Swagger UI at `/api/docs/`."""
+
+    permission_classes = [permissions.AllowAny]
+
+
+class Router(routers.DefaultRouter):
+    APIRootView = APIRootView
+
+
+router = Router(trailing_slash=True)
 router.register("customers", CustomerViewSet, basename="customer")
 router.register("categories", CategoryViewSet, basename="category")
 router.register("products", ProductViewSet, basename="product")

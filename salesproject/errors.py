@@ -59,6 +59,13 @@ class ConflictError(ApplicationError):
     code = "conflict"
 
 
+def protected_error_message(exc: ProtectedError | RestrictedError) -> str:
+    """What a refused delete (``on_delete=PROTECT``/``RESTRICT``) tells the user."""
+    blocking = exc.protected_objects if isinstance(exc, ProtectedError) else exc.restricted_objects
+    blockers = sorted({str(obj._meta.verbose_name_plural) for obj in blocking})
+    return f"It cannot be deleted: {', '.join(blockers)} still refer to it."
+
+
 def error_body(
     code: str, message: str, fields: dict[str, Any] | None = None, **extra: Any
 ) -> dict[str, Any]:
@@ -122,16 +129,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
             response[header] = value
         return response
     if isinstance(exc, ProtectedError | RestrictedError):
-        blocking = (
-            exc.protected_objects if isinstance(exc, ProtectedError) else exc.restricted_objects
-        )
-        blockers = sorted({str(obj._meta.verbose_name_plural) for obj in blocking})
         return Response(
-            error_body(
-                "protected",
-                f"It cannot be deleted: {', '.join(blockers)} still refer to it.",
-            ),
-            status=status.HTTP_409_CONFLICT,
+            error_body("protected", protected_error_message(exc)), status=status.HTTP_409_CONFLICT
         )
     if isinstance(exc, DjangoValidationError):
         exc = _django_validation_to_drf(exc)

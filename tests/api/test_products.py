@@ -235,7 +235,13 @@ def test_patch_stock_to_negative_is_400_and_changes_nothing(manager_client):
 
 def test_unknown_product_is_404(manager_client):
     for url in (f"{URL}999999/", f"{URL}{10**20}/", f"{URL}abc/"):
-        assert_error(manager_client.get(url), 404, "not_found")
+        response = manager_client.get(url)
+        # A product GET also answers the catalog contract's {"detail"} beside the error shape.
+        assert response.status_code == 404
+        assert response.json() == {
+            "error": {"code": "not_found", "message": "Not found.", "fields": {}},
+            "detail": "Not found.",
+        }
     assert_error(manager_client.patch(f"{URL}999999/", {"name": "x"}, "json"), 404)
     assert_error(manager_client.delete(f"{URL}999999/"), 404)
 
