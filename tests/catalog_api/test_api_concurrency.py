@@ -21,11 +21,11 @@ from tests.catalog_api import (
     movements,
     purchase_url,
     restock_url,
-    run_at_once,
     sale_body,
     stock_of,
 )
 from tests.factories import ensure_role_groups, make_api_key, make_product, make_sale, make_user
+from tests.threads import run_at_once
 
 pytestmark = [
     pytest.mark.skipif(not settings.IS_POSTGRES, reason="needs PostgreSQL (row locks, threads)"),

@@ -19,11 +19,11 @@ from tests.catalog_api import (
     assert_ledger_balanced,
     exceptions_in,
     movements,
-    run_at_once,
     sale_body,
     stock_of,
 )
 from tests.factories import ensure_role_groups, make_product
+from tests.threads import run_at_once
 
 pytestmark = pytest.mark.django_db
 

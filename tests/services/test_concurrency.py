@@ -4,14 +4,12 @@ deadlocks, and the ledger always sums to the stock."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from django.conf import settings
-from django.db import OperationalError, connection
+from django.db import OperationalError
 
 from products.models import Product, StockMovement
 from products.services import InsufficientStockError, product_update
@@ -20,40 +18,13 @@ from sales.services import sale_cancel, sale_create
 from salesproject.errors import ConflictError
 from tests.factories import make_product, make_sale
 from tests.services import assert_ledger_balanced, lines, movements, stock_of
+from tests.threads import run_at_once
 
 pytestmark = [
     pytest.mark.skipif(not settings.IS_POSTGRES, reason="needs PostgreSQL (row locks, threads)"),
     pytest.mark.postgres,
     pytest.mark.django_db(transaction=True),
 ]
-
-THREAD_TIMEOUT = 20  # seconds; a hung thread fails the test instead of hanging the suite
-
-
-def run_at_once(count: int, work: Callable[[int], Any]) -> list[Any]:
-    """Run ``work(index)`` in ``count`` threads released together; each thread has its own
-    connection (opened before the barrier, closed at the end). Returns each thread's result
-    or the exception it raised, by index."""
-    barrier = threading.Barrier(count, timeout=THREAD_TIMEOUT)
-    results: list[Any] = [None] * count
-
-    def target(index: int) -> None:
-        try:
-            connection.ensure_connection()  # connect first, so the race is on the rows
-            barrier.wait()
-            results[index] = work(index)
-        except BaseException as exc:  # handed back to the test, which inspects it
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=target, args=(i,), daemon=True) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(THREAD_TIMEOUT)
-    assert not any(thread.is_alive() for thread in threads), "a thread hung (lock wait?)"
-    return results
 
 
 def unexpected(results: list[Any], *allowed: type[BaseException]) -> list[BaseException]:
