@@ -297,12 +297,16 @@ class CatalogOutboxEntryAdmin(admin.ModelAdmin):
     def has_retry_permission(self, request):
         return request.user.has_perm("products.view_catalogoutboxentry") and request.user.is_staff
 
-    @admin.action(description="Retry the selected pending entries now", permissions=["retry"])
+    @admin.action(
+        description="Retry the selected pending or failed entries now", permissions=["retry"]
+    )
     def retry_now(self, request, queryset):
         pending = list(
-            queryset.filter(status=CatalogOutboxEntry.Status.PENDING).values_list("pk", flat=True)
+            queryset.exclude(status=CatalogOutboxEntry.Status.DONE).values_list("pk", flat=True)
         )
-        CatalogOutboxEntry.objects.filter(pk__in=pending).update(next_attempt_at=timezone.now())
+        CatalogOutboxEntry.objects.filter(pk__in=pending).update(
+            status=CatalogOutboxEntry.Status.PENDING, next_attempt_at=timezone.now()
+        )
         counts = services.catalog_outbox_process(entry_ids=pending)
         self.message_user(
             request,

@@ -36,7 +36,7 @@ from products.catalog_client import (
     RemoteProduct,
     RemoteProductNotFoundError,
 )
-from products.models import Product
+from products.models import Product, StockMovementReason
 from salesproject.errors import ApplicationError
 
 logger = logging.getLogger("catalog")
@@ -207,7 +207,7 @@ class HttpCatalog:
             return
         entries = services.catalog_outbox_add(
             deltas={change.product_id: -change.delta for change in applied},
-            reason="sale_cancel",
+            reason=StockMovementReason.COMPENSATION,
             reference=f"compensation {reference}",
             actor=None,
             mirror=False,

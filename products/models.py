@@ -76,6 +76,7 @@ class StockMovementReason(models.TextChoices):
     RESTOCK = "restock", "Restock"
     ADJUSTMENT = "adjustment", "Manual adjustment"
     IMPORT = "import", "Import"
+    COMPENSATION = "compensation", "Catalog compensation (undone remote purchase)"
 
 
 class StockMovement(models.Model):
@@ -115,6 +116,7 @@ class StockMovement(models.Model):
 class CatalogOutboxStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     DONE = "done", "Done"
+    FAILED = "failed", "Failed (the remote does not know the product; needs an operator)"
 
 
 class CatalogOutboxEntry(models.Model):

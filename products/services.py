@@ -18,7 +18,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from products.catalog_client import ProductCatalogClient, RemoteProduct
+from products.catalog_client import (
+    ProductCatalogClient,
+    RemoteProduct,
+    RemoteProductNotFoundError,
+)
 from products.models import (
     CatalogOutboxEntry,
     CatalogOutboxStatus,
@@ -423,7 +427,15 @@ def catalog_outbox_process(
                 remote = client.restock(entry.product_id, entry.delta)
             else:
                 remote = client.purchase(entry.product_id, -entry.delta)
-        except Exception as exc:  # every failure is retried later
+        except RemoteProductNotFoundError as exc:
+            # Retrying cannot help: an operator has to look (the admin lists failed entries).
+            CatalogOutboxEntry.objects.filter(pk=entry.pk).update(
+                status=CatalogOutboxStatus.FAILED, last_error=str(exc)[:2000]
+            )
+            logger.error("Catalog outbox entry %s failed for good: %s", entry.pk, exc)
+            counts["failed"] += 1
+            continue
+        except Exception as exc:  # every other failure is retried later
             attempts = entry.attempts + 1
             CatalogOutboxEntry.objects.filter(pk=entry.pk).update(
                 last_error=f"{exc.__class__.__name__}: {exc}"[:2000],

@@ -167,7 +167,7 @@ def test_insufficient_stock_on_the_second_of_three_lines_gives_the_first_back(re
     assert_nothing_sold()
     assert (remote.stock(first), remote.stock(second), remote.stock(third)) == (10, 1, 10)
     # The first line's purchase was undone through the outbox, at once.
-    assert outbox() == [(first, 3, "sale_cancel", "done")]
+    assert outbox() == [(first, 3, "compensation", "done")]
     assert_settled(remote.stock, opening)
     assert_remote_ledger(remote, first, second, third)
 
@@ -228,7 +228,7 @@ def test_local_commit_failing_after_the_remote_decrements_undoes_every_one(
     assert list(Sale.objects.values_list("reference", flat=True)) == ["RIVAL-1"]  # the rival's
     assert SaleItem.objects.count() == 0
     assert [remote.stock(pid) for pid in products] == [10, 10, 10]
-    assert outbox() == [(pid, 4, "sale_cancel", "done") for pid in products]
+    assert outbox() == [(pid, 4, "compensation", "done") for pid in products]
     assert_settled(remote.stock, dict.fromkeys(products, 10))
     assert_remote_ledger(remote, *products)
 
@@ -341,7 +341,7 @@ def test_timeout_after_the_remote_applied_is_a_503_and_the_purchase_is_given_bac
     assert_nothing_sold()
     assert fake.stock(product) == 10  # the unanswered purchase was compensated
     assert (fake.count("purchase"), fake.count("restock")) == (1, 1)
-    assert outbox() == [(product, 2, "sale_cancel", "done")]
+    assert outbox() == [(product, 2, "compensation", "done")]
     fake.wait_idle()
     assert fake.stock(product) == 10
     assert_settled(fake.stock, {product: 10})
@@ -648,3 +648,21 @@ def test_a_compensation_answered_too_late_is_not_applied_twice(fake, client_as):
     CatalogOutboxEntry.objects.update(next_attempt_at=timezone.now() - timedelta(seconds=1))
     retry_catalog_outbox_task()
     assert fake.stock(first) == 10  # is 13: the late restock, then the retried one
+
+
+def test_outbox_entry_for_a_product_the_remote_no_longer_knows_fails_for_good(fake):
+    known = fake.add_product(stock=5)
+    HttpCatalog().get_products([known])  # the local mirror row
+    entry = CatalogOutboxEntry.objects.create(
+        product_id=known, delta=2, reason="compensation", reference="t"
+    )
+    fake.products.pop(known)  # the remote forgot it
+
+    assert retry_catalog_outbox_task() == {"done": 0, "failed": 1}
+
+    entry.refresh_from_db()
+    assert entry.status == CatalogOutboxStatus.FAILED
+    assert "does not exist" in entry.last_error
+    # Failed entries are not retried by the periodic task (an operator decides).
+    CatalogOutboxEntry.objects.update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+    assert retry_catalog_outbox_task() == {"done": 0, "failed": 0}
