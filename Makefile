@@ -55,3 +55,16 @@ bench: check-services ## Benchmarks on PostgreSQL (never part of the test suite)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+# --- bench-sales: the sales write benchmark (bench/sales_load.py; see bench/README.md) ---------
+# Concurrent clients POST sales over HTTP to gunicorn (wrk), LocalCatalog and HttpCatalog, then
+# checks the books. Installs wrk with apt-get when it is missing. BENCH_SALES_ARGS adds options,
+# e.g. make bench-sales BENCH_SALES_ARGS="--mode local --connections 16,64".
+BENCH_SALES_ARGS ?=
+.PHONY: bench-sales
+bench-sales: check-services ## Sales write benchmark over HTTP (gunicorn + wrk), both catalogs
+	@command -v wrk >/dev/null 2>&1 || { \
+		echo "wrk is missing: installing it with apt-get"; \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq wrk; }
+	$(PY) bench/sales_load.py --pg-url $(TEST_DATABASE_URL) --redis-url $(TEST_REDIS_URL) $(BENCH_SALES_ARGS)
