@@ -52,6 +52,18 @@ class CatalogProduct:
     stock_quantity: int
     is_active: bool
 
+    def to_product(self) -> Product:
+        """An unsaved-looking Product with these values (for rendering, not for saving)."""
+        return Product(
+            id=self.id,
+            sku=self.sku,
+            name=self.name,
+            price=self.price,
+            cost=self.cost,
+            stock_quantity=self.stock_quantity,
+            is_active=self.is_active,
+        )
+
 
 class Catalog(Protocol):
     def get_products(self, product_ids: Iterable[int]) -> dict[int, CatalogProduct]:

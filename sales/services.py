@@ -125,9 +125,9 @@ def _duplicate_reference(reference: str) -> ConflictError:
 
 
 def _insert_sale(sale: Sale) -> None:
+    """Insert inside the stock transaction (no savepoint: a failure rolls it all back)."""
     try:
-        with transaction.atomic():
-            sale.save(force_insert=True)
+        sale.save(force_insert=True)
     except IntegrityError:  # a concurrent sale took the reference since our check
         raise _duplicate_reference(sale.reference) from None
 
@@ -179,6 +179,12 @@ def sale_create(
     ):
         _insert_sale(sale)
         SaleItem.objects.bulk_create(items)
+    # Hand back the sale with its items and their products loaded: rendering it needs no query.
+    for item in items:
+        item.product = catalog_products[item.product_id].to_product()
+    loaded = SaleItem.objects.filter(sale=sale)
+    loaded._result_cache, loaded._prefetch_done = items, True  # as prefetch_related() leaves it
+    sale._prefetched_objects_cache = {"items": loaded}
     return sale
 
 

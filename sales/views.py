@@ -76,6 +76,11 @@ class SaleViewSet(ServiceModelViewSet):
             created_by=self.request.user,
         )
 
+    def refetch(self, instance):
+        if self.action == "create":
+            return instance  # sale_create hands it back with items and products loaded
+        return super().refetch(instance)
+
     def update_object(self, instance, data):
         changes = {key: data[key] for key in ("sold_at",) if key in data}
         if "customer" in data:

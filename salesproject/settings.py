@@ -279,6 +279,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "admin:login"
+AUTHENTICATION_BACKENDS = ["accounts.backends.CachedPermissionsModelBackend"]
+# Seconds a user's permission set is cached (a role change takes effect within it); 0 = off.
+PERMISSION_CACHE_SECONDS = _env_int("PERMISSION_CACHE_SECONDS", 60, minimum=0)
 
 API_PAGE_SIZE = _env_int("API_PAGE_SIZE", 50, minimum=1)
 API_MAX_PAGE_SIZE = _env_int("API_MAX_PAGE_SIZE", 500, minimum=1)
