@@ -188,8 +188,13 @@ class ProductCatalogClient:
                 extra={"catalog_method": method, "catalog_outcome": outcome},
             )
 
-    def _auth_headers(self) -> dict[str, str]:
-        return {"Authorization": f"Api-Key {self.api_key}"}
+    def _auth_headers(self, idempotency_key: str | None = None) -> dict[str, str]:
+        headers = {"Authorization": f"Api-Key {self.api_key}"}
+        if idempotency_key:
+            # Our extension of the contract: a remote that honours it applies a repeat once;
+            # one that does not simply ignores the header.
+            headers["Idempotency-Key"] = idempotency_key
+        return headers
 
     def _raise_for_common(self, response: requests.Response, product_id: int) -> None:
         if response.status_code in (401, 403):
@@ -229,12 +234,14 @@ class ProductCatalogClient:
             )
         return parse_remote_product(self._json(response), product_id)
 
-    def purchase(self, product_id: int, quantity: int) -> RemoteProduct:
+    def purchase(
+        self, product_id: int, quantity: int, *, idempotency_key: str | None = None
+    ) -> RemoteProduct:
         response = self._send(
             "POST",
             self._url(product_id, "purchase"),
             json={"quantity": quantity},
-            headers=self._auth_headers(),
+            headers=self._auth_headers(idempotency_key),
         )
         self._raise_for_common(response, product_id)
         if response.status_code == 200:
@@ -258,11 +265,13 @@ class ProductCatalogClient:
             f"(HTTP {response.status_code})."
         )
 
-    def restock(self, product_id: int, quantity: int) -> RemoteProduct:
+    def restock(
+        self, product_id: int, quantity: int, *, idempotency_key: str | None = None
+    ) -> RemoteProduct:
         """Add ``quantity`` units: ``restock/`` when the remote has it, else PATCH."""
         if self.supports_restock_endpoint is not False:
             try:
-                product = self._restock_endpoint(product_id, quantity)
+                product = self._restock_endpoint(product_id, quantity, idempotency_key)
                 self.supports_restock_endpoint = True
                 return product
             except RestockNotSupportedError:
@@ -270,12 +279,14 @@ class ProductCatalogClient:
                 logger.warning("The catalog has no restock/ endpoint; falling back to PATCH")
         return self._restock_by_patch(product_id, quantity)
 
-    def _restock_endpoint(self, product_id: int, quantity: int) -> RemoteProduct:
+    def _restock_endpoint(
+        self, product_id: int, quantity: int, idempotency_key: str | None
+    ) -> RemoteProduct:
         response = self._send(
             "POST",
             self._url(product_id, "restock"),
             json={"quantity": quantity},
-            headers=self._auth_headers(),
+            headers=self._auth_headers(idempotency_key),
         )
         self._raise_for_common(response, product_id)
         if response.status_code == 200:

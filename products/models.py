@@ -1,3 +1,4 @@
+import uuid
 from decimal import Decimal
 
 from django.conf import settings
@@ -136,6 +137,12 @@ class CatalogOutboxEntry(models.Model):
     status = models.CharField(
         max_length=10, choices=CatalogOutboxStatus.choices, default=CatalogOutboxStatus.PENDING
     )
+    idempotency_key = models.UUIDField(
+        default=uuid.uuid4,
+        editable=False,
+        help_text="Sent as the Idempotency-Key header: a remote that honours it (this project "
+        "does) applies a retried entry once.",
+    )
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
     next_attempt_at = models.DateTimeField(default=timezone.now)
@@ -165,3 +172,30 @@ class CatalogOutboxEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_status_display()}: {self.delta:+d} x product {self.product_id}"
+
+
+class CatalogRequestOperation(models.TextChoices):
+    PURCHASE = "purchase", "Purchase"
+    RESTOCK = "restock", "Restock"
+
+
+class CatalogRequestKey(models.Model):
+    """The answer to a catalog-contract purchase/restock sent with an ``Idempotency-Key``
+    (our extension of the contract): a repeat with the same key, by the same API key, gets the
+    stored answer instead of moving stock again. Kept ``IDEMPOTENCY_KEY_TTL_HOURS``."""
+
+    api_key = models.ForeignKey("accounts.ApiKey", on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    operation = models.CharField(max_length=10, choices=CatalogRequestOperation.choices)
+    product_id = models.BigIntegerField()
+    quantity = models.IntegerField()
+    response_body = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["api_key", "key"], name="catalog_request_key_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.operation} {self.quantity} x {self.product_id} ({self.key})"

@@ -6,12 +6,14 @@ product, so that per product the ledger always sums to the stock.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -26,6 +28,7 @@ from products.catalog_client import (
 from products.models import (
     CatalogOutboxEntry,
     CatalogOutboxStatus,
+    CatalogRequestKey,
     Category,
     Product,
     StockMovement,
@@ -423,10 +426,11 @@ def catalog_outbox_process(
             continue  # another worker has it
         client = client or ProductCatalogClient.from_settings()
         try:
+            key = str(entry.idempotency_key)  # a retry is applied once by remotes that honour it
             if entry.delta > 0:
-                remote = client.restock(entry.product_id, entry.delta)
+                remote = client.restock(entry.product_id, entry.delta, idempotency_key=key)
             else:
-                remote = client.purchase(entry.product_id, -entry.delta)
+                remote = client.purchase(entry.product_id, -entry.delta, idempotency_key=key)
         except RemoteProductNotFoundError as exc:
             # Retrying cannot help: an operator has to look (the admin lists failed entries).
             CatalogOutboxEntry.objects.filter(pk=entry.pk).update(
@@ -487,3 +491,46 @@ def catalog_sync(
         is_active=False, updated_at=timezone.now()
     )
     return {"synced": synced, "missing": missing}
+
+
+# --- Idempotency-Key on the catalog-contract endpoints (our extension) -------------------------
+
+
+class CatalogRequestKeyMismatchError(ApplicationError):
+    status_code = 422
+    code = "idempotency_key_mismatch"
+
+
+def catalog_request_replay(
+    *, api_key, key: str, operation: str, product_id: int, quantity: int
+) -> dict | None:
+    """The stored answer of an earlier purchase/restock sent with this key by this API key, or
+    None. The same key for another request is refused."""
+    stored = CatalogRequestKey.objects.filter(api_key=api_key, key=key).first()
+    if stored is None:
+        return None
+    if (stored.operation, stored.product_id, stored.quantity) != (operation, product_id, quantity):
+        raise CatalogRequestKeyMismatchError(
+            "This Idempotency-Key was used for another request; use a new key."
+        )
+    return stored.response_body
+
+
+def catalog_request_record(
+    *, api_key, key: str, operation: str, product_id: int, quantity: int, response_body: dict
+) -> None:
+    """Store the answer, in the transaction of the stock change: a concurrent duplicate fails
+    on the unique key and is rolled back (then replays this answer)."""
+    CatalogRequestKey.objects.create(
+        api_key=api_key,
+        key=key,
+        operation=operation,
+        product_id=product_id,
+        quantity=quantity,
+        response_body=json.loads(json.dumps(response_body, default=str)),
+    )
+
+
+def catalog_request_keys_purge() -> int:
+    cutoff = timezone.now() - timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS)
+    return CatalogRequestKey.objects.filter(created_at__lt=cutoff).delete()[0]

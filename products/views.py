@@ -1,4 +1,4 @@
-from django.db import DataError
+from django.db import DataError, IntegrityError, transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
 from rest_framework.response import Response
@@ -89,13 +89,16 @@ class CatalogContractView(APIView):
 
     Authenticated by ``Authorization: Api-Key <key>`` (checked before the product lookup: 403
     when missing or wrong). Answers the contract's ``{"detail": …}`` bodies, not the API's
-    usual error shape.
+    usual error shape. Our extension: an optional ``Idempotency-Key`` header makes a repeat
+    (same key, same API key) answer the first success again without moving stock twice; the
+    same key for another request is a 422.
     """
 
     authentication_classes: list = []
     permission_classes: list = []
     throttle_classes: list = []
-    stock_operation = None  # set by the subclasses below
+    operation = ""  # "purchase" or "restock", with stock_operation, set by the subclasses
+    stock_operation = None
 
     def get_exception_handler(self):
         return catalog_contract_exception_handler
@@ -121,12 +124,34 @@ class CatalogContractView(APIView):
             return Response(
                 {"detail": serializer.first_error()}, status=status.HTTP_400_BAD_REQUEST
             )
+        request_key = {
+            "api_key": api_key,
+            "key": request.headers.get("Idempotency-Key"),
+            "operation": self.operation,
+            "product_id": pk,
+            "quantity": serializer.validated_data["quantity"],
+        }
+        if request_key["key"] is not None:
+            if not 0 < len(request_key["key"]) <= 255 or not request_key["key"].isprintable():
+                return Response(
+                    {"detail": "Idempotency-Key: 1 to 255 printable characters."},
+                    status=status.HTTP_400_BAD_REQUEST,
+                )
+            replayed = self._replay(request_key)
+            if replayed is not None:
+                return replayed
         try:
-            product = self.stock_operation(
-                product_id=pk,
-                quantity=serializer.validated_data["quantity"],
-                reference=f"api-key:{api_key.prefix}",
-            )
+            with transaction.atomic():
+                product = self.stock_operation(
+                    product_id=pk,
+                    quantity=request_key["quantity"],
+                    reference=f"api-key:{api_key.prefix}",
+                )
+                body = ProductOutputSerializer(product, context={"request": request}).data
+                if request_key["key"] is not None:
+                    services.catalog_request_record(**request_key, response_body=body)
+        except IntegrityError:  # a concurrent duplicate with the same key committed first
+            return self._replay(request_key)
         except services.UnknownProductError:
             return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
         except services.InsufficientStockError as exc:
@@ -139,18 +164,30 @@ class CatalogContractView(APIView):
                 {"detail": f"Stock cannot exceed {MAX_STOCK_QUANTITY}."},
                 status=status.HTTP_400_BAD_REQUEST,
             )
-        return Response(ProductOutputSerializer(product, context={"request": request}).data)
+        return Response(body)
+
+    @staticmethod
+    def _replay(request_key: dict) -> Response | None:
+        try:
+            stored = services.catalog_request_replay(**request_key)
+        except services.CatalogRequestKeyMismatchError as exc:
+            return Response({"detail": exc.message}, status=exc.status_code)
+        if stored is None:
+            return None
+        return Response(stored, headers={"Idempotent-Replayed": "true"})
 
 
 class ProductPurchaseView(CatalogContractView):
     """`POST /api/products/{id}/purchase/` `{"quantity": n}`: take stock (no oversell)."""
 
+    operation = "purchase"
     stock_operation = staticmethod(services.product_purchase)
 
 
 class ProductRestockView(CatalogContractView):
     """`POST /api/products/{id}/restock/` `{"quantity": n}`: add stock."""
 
+    operation = "restock"
     stock_operation = staticmethod(services.product_restock)
 
 

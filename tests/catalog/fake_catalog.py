@@ -61,6 +61,11 @@ class FakeCatalog:
         self.faults: list[Fault] = []
         self.calls: list[tuple[str, int]] = []
         self.restock_endpoint: int | None = None  # 404 or 405: the route does not exist
+        # Honour the Idempotency-Key header of purchase/restock like our own app does (a
+        # third-party remote following only the contract ignores it).
+        self.honour_idempotency_keys = False
+        self.idempotency_answers: dict[str, tuple[int, Any]] = {}
+        self.idempotency_keys_seen: list[str | None] = []
         self.lock = threading.Lock()
         self._in_flight = 0
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
@@ -195,24 +200,69 @@ class FakeCatalog:
                 fault.times -= 1
             if fault is not None and fault.garbage is not None:
                 if fault.status is None:  # a success, with a useless answer
-                    self._apply(route, product_id, headers.get("Authorization"), body)
+                    self._apply(
+                        route,
+                        product_id,
+                        headers.get("Authorization"),
+                        body,
+                        headers.get("Idempotency-Key"),
+                    )
                 return fault.status or 200, fault.garbage, fault
             if fault is not None and fault.status is not None:
                 return fault.status, {"detail": f"Injected HTTP {fault.status}."}, fault
             if fault is not None and fault.drop:
                 if fault.apply_first:
-                    self._apply(route, product_id, headers.get("Authorization"), body)
+                    self._apply(
+                        route,
+                        product_id,
+                        headers.get("Authorization"),
+                        body,
+                        headers.get("Idempotency-Key"),
+                    )
                 return -1, None, fault
             if fault is not None and fault.delay and not fault.apply_first:
-                return 0, (route, product_id, headers.get("Authorization"), body), fault
-            return (*self._apply(route, product_id, headers.get("Authorization"), body), fault)
+                return (
+                    0,
+                    (
+                        route,
+                        product_id,
+                        headers.get("Authorization"),
+                        body,
+                        headers.get("Idempotency-Key"),
+                    ),
+                    fault,
+                )
+            return (
+                *self._apply(
+                    route,
+                    product_id,
+                    headers.get("Authorization"),
+                    body,
+                    headers.get("Idempotency-Key"),
+                ),
+                fault,
+            )
 
     def apply_late(self, pending: tuple) -> tuple[int, Any]:
         with self.lock:
             return self._apply(*pending)
 
-    def _apply(self, route: str, product_id: int, auth: str | None, body: bytes):
-        """The contract itself; the caller holds the lock."""
+    def _apply(
+        self, route: str, product_id: int, auth: str | None, body: bytes, key: str | None = None
+    ):
+        """The contract (and, if switched on, the Idempotency-Key extension); the caller holds
+        the lock."""
+        if route in ("purchase", "restock"):
+            self.idempotency_keys_seen.append(key)
+            if self.honour_idempotency_keys and key in self.idempotency_answers:
+                return self.idempotency_answers[key]
+            answer = self._apply_contract(route, product_id, auth, body)
+            if self.honour_idempotency_keys and key and answer[0] == 200:
+                self.idempotency_answers[key] = answer
+            return answer
+        return self._apply_contract(route, product_id, auth, body)
+
+    def _apply_contract(self, route: str, product_id: int, auth: str | None, body: bytes):
         if route != "get" and auth != f"Api-Key {self.api_key}":
             return 403, {"detail": "Invalid or missing API key."}
         product = self.products.get(product_id)
