@@ -149,15 +149,17 @@ def sale_create(
     catalog = catalog or get_catalog()
     quantities, first_index = _merge_lines(lines)
     sold_at = sold_at or timezone.now()
-    reference = (reference or "").strip() or generate_sale_reference(sold_at)
+    reference = (reference or "").strip()
+    reference_given = bool(reference)
+    reference = reference or generate_sale_reference(sold_at)
     max_length = Sale._meta.get_field("reference").max_length
     if len(reference) > max_length:  # PostgreSQL would answer a DataError (a 500)
         raise ApplicationError(
             f"A sale reference has at most {max_length} characters.",
             fields={"reference": [f"Ensure this field has no more than {max_length} characters."]},
         )
-    if Sale.objects.filter(reference=reference).exists():
-        raise _duplicate_reference(reference)
+    if reference_given and Sale.objects.filter(reference=reference).exists():
+        raise _duplicate_reference(reference)  # before any remote stock is taken
     actor = created_by if created_by is not None and created_by.is_authenticated else None
     customer = _resolve_customer(customer_id)
     catalog_products = catalog.get_products(quantities)

@@ -170,7 +170,9 @@ if _database["ENGINE"] == "django.db.backends.sqlite3":
     )
 else:
     _database["CONN_MAX_AGE"] = _env_int("DB_CONN_MAX_AGE", 60, minimum=0)
-    _database["CONN_HEALTH_CHECKS"] = True
+    # Check a reused connection before each request (recovers from a dropped connection, at
+    # the price of a SELECT 1 per request).
+    _database["CONN_HEALTH_CHECKS"] = _env_bool("DB_CONN_HEALTH_CHECKS", default=True)
     _database.setdefault("OPTIONS", {}).setdefault(
         "connect_timeout", _env_int("DB_CONNECT_TIMEOUT", 5, minimum=1)
     )
