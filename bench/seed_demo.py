@@ -22,20 +22,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from machine import memory_gib  # bench/machine.py (bench/ is on sys.path)
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULT_FILE = ROOT / "bench" / "results" / "seed_demo.json"
 POSTGRES_SCHEMES = ("postgres", "postgresql", "pgsql", "psql")
-
-
-def _memory_gib() -> float | None:
-    try:
-        with open("/proc/meminfo") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemTotal:"):
-                    return round(int(line.split()[1]) / 1024 / 1024, 1)
-    except OSError:
-        pass
-    return None
 
 
 def main() -> int:
@@ -143,7 +134,7 @@ def main() -> int:
         "within_target": elapsed <= args.target_seconds,
         "machine": {
             "cpus": os.cpu_count(),
-            "memory_gib": _memory_gib(),
+            "memory_gib": memory_gib(),
             "platform": platform.platform(),
             "python": platform.python_version(),
             "postgresql": server_version,
