@@ -118,6 +118,16 @@ def stock_change(
         )
 
 
+def _require_local_stock(action: str) -> None:
+    """With the HTTP catalog the remote owns stock and product ids; local rows are mirrors."""
+    if settings.CATALOG_BACKEND == "http":
+        raise ConflictError(
+            f"Cannot {action}: products and stock live in the remote catalog "
+            "(CATALOG_BACKEND=http); change them there, then run sync_catalog.",
+            code="catalog_is_remote",
+        )
+
+
 def stock_set(
     *,
     product: Product,
@@ -127,6 +137,7 @@ def stock_set(
     actor: AbstractBaseUser | None = None,
 ) -> Product:
     """Set a product's stock to an absolute figure, writing the difference to the ledger."""
+    _require_local_stock("set the stock")
     if stock_quantity < 0:
         raise ApplicationError(
             "Stock cannot be negative.", fields={"stock_quantity": ["Must be 0 or more."]}
@@ -194,6 +205,7 @@ def product_create(
     actor: AbstractBaseUser | None = None,
 ) -> Product:
     """Create a product; opening stock is recorded in the ledger as a restock."""
+    _require_local_stock("create a product")
     if stock_quantity < 0:  # else the ledger would answer "not enough stock" (409)
         raise ApplicationError(
             "Stock cannot be negative.", fields={"stock_quantity": ["Must be 0 or more."]}
@@ -263,6 +275,7 @@ def product_purchase(
 ) -> Product:
     """Take ``quantity`` units (the catalog contract's ``purchase``): one conditional UPDATE,
     so concurrent purchases never oversell. Raises :class:`InsufficientStockError`."""
+    _require_local_stock("purchase here")
     with transaction.atomic():
         stock_change(
             deltas={product_id: -quantity},
@@ -277,6 +290,7 @@ def product_restock(
     *, product_id: int, quantity: int, reference: str = "", actor: AbstractBaseUser | None = None
 ) -> Product:
     """Add ``quantity`` units (the catalog contract's ``restock``)."""
+    _require_local_stock("restock here")
     with transaction.atomic():
         stock_change(
             deltas={product_id: quantity},

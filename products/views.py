@@ -18,6 +18,7 @@ from products.serializers import (
     ProductOutputSerializer,
     StockMovementOutputSerializer,
 )
+from salesproject.errors import ApplicationError
 from salesproject.views import ServiceModelViewSet
 
 
@@ -159,6 +160,8 @@ class CatalogContractView(APIView):
                 {"detail": f"Not enough stock. Only {exc.available} available."},
                 status=status.HTTP_400_BAD_REQUEST,
             )
+        except ApplicationError as exc:  # e.g. this deployment itself uses a remote catalog
+            return Response({"detail": exc.message}, status=exc.status_code)
         except DataError:  # a restock past the 32-bit stock column (PostgreSQL), not a 500
             return Response(
                 {"detail": f"Stock cannot exceed {MAX_STOCK_QUANTITY}."},

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from accounts.models import ApiKey
-from products.models import StockMovement
+from products.models import Product, StockMovement
 from products.serializers import MAX_STOCK_QUANTITY
 from tests.catalog_api import (
     assert_ledger_balanced,
@@ -505,3 +505,12 @@ def test_a_purchase_response_is_valid_json_of_the_contract(api_client, auth):
     assert response["Content-Type"].startswith("application/json")
     body = json.loads(response.content)
     assert {"id", "name", "price", "stock_quantity"} <= set(body)
+
+
+def test_a_deployment_using_a_remote_catalog_refuses_to_be_one(api_client, auth, settings):
+    product = make_product(stock=5)
+    settings.CATALOG_BACKEND = "http"
+    response = post_json(api_client, purchase_url(product.pk), {"quantity": 1}, **auth)
+    assert response.status_code == 409
+    assert "remote catalog" in assert_detail_only(response)
+    assert Product.objects.get(pk=product.pk).stock_quantity == 5

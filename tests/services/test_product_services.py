@@ -257,3 +257,17 @@ def test_the_database_refuses_invalid_stock_movements():
     product = make_product(stock=3)
     _violates(lambda: StockMovement.objects.create(product=product, delta=0, reason="restock"))
     _violates(lambda: StockMovement.objects.create(product=product, delta=1, reason="gift"))
+
+
+def test_with_the_http_catalog_local_products_and_stock_are_read_only_mirrors(settings):
+    from products.services import product_create, stock_set
+    from salesproject.errors import ConflictError
+
+    product = make_product(stock=5)
+    settings.CATALOG_BACKEND = "http"
+    with pytest.raises(ConflictError) as caught:
+        product_create(sku="NEW", name="New", price=Decimal("1.00"))
+    assert caught.value.code == "catalog_is_remote"
+    with pytest.raises(ConflictError):
+        stock_set(product=product, stock_quantity=9)
+    assert Product.objects.get(pk=product.pk).stock_quantity == 5
