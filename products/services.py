@@ -275,29 +275,30 @@ def product_purchase(
 ) -> Product:
     """Take ``quantity`` units (the catalog contract's ``purchase``): one conditional UPDATE,
     so concurrent purchases never oversell. Raises :class:`InsufficientStockError`."""
-    _require_local_stock("purchase here")
-    with transaction.atomic():
-        stock_change(
-            deltas={product_id: -quantity},
-            reason=StockMovementReason.PURCHASE_API,
-            reference=reference,
-            actor=actor,
-        )
-    return Product.objects.select_related("category").get(pk=product_id)
+    return _contract_stock_change(
+        product_id, -quantity, StockMovementReason.PURCHASE_API, reference, actor, "purchase here"
+    )
 
 
 def product_restock(
     *, product_id: int, quantity: int, reference: str = "", actor: AbstractBaseUser | None = None
 ) -> Product:
     """Add ``quantity`` units (the catalog contract's ``restock``)."""
-    _require_local_stock("restock here")
-    with transaction.atomic():
-        stock_change(
-            deltas={product_id: quantity},
-            reason=StockMovementReason.RESTOCK,
-            reference=reference,
-            actor=actor,
-        )
+    return _contract_stock_change(
+        product_id, quantity, StockMovementReason.RESTOCK, reference, actor, "restock here"
+    )
+
+
+def _contract_stock_change(
+    product_id: int,
+    delta: int,
+    reason: str,
+    reference: str,
+    actor: AbstractBaseUser | None,
+    action: str,
+) -> Product:
+    _require_local_stock(action)
+    stock_change(deltas={product_id: delta}, reason=reason, reference=reference, actor=actor)
     return Product.objects.select_related("category").get(pk=product_id)
 
 

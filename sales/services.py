@@ -230,9 +230,8 @@ def sale_update(
     sale = Sale.objects.get(pk=sale.pk)
     _require_completed(sale, "edited")
     snapshot = _item_quantities(sale)
-    new_customer = sale.customer
-    if customer_id is not _UNSET and customer_id != sale.customer_id:
-        new_customer = _resolve_customer(customer_id)
+    changes_customer = customer_id is not _UNSET and customer_id != sale.customer_id
+    new_customer = _resolve_customer(customer_id) if changes_customer else None
     plan = _plan_lines(sale, lines, snapshot, catalog) if lines is not None else None
 
     with catalog.stock_transaction(
@@ -243,7 +242,7 @@ def sale_update(
     ):
         sale = _lock_unchanged_completed_sale(sale, snapshot, "edited")
         changed: list[str] = []
-        if new_customer != sale.customer:
+        if changes_customer:
             sale.customer = new_customer
             changed.append("customer")
         if sold_at is not _UNSET and sold_at is not None and sold_at != sale.sold_at:
