@@ -1,0 +1,267 @@
+"""Writes for analytics: the daily rollups and the analytics cache generation.
+
+- :func:`rollups_apply_sales` adds (``sign=+1``) or takes off (``sign=-1``) the current
+  contribution of some sales to the rollups, in SQL, inside the caller's transaction. The sale
+  services call it in every sale write (-1 before a change, +1 after); bulk writers (the sales
+  import) call it with their whole id lists.
+- :func:`rollups_rebuild` recomputes a date range (or everything) from the sales tables.
+- :func:`analytics_cache_bump` moves the analytics cache to a new generation: every cached
+  answer is then ignored (and ages out). :func:`rollups_apply_sales` schedules it after commit by
+  itself; other writers that change what analytics show call it after their commit too.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from datetime import time as dt_time
+
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.utils import timezone
+
+from analytics import rollup_sql as q
+
+logger = logging.getLogger(__name__)
+
+GENERATION_KEY = "analytics:generation"
+APPLY_CHUNK = 50_000  # sale ids per statement
+
+
+# --- Cache generation ---------------------------------------------------------------------------
+
+
+def fresh_generation() -> int:
+    """A generation number for a missing counter: the time in microseconds, larger than any
+    number the lost counter can have reached (unless it was bumped a million times a second),
+    so answers cached under older generations are never served again."""
+    return time.time_ns() // 1000
+
+
+def analytics_cache_bump() -> int | None:
+    """Start a new analytics cache generation; returns it, or ``None`` when the cache is
+    unreachable (then cached answers can lag until they expire: ``ANALYTICS_CACHE_SECONDS``).
+
+    Call it AFTER the write commits (``transaction.on_commit(analytics_cache_bump)``), so that
+    no reader can cache data from before the write under the new generation."""
+    try:
+        try:
+            generation = cache.incr(GENERATION_KEY)
+        except ValueError:  # no counter yet (or evicted): start a fresh one
+            fresh = fresh_generation()
+            if cache.add(GENERATION_KEY, fresh, timeout=None):
+                return fresh
+            generation = cache.incr(GENERATION_KEY)
+    except Exception:  # a cache without IGNORE_EXCEPTIONS: analytics must not break writes
+        logger.warning("Analytics cache generation not bumped (cache unavailable)", exc_info=True)
+        return None
+    if generation is None:  # django-redis with IGNORE_EXCEPTIONS: Redis did not answer
+        logger.warning("Analytics cache generation not bumped (cache unavailable)")
+    return generation
+
+
+# --- Applying sales to the rollups -------------------------------------------------------------
+
+
+def _ids_condition(ids: Sequence[int]) -> tuple[str, list]:
+    """``s.id`` in ``ids`` as one parameter: a bigint array on PostgreSQL, a JSON array read
+    by ``json_each`` on SQLite (no limit on the number of ids either way)."""
+    if q.is_postgres():
+        return "s.id = ANY(%s::bigint[])", ["{" + ",".join(map(str, ids)) + "}"]
+    return "s.id IN (SELECT value FROM json_each(%s))", [json.dumps(list(ids))]
+
+
+def _add(cursor, condition: str, params: list) -> None:
+    lines, lines_params = q.lines_cte(condition, params)
+    if q.is_postgres():
+        # One statement: the snapshot of new products' categories and the four upserts.
+        parts = [lines, f"snapshot AS ({q.snapshot_insert_sql()})"]
+        parts += [f"r{n} AS ({q.upsert_sql(rollup)})" for n, rollup in enumerate(q.ROLLUPS)]
+        cursor.execute(f"WITH {', '.join(parts)} SELECT 1", lines_params)
+        return
+    cursor.execute(f"WITH {lines} {q.snapshot_insert_sql()}", lines_params)
+    for rollup in q.ROLLUPS:
+        cursor.execute(f"WITH {lines} {q.upsert_sql(rollup)}", lines_params)
+
+
+def _subtract(cursor, condition: str, params: list) -> int:
+    """Take the lines' contribution off; returns how many contributions found no rollup row
+    (0 unless the rollups were out of step with the sales)."""
+    lines, lines_params = q.lines_cte(condition, params)
+    if q.is_postgres():
+        parts, counts = [lines], []
+        for n, rollup in enumerate(q.ROLLUPS):
+            parts += q.subtract_ctes(rollup, str(n))
+            counts.append(f"(SELECT COUNT(*) FROM d_{n}) - (SELECT COUNT(*) FROM u_{n})")
+        cursor.execute(f"WITH {', '.join(parts)} SELECT {' + '.join(counts)}", lines_params)
+        return int(cursor.fetchone()[0])
+    missing = 0
+    for rollup in q.ROLLUPS:
+        delta = f"d AS ({rollup.aggregate(1)})"
+        cursor.execute(f"WITH {lines}, {delta} SELECT COUNT(*) FROM d", lines_params)
+        expected = cursor.fetchone()[0]
+        cursor.execute(f"WITH {lines}, {delta} {q.subtract_update_sql(rollup, 'd')}", lines_params)
+        missing += expected - cursor.rowcount
+    return missing
+
+
+def _delete_zero_rows(cursor) -> None:
+    statements = q.delete_zero_rows_sql()
+    if q.is_postgres():
+        ctes = ", ".join(f"z{n} AS ({sql})" for n, sql in enumerate(statements[:-1]))
+        cursor.execute(f"WITH {ctes} {statements[-1]}")
+        return
+    for sql in statements:
+        cursor.execute(sql)
+
+
+def _local_day(value: date | datetime) -> date:
+    if not isinstance(value, datetime):
+        return value
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value)
+    return timezone.localdate(value)
+
+
+def rollups_apply_sales(
+    *, sale_ids: Sequence[int], sign: int, extra_days: Iterable[date | datetime] = ()
+) -> None:
+    """Add (``sign=+1``) or take off (``sign=-1``) the current contribution of the sales
+    ``sale_ids`` (their rows in ``sales_sale``/``sales_saleitem`` as they are now; completed
+    sales only, others contribute nothing) to the daily rollups.
+
+    Call it inside the transaction of the write: ``-1`` before changing or deleting sales
+    (while their old rows exist, after locking them), ``+1`` after creating or changing them.
+    Set-based SQL whatever the number of ids (one array parameter, statements of
+    ``APPLY_CHUNK`` ids). On PostgreSQL it first takes a transaction-scoped advisory lock per
+    local day touched, in day order, so concurrent writers never deadlock on rollup rows; a
+    writer that will move sales to other days in the same transaction (an edit of ``sold_at``)
+    passes those days (or the new ``sold_at`` datetimes) as ``extra_days`` to its first call.
+    Rows that fall to zero are deleted.
+    Schedules :func:`analytics_cache_bump` for after the commit.
+    """
+    if sign not in (1, -1):
+        raise ValueError("sign must be +1 or -1")
+    ids = sorted({int(sale_id) for sale_id in sale_ids})
+    extra = sorted({_local_day(day) for day in extra_days})
+    if not ids:
+        return
+    missing = 0
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        if q.is_postgres():
+            condition, params = _ids_condition(ids)
+            cursor.execute(*q.day_locks_sql(condition, params, extra))
+        for start in range(0, len(ids), APPLY_CHUNK):
+            condition, params = _ids_condition(ids[start : start + APPLY_CHUNK])
+            if sign > 0:
+                _add(cursor, condition, params)
+            else:
+                missing += _subtract(cursor, condition, params)
+        if sign < 0:
+            _delete_zero_rows(cursor)
+        transaction.on_commit(analytics_cache_bump)
+    if missing:
+        logger.error(
+            "Analytics rollups were out of step with the sales: %d rollup rows missing while "
+            "taking off %d sale(s) (first id %d); run `manage.py rebuild_rollups`.",
+            missing,
+            len(ids),
+            ids[0],
+        )
+
+
+# --- Rebuilding ---------------------------------------------------------------------------------
+
+
+@dataclass
+class RollupRebuildStats:
+    date_from: date | None
+    date_to: date | None
+    full: bool
+    rows: dict[str, int] = field(default_factory=dict)
+    deleted: int = 0
+    seconds: float = 0.0
+
+    @property
+    def days(self) -> int:
+        if self.date_from is None or self.date_to is None:
+            return 0
+        return (self.date_to - self.date_from).days + 1
+
+
+def local_midnight(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, dt_time.min), timezone.get_default_timezone())
+
+
+def sales_day_range() -> tuple[date, date] | None:
+    """The first and last local day with a sale (any status), or ``None`` without sales."""
+    from sales.models import Sale
+
+    bounds = Sale.objects.order_by("sold_at").values_list("sold_at", flat=True)
+    first, last = bounds.first(), bounds.reverse().first()
+    if first is None or last is None:
+        return None
+    return timezone.localdate(first), timezone.localdate(last)
+
+
+def rollups_rebuild(
+    *, date_from: date | None = None, date_to: date | None = None
+) -> RollupRebuildStats:
+    """Delete the rollup rows of ``date_from``..``date_to`` (local days, inclusive) and
+    recompute them from the sales tables, in one transaction (set-based SQL: one INSERT ...
+    SELECT per table). Without both dates: everything (all rows deleted, every sale counted,
+    and each product counted under its current category again). One bound missing: the first
+    or last sale day. Rollup writers (sales) wait while it runs (PostgreSQL advisory lock)."""
+    started = time.perf_counter()
+    full = date_from is None and date_to is None
+    if not full and (date_from is None or date_to is None):
+        history = sales_day_range()
+        if history is None:
+            return RollupRebuildStats(date_from, date_to, full=False)
+        date_from = date_from or history[0]
+        date_to = date_to or history[1]
+    if not full and date_from > date_to:
+        raise ValueError(f"date_from {date_from} is after date_to {date_to}")
+    stats = RollupRebuildStats(date_from, date_to, full=full)
+    with transaction.atomic(), connection.cursor() as cursor:
+        if q.is_postgres():
+            cursor.execute(q.exclusive_lock_sql())
+        if full:
+            condition, params = "TRUE", []
+            for table in (*q.ROLLUP_TABLES, q.SNAPSHOT):
+                cursor.execute(f"DELETE FROM {table}")
+                stats.deleted += max(cursor.rowcount, 0) if table != q.SNAPSHOT else 0
+            # Every product under its current category from now on.
+            cursor.execute(
+                f"INSERT INTO {q.SNAPSHOT} (product_id, category_key) "
+                f"SELECT id, COALESCE(category_id, 0) FROM {q.PRODUCT}"
+            )
+        else:
+            condition = "s.sold_at >= %s AND s.sold_at < %s"
+            adapt = connection.ops.adapt_datetimefield_value
+            params = [
+                adapt(local_midnight(date_from)),
+                adapt(local_midnight(date_to + timedelta(days=1))),
+            ]
+            days = [connection.ops.adapt_datefield_value(d) for d in (date_from, date_to)]
+            for table in q.ROLLUP_TABLES:
+                cursor.execute(f"DELETE FROM {table} WHERE day >= %s AND day <= %s", days)
+                stats.deleted += max(cursor.rowcount, 0)
+        lines, lines_params = q.lines_cte(condition, params, materialized=False)
+        if not full:
+            cursor.execute(f"WITH {lines} {q.snapshot_insert_sql()}", lines_params)
+        for rollup in q.ROLLUPS:
+            cursor.execute(f"WITH {lines} {q.upsert_sql(rollup)}", lines_params)
+            stats.rows[rollup.table] = max(cursor.rowcount, 0)
+        if q.is_postgres():  # fresh statistics, or the planner misjudges the new rows
+            cursor.execute(f"ANALYZE {', '.join((*q.ROLLUP_TABLES, q.SNAPSHOT))}")
+        transaction.on_commit(analytics_cache_bump)
+    if full:
+        history = sales_day_range()
+        stats.date_from, stats.date_to = history or (None, None)
+    stats.seconds = time.perf_counter() - started
+    return stats
