@@ -18,6 +18,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from analytics.services import rollups_apply_sales
 from customers.models import Customer
 from products.catalog import Catalog, CatalogProduct, get_catalog
 from products.models import StockMovementReason
@@ -181,6 +182,7 @@ def sale_create(
     ):
         _insert_sale(sale)
         SaleItem.objects.bulk_create(items)
+        rollups_apply_sales(sale_ids=[sale.pk], sign=1)
     # Hand back the sale with its items and their products loaded: rendering it needs no query.
     for item in items:
         item.product = catalog_products[item.product_id].to_product()
@@ -241,6 +243,8 @@ def sale_update(
         actor=actor,
     ):
         sale = _lock_unchanged_completed_sale(sale, snapshot, "edited")
+        moves_to = [sold_at] if sold_at not in (_UNSET, None) else []  # its day, locked now
+        rollups_apply_sales(sale_ids=[sale.pk], sign=-1, extra_days=moves_to)
         changed: list[str] = []
         if changes_customer:
             sale.customer = new_customer
@@ -253,6 +257,7 @@ def sale_update(
             changed.append("total")
         if changed:
             sale.save(update_fields=[*changed, "updated_at"])
+        rollups_apply_sales(sale_ids=[sale.pk], sign=1)
     return sale
 
 
@@ -315,6 +320,7 @@ def sale_cancel(
         snapshot, reason=StockMovementReason.SALE_CANCEL, reference=sale.reference, actor=actor
     ):
         sale = _lock_unchanged_completed_sale(sale, snapshot, "cancelled again")
+        rollups_apply_sales(sale_ids=[sale.pk], sign=-1)
         sale.status = SaleStatus.CANCELLED
         sale.cancelled_at = timezone.now()
         sale.save(update_fields=["status", "cancelled_at", "updated_at"])
@@ -335,4 +341,6 @@ def sale_delete(
     with catalog.stock_transaction(
         snapshot, reason=StockMovementReason.SALE_CANCEL, reference=sale.reference, actor=actor
     ):
-        _lock_unchanged_completed_sale(sale, snapshot, "deleted").delete()
+        locked = _lock_unchanged_completed_sale(sale, snapshot, "deleted")
+        rollups_apply_sales(sale_ids=[locked.pk], sign=-1)
+        locked.delete()
