@@ -395,3 +395,10 @@ if not DEBUG:
 
 SALE_MAX_LINES = _env_int("SALE_MAX_LINES", 500, minimum=1)
 IDEMPOTENCY_KEY_TTL_HOURS = _env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24, minimum=24)
+
+# --- Analytics -----------------------------------------------------------------------------------
+
+# Analytics answers are cached (keys analytics:g{generation}:..., see analytics/cache.py); a sale
+# write starts a new generation. Off: every answer is computed (benchmarks, debugging).
+ANALYTICS_CACHE_ENABLED = _env_bool("ANALYTICS_CACHE_ENABLED", default=True)
+ANALYTICS_CACHE_SECONDS = _env_int("ANALYTICS_CACHE_SECONDS", CACHE_TIMEOUT, minimum=1)
