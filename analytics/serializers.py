@@ -1,0 +1,267 @@
+"""Analytics query parameters (validated: a bad value is a 400 naming it) and the answers'
+shapes (for the OpenAPI schema; the views render the selectors' answers directly)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django_countries import countries
+from rest_framework import serializers
+
+from analytics.selectors import (
+    DIMENSIONS,
+    INTERVALS,
+    TOP_CUSTOMERS_BY,
+    TOP_PRODUCTS_BY,
+    AnalyticsFilters,
+    default_period,
+)
+from customers.models import Customer, CustomerSegment
+from products.models import Category, Product
+
+MAX_DAYS = 3660  # ten years
+MAX_LIMIT = 100
+
+
+class AnalyticsQuerySerializer(serializers.Serializer):
+    """The period and the filters every analytics endpoint takes."""
+
+    date_from = serializers.DateField(
+        required=False, help_text="First day (local, inclusive). Default: 29 days before date_to."
+    )
+    date_to = serializers.DateField(
+        required=False, help_text="Last day (local, inclusive). Default: today."
+    )
+    category = serializers.IntegerField(
+        required=False, min_value=1, help_text="Only lines of products of this category id."
+    )
+    product = serializers.IntegerField(
+        required=False, min_value=1, help_text="Only lines of this product id."
+    )
+    customer = serializers.IntegerField(
+        required=False, min_value=1, help_text="Only sales of this customer id."
+    )
+    country = serializers.CharField(
+        required=False,
+        max_length=2,
+        help_text="Only sales of customers of this country (ISO 3166 alpha-2).",
+    )
+    segment = serializers.ChoiceField(
+        required=False,
+        choices=CustomerSegment.choices,
+        help_text="Only sales of customers of this segment.",
+    )
+
+    def validate_country(self, value: str) -> str:
+        code = value.strip().upper()
+        if code not in dict(countries):
+            raise serializers.ValidationError(f"{value!r} is not an ISO 3166 alpha-2 country code.")
+        return code
+
+    def validate(self, attrs):
+        date_from, date_to = attrs.get("date_from"), attrs.get("date_to")
+        if date_to is None:
+            date_to = default_period()[1] if date_from is None else None
+        if date_to is None:  # only date_from: a 30-day period from it
+            date_to = date_from + timedelta(days=29)
+        if date_from is None:
+            date_from = date_to - timedelta(days=29)
+        if date_to < date_from:
+            raise serializers.ValidationError({"date_to": ["Must be on or after date_from."]})
+        if (date_to - date_from).days + 1 > MAX_DAYS:
+            raise serializers.ValidationError(
+                {"date_to": [f"The period is at most {MAX_DAYS} days long."]}
+            )
+        unknown = {}
+        for name, model in (("category", Category), ("product", Product), ("customer", Customer)):
+            value = attrs.get(name)
+            if value is not None and not model.objects.filter(pk=value).exists():
+                unknown[name] = [f"{model._meta.verbose_name.capitalize()} {value} does not exist."]
+        if unknown:
+            raise serializers.ValidationError(unknown)
+        attrs["filters"] = AnalyticsFilters(
+            date_from=date_from,
+            date_to=date_to,
+            category=attrs.get("category"),
+            product=attrs.get("product"),
+            customer=attrs.get("customer"),
+            country=attrs.get("country") or None,
+            segment=attrs.get("segment") or None,
+        )
+        return attrs
+
+
+class RevenueQuerySerializer(AnalyticsQuerySerializer):
+    interval = serializers.ChoiceField(
+        choices=INTERVALS, default="day", help_text="Bucket size: day, ISO week or month."
+    )
+
+
+class _TopQuerySerializer(AnalyticsQuerySerializer):
+    limit = serializers.IntegerField(
+        default=10, min_value=1, max_value=MAX_LIMIT, help_text="How many (1 to 100)."
+    )
+
+
+class TopProductsQuerySerializer(_TopQuerySerializer):
+    by = serializers.ChoiceField(choices=TOP_PRODUCTS_BY, default="revenue")
+
+
+class TopCustomersQuerySerializer(_TopQuerySerializer):
+    by = serializers.ChoiceField(choices=TOP_CUSTOMERS_BY, default="revenue")
+
+
+class BreakdownQuerySerializer(AnalyticsQuerySerializer):
+    dimension = serializers.ChoiceField(choices=DIMENSIONS, default="category")
+
+
+# --- Answers (documentation) ---------------------------------------------------------------------
+
+
+def _money(help_text: str = "") -> serializers.DecimalField:
+    return serializers.DecimalField(max_digits=18, decimal_places=2, help_text=help_text)
+
+
+def _pct(help_text: str) -> serializers.DecimalField:
+    return serializers.DecimalField(
+        max_digits=12, decimal_places=2, allow_null=True, help_text=help_text
+    )
+
+
+class PeriodSerializer(serializers.Serializer):
+    date_from = serializers.DateField()
+    date_to = serializers.DateField()
+    days = serializers.IntegerField()
+
+
+class FiltersEchoSerializer(serializers.Serializer):
+    category = serializers.IntegerField(allow_null=True)
+    product = serializers.IntegerField(allow_null=True)
+    customer = serializers.IntegerField(allow_null=True)
+    country = serializers.CharField(allow_null=True)
+    segment = serializers.CharField(allow_null=True)
+
+
+class _AnswerSerializer(serializers.Serializer):
+    period = PeriodSerializer(help_text="The resolved period.")
+    filters = FiltersEchoSerializer(help_text="The filters applied (null = not filtered).")
+    source = serializers.ChoiceField(
+        choices=["rollups", "sales"],
+        help_text="Where the figures were read: the daily rollups, or the sales tables.",
+    )
+
+
+class FiguresSerializer(serializers.Serializer):
+    revenue = _money("Sum of line totals.")
+    cost = _money("Sum of unit cost x quantity at sale time.")
+    margin = _money("Revenue - cost.")
+    margin_pct = _pct("Margin / revenue x 100; null without revenue.")
+    orders = serializers.IntegerField(help_text="Completed sales (with a line in scope).")
+    units = serializers.IntegerField()
+    average_order_value = _money("Revenue / orders; null without orders.")
+
+
+class SummaryFiguresSerializer(FiguresSerializer):
+    unique_customers = serializers.IntegerField()
+
+
+class ChangeSerializer(serializers.Serializer):
+    revenue = _pct("Change vs the previous period in %; null when it was 0.")
+    cost = _pct("")
+    margin = _pct("")
+    margin_pct = _pct("Relative change of the margin %.")
+    orders = _pct("")
+    units = _pct("")
+    average_order_value = _pct("")
+    unique_customers = _pct("")
+
+
+class SummaryResponseSerializer(_AnswerSerializer):
+    previous_period = PeriodSerializer(help_text="The period of the same length just before.")
+    current = SummaryFiguresSerializer()
+    previous = SummaryFiguresSerializer()
+    change_pct = ChangeSerializer()
+
+
+class RevenuePointSerializer(serializers.Serializer):
+    date = serializers.DateField(help_text="The bucket's calendar start (day, Monday, 1st).")
+    start = serializers.DateField(help_text="First day of the bucket inside the period.")
+    end = serializers.DateField(help_text="Last day of the bucket inside the period.")
+    revenue = _money()
+    cost = _money()
+    margin = _money()
+    orders = serializers.IntegerField()
+    units = serializers.IntegerField()
+
+
+class RevenueResponseSerializer(_AnswerSerializer):
+    interval = serializers.ChoiceField(choices=INTERVALS)
+    totals = FiguresSerializer()
+    points = RevenuePointSerializer(many=True, help_text="Every bucket, zero when empty.")
+
+
+class TopProductSerializer(serializers.Serializer):
+    rank = serializers.IntegerField()
+    product_id = serializers.IntegerField()
+    sku = serializers.CharField()
+    name = serializers.CharField()
+    category_id = serializers.IntegerField(allow_null=True)
+    category_name = serializers.CharField(allow_null=True)
+    revenue = _money()
+    cost = _money()
+    margin = _money()
+    margin_pct = _pct("")
+    units = serializers.IntegerField()
+    orders = serializers.IntegerField(help_text="Sales with a line of the product.")
+
+
+class TopProductsResponseSerializer(_AnswerSerializer):
+    by = serializers.ChoiceField(choices=TOP_PRODUCTS_BY)
+    limit = serializers.IntegerField()
+    results = TopProductSerializer(many=True)
+
+
+class TopCustomerSerializer(serializers.Serializer):
+    rank = serializers.IntegerField()
+    customer_id = serializers.IntegerField()
+    name = serializers.CharField()
+    email = serializers.EmailField()
+    country = serializers.CharField(allow_blank=True)
+    segment = serializers.CharField()
+    revenue = _money()
+    cost = _money()
+    margin = _money()
+    orders = serializers.IntegerField()
+    units = serializers.IntegerField()
+    average_order_value = _money()
+
+
+class TopCustomersResponseSerializer(_AnswerSerializer):
+    by = serializers.ChoiceField(choices=TOP_CUSTOMERS_BY)
+    limit = serializers.IntegerField()
+    results = TopCustomerSerializer(many=True)
+
+
+class BreakdownTotalSerializer(serializers.Serializer):
+    revenue = _money()
+    cost = _money()
+    margin = _money()
+    orders = serializers.IntegerField(help_text="Distinct sales (not the sum of the rows).")
+    units = serializers.IntegerField()
+
+
+class BreakdownRowSerializer(BreakdownTotalSerializer):
+    key = serializers.CharField(
+        allow_null=True,
+        help_text="Category id, country code (empty: none recorded) or segment; null: no "
+        "category / sales without customer.",
+    )
+    label = serializers.CharField()
+    orders = serializers.IntegerField(help_text="Sales with a line in this group.")
+    share_pct = _pct("Share of the revenue in %.")
+
+
+class BreakdownResponseSerializer(_AnswerSerializer):
+    dimension = serializers.ChoiceField(choices=DIMENSIONS)
+    total = BreakdownTotalSerializer()
+    results = BreakdownRowSerializer(many=True)
