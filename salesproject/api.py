@@ -2,6 +2,7 @@
 
 from rest_framework import permissions, routers
 
+from analytics.views import AnalyticsViewSet
 from customers.views import CustomerViewSet
 from products.views import CategoryViewSet, ProductViewSet, StockMovementViewSet
 from sales.views import SaleViewSet
@@ -25,3 +26,4 @@ router.register("categories", CategoryViewSet, basename="category")
 router.register("products", ProductViewSet, basename="product")
 router.register("stock-movements", StockMovementViewSet, basename="stockmovement")
 router.register("sales", SaleViewSet, basename="sale")
+router.register("analytics", AnalyticsViewSet, basename="analytics")

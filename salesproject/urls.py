@@ -4,6 +4,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView, TokenVerifyView
 
+from analytics.dashboard import dashboard
 from products.views import ProductPurchaseView, ProductRestockView
 from salesproject.api import router
 from salesproject.errors import json_api_not_found
@@ -25,6 +26,7 @@ api_patterns = [
 urlpatterns = [
     path("", RedirectView.as_view(url="/api/", permanent=False)),
     path("admin/", admin.site.urls),
+    path("dashboard/", dashboard, name="analytics-dashboard"),
     path("api/", include(api_patterns)),
     path("api-auth/", include("rest_framework.urls", namespace="rest_framework")),
 ]
