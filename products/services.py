@@ -118,7 +118,7 @@ def stock_change(
         )
 
 
-def _require_local_stock(action: str) -> None:
+def require_local_stock(action: str) -> None:
     """With the HTTP catalog the remote owns stock and product ids; local rows are mirrors."""
     if settings.CATALOG_BACKEND == "http":
         raise ConflictError(
@@ -137,7 +137,7 @@ def stock_set(
     actor: AbstractBaseUser | None = None,
 ) -> Product:
     """Set a product's stock to an absolute figure, writing the difference to the ledger."""
-    _require_local_stock("set the stock")
+    require_local_stock("set the stock")
     if stock_quantity < 0:
         raise ApplicationError(
             "Stock cannot be negative.", fields={"stock_quantity": ["Must be 0 or more."]}
@@ -205,7 +205,7 @@ def product_create(
     actor: AbstractBaseUser | None = None,
 ) -> Product:
     """Create a product; opening stock is recorded in the ledger as a restock."""
-    _require_local_stock("create a product")
+    require_local_stock("create a product")
     if stock_quantity < 0:  # else the ledger would answer "not enough stock" (409)
         raise ApplicationError(
             "Stock cannot be negative.", fields={"stock_quantity": ["Must be 0 or more."]}
@@ -297,7 +297,7 @@ def _contract_stock_change(
     actor: AbstractBaseUser | None,
     action: str,
 ) -> Product:
-    _require_local_stock(action)
+    require_local_stock(action)
     stock_change(deltas={product_id: delta}, reason=reason, reference=reference, actor=actor)
     return Product.objects.select_related("category").get(pk=product_id)
 

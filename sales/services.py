@@ -8,7 +8,7 @@ total is computed here, never taken from the client.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -106,14 +106,17 @@ def _resolve_customer(customer_id: int | None) -> Customer | None:
     return customer
 
 
-def _build_item(sale: Sale, product: CatalogProduct, quantity: int) -> SaleItem:
+def _build_item(
+    sale: Sale, product: CatalogProduct, quantity: int, unit_price: Decimal | None = None
+) -> SaleItem:
+    price = product.price if unit_price is None else unit_price
     return SaleItem(
         sale=sale,
         product_id=product.id,
         quantity=quantity,
-        unit_price=product.price,
+        unit_price=price,
         unit_cost=product.cost,
-        line_total=product.price * quantity,
+        line_total=price * quantity,
     )
 
 
@@ -141,8 +144,11 @@ def sale_create(
     reference: str | None = None,
     created_by: AbstractBaseUser | None = None,
     catalog: Catalog | None = None,
+    unit_prices: Mapping[int, Decimal] | None = None,
 ) -> Sale:
     """Record a completed sale and take its stock. Lines of the same product are merged.
+    Prices come from the catalog, unless ``unit_prices`` gives them by product id (a sales
+    file recording what was charged).
 
     The stock, the sale, its items and the ledger commit together or not at all (the catalog's
     ``stock_transaction``: one database transaction locally, compensated remote purchases with
@@ -172,7 +178,11 @@ def sale_create(
         status=SaleStatus.COMPLETED,
         created_by=actor,
     )
-    items = [_build_item(sale, catalog_products[pid], qty) for pid, qty in quantities.items()]
+    prices = unit_prices or {}
+    items = [
+        _build_item(sale, catalog_products[pid], qty, prices.get(pid))
+        for pid, qty in quantities.items()
+    ]
     sale.total = sum((item.line_total for item in items), Decimal("0.00"))
     with catalog.stock_transaction(
         {pid: -qty for pid, qty in quantities.items()},

@@ -111,6 +111,8 @@ INSTALLED_APPS = [
     "products",
     "sales",
     "analytics",
+    "salesproject.dataio",
+    "salesproject.jobs",
 ]
 
 MIDDLEWARE = [
@@ -372,6 +374,10 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Uploaded import files waiting for a worker, and jobs' error reports. With separate web and
+# worker machines (docker compose), this is a volume both mount.
+MEDIA_URL = "media/"
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "media")))
 
 LOG_LEVEL = _env_choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper()
 LOGGING = {
@@ -395,6 +401,13 @@ if not DEBUG:
 
 SALE_MAX_LINES = _env_int("SALE_MAX_LINES", 500, minimum=1)
 IDEMPOTENCY_KEY_TTL_HOURS = _env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24, minimum=24)
+
+# Imports (CSV/XLSX/JSON). An API upload up to IMPORT_SYNC_MAX_BYTES is imported in the request;
+# a bigger one runs as a batch job (202 + job URL). Uploads over IMPORT_MAX_BYTES are refused,
+# as are admin imports over IMPORT_ADMIN_MAX_BYTES (the admin previews the file in the request).
+IMPORT_SYNC_MAX_BYTES = _env_int("IMPORT_SYNC_MAX_BYTES", 1_000_000, minimum=0)
+IMPORT_MAX_BYTES = _env_int("IMPORT_MAX_BYTES", 500_000_000, minimum=1)
+IMPORT_ADMIN_MAX_BYTES = _env_int("IMPORT_ADMIN_MAX_BYTES", 20_000_000, minimum=1)
 
 # --- Analytics -----------------------------------------------------------------------------------
 

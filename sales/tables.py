@@ -1,0 +1,446 @@
+"""The sales file: one row per sale line, grouped into sales by ``reference``.
+
+Columns: reference, sold_at, customer_email, sku, quantity, unit_price (and optionally status).
+A sale's lines share reference, sold_at, customer_email and status. Re-importing a file updates
+the sales whose header or lines differ and leaves the others alone (counted in sales).
+
+By default an import records history: it does not touch stock. With ``apply_stock`` the new
+sales (and cancellations) go through the sale services, so the catalog's stock rules hold and a
+sale that would oversell is refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import tempfile
+from collections.abc import Iterator
+from datetime import datetime
+from decimal import Decimal
+from typing import IO
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from analytics.services import analytics_cache_bump, rollups_apply_sales
+from products.catalog import get_catalog
+from sales.models import Sale, SaleItem, SaleStatus
+from sales.services import MAX_LINE_QUANTITY, SaleLine, sale_cancel, sale_create
+from salesproject.dataio.columns import Column
+from salesproject.dataio.exporter import queryset_rows
+from salesproject.dataio.importer import (
+    ErrorLog,
+    ImportOptions,
+    ImportReport,
+    ImportTable,
+    duplicate_key_check,
+)
+from salesproject.dataio.stage import Stage, distinct, execute, fetch_all, fetch_iter
+from salesproject.dataio.upsert import unknown_reference_check
+from salesproject.errors import ApplicationError
+
+MAX_MONEY = Decimal("9999999999.99")
+_STATUSES = tuple(SaleStatus.values)
+
+
+class SaleTable(ImportTable):
+    name = "sales"
+    model = Sale
+    counted = "sales"
+    columns = (
+        Column("reference", max_length=64),
+        Column("sold_at", "datetime"),
+        Column("customer_email", "email", blank=True, max_length=254),
+        Column("sku", max_length=64),
+        Column("quantity", "integer", min_value=1, max_value=MAX_LINE_QUANTITY),
+        Column("unit_price", "decimal", min_value=Decimal(0), max_value=MAX_MONEY),
+        Column("status", "choice", required=False, blank=True, choices=_STATUSES),
+    )
+    key = ("reference", "sku")
+    group_column = "reference"
+    stage_extra = (("customer_id", "bigint"), ("product_id", "bigint"), ("unit_cost", "numeric"))
+
+    def __init__(self) -> None:
+        self._spool: IO[str] | None = None
+        self._sales = ""
+
+    # -- checks ----------------------------------------------------------------------------------
+
+    def checks(self, stage: Stage) -> Iterator[tuple[int, str, str]]:
+        yield from duplicate_key_check(stage, self.key, label="line (reference / sku)")
+        table = stage.name
+        execute(
+            f"UPDATE {table} SET product_id = p.id, unit_cost = p.cost "
+            f"FROM products_product p WHERE p.sku = {table}.sku"
+        )
+        execute(
+            f"UPDATE {table} SET customer_id = c.id FROM customers_customer c "
+            f"WHERE lower(c.email) = lower({table}.customer_email)"
+        )
+        yield from unknown_reference_check(stage, column="sku", resolved="product_id", what="sku")
+        yield from unknown_reference_check(
+            stage,
+            column="customer_email",
+            resolved="customer_id",
+            what="customer email",
+            hint=" (import the customers first, or leave the cell empty for no customer)",
+        )
+        mismatch = " OR ".join(
+            [
+                distinct("s.sold_at", "f.sold_at"),
+                distinct("lower(s.customer_email)", "lower(f.customer_email)"),
+                distinct("s.status", "f.status"),
+            ]
+        )
+        for row, first, reference in fetch_iter(
+            f"""
+            SELECT s.row_number, f.row_number, s.reference FROM {table} s
+            JOIN (SELECT reference, MIN(row_number) AS first_row FROM {table}
+                  GROUP BY reference) g ON g.reference = s.reference
+            JOIN {table} f ON f.row_number = g.first_row
+            WHERE s.row_number <> f.row_number AND ({mismatch}) ORDER BY s.row_number
+            """
+        ):
+            yield (
+                row,
+                "reference",
+                f"the lines of sale {reference!r} disagree: sold_at, customer_email and status "
+                f"must be the same as on row {first}.",
+            )
+
+    def reject_related(
+        self, stage: Stage, rejected: set[int], rejected_groups: set[str]
+    ) -> Iterator[tuple[int, str, str]]:
+        """A sale is all or nothing: when one line is bad, its other lines go too."""
+        groups = dict.fromkeys(rejected_groups, 0)
+        numbers = sorted(rejected)
+        for start in range(0, len(numbers), 10_000):
+            chunk = numbers[start : start + 10_000]
+            marks = ", ".join(["%s"] * len(chunk))
+            for row, reference in fetch_all(
+                f"SELECT row_number, reference FROM {stage.name} WHERE row_number IN ({marks})",
+                chunk,
+            ):
+                groups.setdefault(reference, row)
+        references = sorted(groups)
+        for start in range(0, len(references), 10_000):
+            chunk = references[start : start + 10_000]
+            marks = ", ".join(["%s"] * len(chunk))
+            for row, reference in fetch_all(
+                f"SELECT row_number, reference FROM {stage.name} "
+                f"WHERE reference IN ({marks}) ORDER BY row_number",
+                chunk,
+            ):
+                if row not in rejected:
+                    yield (
+                        row,
+                        "reference",
+                        f"sale {reference!r} is left out: another of its lines has an error.",
+                    )
+
+    # -- classify --------------------------------------------------------------------------------
+
+    def _sales_table(self, stage: Stage) -> str:
+        """One row per sale of the file, with what the merge will do to it."""
+        name = f"{stage.name}_sale"
+        stage.also_drop.append(name)
+        status = "MIN(status)" if "status" in stage.present else "NULL"
+        suffix = " ON COMMIT DROP" if connection.vendor == "postgresql" else ""
+        details_changed = " OR ".join(
+            [distinct("t.sold_at", "g.sold_at"), distinct("t.customer_id", "g.customer_id")]
+        )
+        status_changed = f"g.status IS NOT NULL AND {distinct('t.status', 'g.status')}"
+        execute(f"DROP TABLE IF EXISTS {name}")
+        execute(
+            f"""
+            CREATE TEMPORARY TABLE {name}{suffix} AS
+            SELECT g.*, t.id AS sale_id, t.status AS old_status,
+                   CASE WHEN t.id IS NOT NULL AND ({details_changed}) THEN 1 ELSE 0 END
+                       AS details_changed,
+                   CASE WHEN t.id IS NOT NULL AND ({details_changed} OR {status_changed})
+                       THEN 1 ELSE 0 END AS header_changed,
+                   0 AS lines_changed
+            FROM (SELECT reference, MIN(row_number) AS first_row, MIN(sold_at) AS sold_at,
+                         MIN(customer_id) AS customer_id, {status} AS status,
+                         SUM(quantity * unit_price) AS total, COUNT(*) AS line_count
+                  FROM {stage.name} GROUP BY reference) g
+            LEFT JOIN sales_sale t ON t.reference = g.reference
+            """
+        )
+        if fetch_all(f"SELECT 1 FROM {name} WHERE sale_id IS NOT NULL LIMIT 1"):
+            execute(f"CREATE INDEX {stage.name}_reference ON {stage.name} (reference)")
+            execute(
+                f"""
+                UPDATE {name} SET lines_changed = 1
+                WHERE sale_id IS NOT NULL AND (
+                    line_count <> (SELECT COUNT(*) FROM sales_saleitem i
+                                   WHERE i.sale_id = {name}.sale_id)
+                    OR line_count <> (
+                        SELECT COUNT(*) FROM {stage.name} s JOIN sales_saleitem i
+                          ON i.sale_id = {name}.sale_id AND i.product_id = s.product_id
+                         AND i.quantity = s.quantity AND i.unit_price = s.unit_price
+                        WHERE s.reference = {name}.reference))
+                """
+            )
+        return name
+
+    def classify(self, stage: Stage, options: ImportOptions) -> tuple[int, int, int]:
+        self._sales = self._sales_table(stage)
+        created, updated, total = fetch_all(
+            f"""
+            SELECT COALESCE(SUM(CASE WHEN sale_id IS NULL THEN 1 ELSE 0 END), 0),
+                   COALESCE(SUM(CASE WHEN sale_id IS NOT NULL
+                                     AND header_changed + lines_changed > 0
+                                THEN 1 ELSE 0 END), 0),
+                   COUNT(*)
+            FROM {self._sales}
+            """
+        )[0]
+        return int(created), int(updated), int(total) - int(created) - int(updated)
+
+    def preview(self, stage: Stage, limit: int) -> list[tuple[int, str]]:
+        sales = self._sales_table(stage)
+        return list(
+            fetch_iter(
+                f"""
+                SELECT s.row_number,
+                       CASE WHEN g.sale_id IS NULL THEN 'new'
+                            WHEN g.header_changed + g.lines_changed > 0 THEN 'update'
+                            ELSE 'skip' END
+                FROM {stage.name} s JOIN {sales} g ON g.reference = s.reference
+                ORDER BY s.row_number LIMIT {int(limit)}
+                """
+            )
+        )
+
+    # -- merge -----------------------------------------------------------------------------------
+
+    def merge(self, stage: Stage, options: ImportOptions) -> None:
+        if options.apply_stock:
+            self._spool_for_services(stage)
+            return
+        sales, lines = self._sales, stage.name
+        changed = "g.header_changed + g.lines_changed > 0"
+        before = [
+            sale_id
+            for (sale_id,) in fetch_iter(
+                f"SELECT sale_id FROM {sales} g WHERE g.sale_id IS NOT NULL AND {changed}"
+            )
+        ]
+        if before:
+            rollups_apply_sales(sale_ids=before, sign=-1)
+        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        actor = options.actor.pk if options.actor and options.actor.is_authenticated else None
+        status = f"COALESCE(g.status, g.old_status, '{SaleStatus.COMPLETED}')"
+        execute(
+            f"""
+            INSERT INTO sales_sale (reference, customer_id, sold_at, status, total, cancelled_at,
+                                    created_by_id, created_at, updated_at)
+            SELECT g.reference, g.customer_id, g.sold_at, {status}, g.total,
+                   CASE WHEN {status} = '{SaleStatus.CANCELLED}' THEN %s END, %s, %s, %s
+            FROM {sales} g WHERE g.sale_id IS NULL OR {changed} ORDER BY g.first_row
+            ON CONFLICT (reference) DO UPDATE SET
+                customer_id = excluded.customer_id, sold_at = excluded.sold_at,
+                status = excluded.status, total = excluded.total,
+                cancelled_at = CASE WHEN excluded.status = '{SaleStatus.CANCELLED}'
+                    THEN COALESCE(sales_sale.cancelled_at, excluded.cancelled_at) END,
+                updated_at = excluded.updated_at
+            """,
+            [now, actor, now, now],
+        )
+        if before:  # edited sales keep the cost snapshot of the lines they keep
+            execute(
+                f"""
+                UPDATE {lines} SET unit_cost = i.unit_cost
+                FROM {sales} g, sales_saleitem i
+                WHERE g.reference = {lines}.reference AND g.lines_changed = 1
+                  AND i.sale_id = g.sale_id AND i.product_id = {lines}.product_id
+                """
+            )
+            execute(
+                f"DELETE FROM sales_saleitem WHERE sale_id IN "
+                f"(SELECT sale_id FROM {sales} WHERE lines_changed = 1)"
+            )
+        execute(
+            f"""
+            INSERT INTO sales_saleitem (sale_id, product_id, quantity, unit_price, unit_cost,
+                                        line_total)
+            SELECT t.id, s.product_id, s.quantity, s.unit_price, COALESCE(s.unit_cost, 0),
+                   s.quantity * s.unit_price
+            FROM {lines} s JOIN {sales} g ON g.reference = s.reference
+            JOIN sales_sale t ON t.reference = s.reference
+            WHERE g.sale_id IS NULL OR g.lines_changed = 1 ORDER BY s.row_number
+            """
+        )
+        after = [
+            sale_id
+            for (sale_id,) in fetch_iter(
+                f"SELECT t.id FROM {sales} g JOIN sales_sale t ON t.reference = g.reference "
+                f"WHERE g.sale_id IS NULL OR {changed}"
+            )
+        ]
+        if after:
+            rollups_apply_sales(sale_ids=after, sign=1)
+            transaction.on_commit(analytics_cache_bump)
+
+    # -- apply-stock: through the sale services ---------------------------------------------------
+
+    def _spool_for_services(self, stage: Stage) -> None:
+        """Write the sales to apply (one JSON line each, in file order) to a temporary file:
+        the services run after the staging transaction, one sale at a time."""
+        spool = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 (closed after use)
+        current, sale = None, None
+        for (
+            reference,
+            row,
+            sold_at,
+            customer_id,
+            status,
+            product_id,
+            quantity,
+            price,
+            sale_id,
+            old_status,
+            details_changed,
+            lines_changed,
+        ) in fetch_iter(
+            f"""
+            SELECT s.reference, s.row_number, s.sold_at, s.customer_id, g.status, s.product_id,
+                   s.quantity, s.unit_price, g.sale_id, g.old_status, g.details_changed,
+                   g.lines_changed
+            FROM {stage.name} s JOIN {self._sales} g ON g.reference = s.reference
+            WHERE g.sale_id IS NULL OR g.header_changed + g.lines_changed > 0
+            ORDER BY g.first_row, s.row_number
+            """
+        ):
+            if reference != current:
+                if sale is not None:
+                    spool.write(json.dumps(sale) + "\n")
+                current = reference
+                if isinstance(sold_at, str):  # SQLite gives the stored text
+                    sold_at = connection.ops.convert_datetimefield_value(sold_at, None, None)
+                sale = {
+                    "reference": reference,
+                    "sold_at": sold_at.isoformat() if isinstance(sold_at, datetime) else sold_at,
+                    "customer_id": customer_id,
+                    "status": status or old_status or SaleStatus.COMPLETED,
+                    "sale_id": sale_id,
+                    "old_status": old_status,
+                    "lines_changed": bool(lines_changed),
+                    "details_changed": bool(details_changed),
+                    "rows": [],
+                    "lines": [],
+                }
+            sale["rows"].append(row)
+            sale["lines"].append([product_id, quantity, str(price)])
+        if sale is not None:
+            spool.write(json.dumps(sale) + "\n")
+        spool.seek(0)
+        self._spool = spool
+
+    def after_import(self, options: ImportOptions, report: ImportReport, errors: ErrorLog) -> None:
+        if self._spool is None:
+            return
+        failures: list[tuple[dict, str]] = []
+        with self._spool as spool:
+            if settings.CATALOG_BACKEND == "http":  # no transaction can hold remote stock
+                self._apply_each(spool, options, failures, undo_on_abort=True)
+            elif options.on_error == "abort":
+                with contextlib.suppress(_Abort), transaction.atomic():
+                    self._apply_each(spool, options, failures, undo_on_abort=False)
+            else:
+                self._apply_each(spool, options, failures, undo_on_abort=False)
+        for sale, message in failures:
+            for row in sale["rows"]:
+                errors.add(row, "reference", f"sale {sale['reference']!r}: {message}")
+            report.rejected += len(sale["rows"])
+            if sale["sale_id"] is None:
+                report.created -= 1
+            else:
+                report.updated -= 1
+        report.error_count = errors.count
+        report.errors = sorted(errors.kept, key=lambda error: (error.row, error.column))
+        if failures and options.on_error == "abort":
+            report.aborted = True
+            report.created = report.updated = 0
+            report.message = f"sale {failures[0][0]['reference']!r}: {failures[0][1]}"
+
+    def _apply_each(
+        self, spool: IO[str], options: ImportOptions, failures: list, undo_on_abort: bool
+    ) -> None:
+        catalog = get_catalog()
+        created: list[Sale] = []
+        for line in spool:
+            sale = json.loads(line)
+            try:
+                created_sale = self._apply_one(sale, options, catalog)
+            except ApplicationError as error:
+                failures.append((sale, error.message))
+                if options.on_error == "abort":
+                    if undo_on_abort:
+                        self._undo(created, catalog, options)
+                    raise _Abort from None  # a local transaction rolls everything back
+                continue
+            if created_sale is not None:
+                created.append(created_sale)
+
+    def _apply_one(self, sale: dict, options: ImportOptions, catalog) -> Sale | None:
+        actor = options.actor if options.actor and options.actor.is_authenticated else None
+        if sale["sale_id"] is not None:
+            if sale["lines_changed"] or sale["details_changed"]:
+                raise ApplicationError(
+                    "it already exists with other lines, customer or date; with apply-stock, "
+                    "existing sales are not edited (edit it through the API or the admin, or "
+                    "import without apply-stock to record history only)."
+                )
+            if sale["old_status"] == SaleStatus.CANCELLED:
+                raise ApplicationError("it is cancelled; a cancelled sale cannot be completed.")
+            sale_cancel(sale=Sale(pk=sale["sale_id"]), actor=actor, catalog=catalog)
+            return None
+        lines = [SaleLine(product_id=pid, quantity=qty) for pid, qty, _ in sale["lines"]]
+        created = sale_create(
+            lines=lines,
+            customer_id=sale["customer_id"],
+            sold_at=datetime.fromisoformat(sale["sold_at"]),
+            reference=sale["reference"],
+            created_by=actor,
+            catalog=catalog,
+            unit_prices={pid: Decimal(price) for pid, _, price in sale["lines"]},
+        )
+        if sale["status"] == SaleStatus.CANCELLED:
+            sale_cancel(sale=created, actor=actor, catalog=catalog)
+        return created
+
+    @staticmethod
+    def _undo(created: list[Sale], catalog, options: ImportOptions) -> None:
+        """A remote catalog cannot roll back: delete this import's sales (their stock comes
+        back through the catalog), newest first."""
+        from sales.services import sale_delete
+
+        for sale in reversed(created):
+            sale_delete(sale=sale, actor=options.actor, catalog=catalog)
+
+    # -- export ----------------------------------------------------------------------------------
+
+    def export_rows(self, queryset: QuerySet[Sale] | None = None) -> Iterator[list[str]]:
+        items = SaleItem.objects.all()
+        if queryset is not None:
+            items = items.filter(sale__in=queryset.values("pk"))
+        fields = [
+            "sale__reference",
+            "sale__sold_at",
+            "sale__customer__email",
+            "product__sku",
+            "quantity",
+            "unit_price",
+            "sale__status",
+        ]
+        return queryset_rows(
+            items, self.columns, fields, ("sale__sold_at", "sale__reference", "product__sku")
+        )
+
+
+class _Abort(Exception):
+    pass

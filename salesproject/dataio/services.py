@@ -1,0 +1,26 @@
+"""Import and export, as services: the commands, the API, the admin and the jobs call these."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import IO
+
+from django.db.models import QuerySet
+
+from salesproject.dataio.exporter import export_stream
+from salesproject.dataio.formats import open_table
+from salesproject.dataio.importer import ImportOptions, ImportReport, run_import
+from salesproject.dataio.tables import get_table
+
+
+def data_import(*, table: str, source: IO[bytes], fmt: str, options: ImportOptions) -> ImportReport:
+    """Import a table file (see :mod:`salesproject.dataio.importer`). File-level problems raise
+    ``TableFileError``; row problems are in the report (``aborted`` when nothing was written)."""
+    import_table = get_table(table)
+    reader = open_table(source, fmt, import_table.column_names)
+    return run_import(import_table, reader, options)
+
+
+def data_export(*, table: str, fmt: str, queryset: QuerySet | None = None) -> Iterator[bytes]:
+    """The table (or the rows of ``queryset``) as a file, in chunks of bytes."""
+    return export_stream(get_table(table), fmt, queryset)

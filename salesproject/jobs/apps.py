@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class JobsConfig(AppConfig):
+    """Batch jobs: long work (big imports, bulk operations) run by Celery and tracked here."""
+
+    name = "salesproject.jobs"
+    label = "jobs"
+    verbose_name = "Batch jobs"

@@ -1,0 +1,30 @@
+"""The one task that runs batch jobs: thin, takes the job id, safe to deliver twice."""
+
+import logging
+
+from celery import shared_task
+from django.utils.module_loading import import_string
+
+from salesproject.jobs import services
+from salesproject.jobs.models import BatchJobStatus
+
+logger = logging.getLogger(__name__)
+
+# kind → the function that does the work: handler(job) -> None (it finishes the job itself)
+HANDLERS = {
+    "import": "salesproject.dataio.jobs.run_import_job",
+}
+
+
+@shared_task(name="jobs.run_batch_job")
+def run_batch_job_task(job_id: int) -> None:
+    job = services.batch_job_start(job_id=job_id)
+    if job is None:
+        return
+    try:
+        import_string(HANDLERS[job.kind])(job)
+    except Exception as error:
+        logger.exception("Batch job %s (%s) failed", job.pk, job.kind)
+        services.batch_job_finish(
+            job=job, status=BatchJobStatus.FAILED, message=f"{type(error).__name__}: {error}"
+        )
