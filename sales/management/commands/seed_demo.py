@@ -215,7 +215,8 @@ class Command(BaseCommand):
                 f"cancelled, {result.without_customer} without customer), {result.lines} sale "
                 f"lines and {result.movements} stock movements in {result.seconds:.1f} s "
                 f"({result.sales / load:,.0f} sales/s, {result.lines / load:,.0f} lines/s); "
-                f"ANALYZE {result.analyze_seconds:.1f} s; total {elapsed:.1f} s."
+                f"ANALYZE {result.analyze_seconds:.1f} s; analytics rollups rebuilt in "
+                f"{result.rollup_seconds:.1f} s; total {elapsed:.1f} s."
             )
         )
         self.stdout.write(
