@@ -1,12 +1,14 @@
 from customers import selectors, services
 from customers.filters import CustomerFilter
 from customers.serializers import CustomerInputSerializer, CustomerOutputSerializer
+from salesproject.dataio.views import TableImportExportMixin
 from salesproject.views import ServiceModelViewSet
 
 
-class CustomerViewSet(ServiceModelViewSet):
+class CustomerViewSet(TableImportExportMixin, ServiceModelViewSet):
     """Customers. `search=` looks in name, email, city and phone."""
 
+    data_table = "customers"
     queryset = selectors.customer_list()
     input_serializer_class = CustomerInputSerializer
     output_serializer_class = CustomerOutputSerializer

@@ -18,13 +18,15 @@ from products.serializers import (
     ProductOutputSerializer,
     StockMovementOutputSerializer,
 )
+from salesproject.dataio.views import TableImportExportMixin
 from salesproject.errors import ApplicationError
 from salesproject.views import ServiceModelViewSet
 
 
-class CategoryViewSet(ServiceModelViewSet):
+class CategoryViewSet(TableImportExportMixin, ServiceModelViewSet):
     """Product categories. Anyone may read them; writes need a manager."""
 
+    data_table = "categories"
     queryset = selectors.category_list()
     permission_classes = [PublicReadRoleModelPermissions]
     input_serializer_class = CategoryInputSerializer
@@ -43,10 +45,11 @@ class CategoryViewSet(ServiceModelViewSet):
         services.category_delete(category=instance)
 
 
-class ProductViewSet(ServiceModelViewSet):
+class ProductViewSet(TableImportExportMixin, ServiceModelViewSet):
     """Products: the public catalog. Anyone may read; `cost` is shown only to staff roles.
     Setting `stock_quantity` records the difference in the stock ledger."""
 
+    data_table = "products"
     queryset = selectors.product_list()
     permission_classes = [PublicReadRoleModelPermissions]
     input_serializer_class = ProductInputSerializer

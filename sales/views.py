@@ -5,14 +5,16 @@ from rest_framework.response import Response
 from sales import idempotency, selectors, services
 from sales.filters import SaleFilter
 from sales.serializers import SaleInputSerializer, SaleOutputSerializer, SaleUpdateInputSerializer
+from salesproject.dataio.views import TableImportExportMixin
 from salesproject.pagination import SaleCursorPagination
 from salesproject.views import ServiceModelViewSet
 
 
-class SaleViewSet(ServiceModelViewSet):
+class SaleViewSet(TableImportExportMixin, ServiceModelViewSet):
     """Sales. Creating one takes its stock through the catalog; prices and the total are
     computed by the server. Cursor-paginated (newest first by default)."""
 
+    data_table = "sales"
     queryset = selectors.sale_list()
     input_serializer_class = SaleInputSerializer
     output_serializer_class = SaleOutputSerializer

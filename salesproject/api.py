@@ -6,6 +6,7 @@ from analytics.views import AnalyticsViewSet
 from customers.views import CustomerViewSet
 from products.views import CategoryViewSet, ProductViewSet, StockMovementViewSet
 from sales.views import SaleViewSet
+from salesproject.jobs.views import BatchJobViewSet
 
 
 class APIRootView(routers.APIRootView):
@@ -26,4 +27,5 @@ router.register("categories", CategoryViewSet, basename="category")
 router.register("products", ProductViewSet, basename="product")
 router.register("stock-movements", StockMovementViewSet, basename="stockmovement")
 router.register("sales", SaleViewSet, basename="sale")
+router.register("jobs", BatchJobViewSet, basename="batchjob")
 router.register("analytics", AnalyticsViewSet, basename="analytics")

@@ -1,0 +1,53 @@
+"""``/api/jobs/``: the batch jobs a user started (managers see everyone's), their progress,
+counts and errors; ``POST /api/jobs/{id}/cancel/``; ``GET /api/jobs/{id}/errors/`` (CSV)."""
+
+from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import permissions, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from salesproject.errors import NotFoundError
+from salesproject.jobs import services
+from salesproject.jobs.models import BatchJob
+from salesproject.jobs.serializers import BatchJobOutputSerializer
+
+SEE_ALL_JOBS = "jobs.view_batchjob"
+
+
+class BatchJobViewSet(viewsets.ReadOnlyModelViewSet):
+    """Batch jobs (e.g. a big import). Poll a job's URL until its status is `succeeded`,
+    `failed` or `cancelled`; while `running`, `progress` moves."""
+
+    serializer_class = BatchJobOutputSerializer
+    permission_classes = [permissions.IsAuthenticated]
+    filterset_fields = ["status", "kind"]
+
+    def get_queryset(self):
+        jobs = BatchJob.objects.select_related("created_by")
+        if self.request.user.has_perm(SEE_ALL_JOBS):
+            return jobs
+        return jobs.filter(created_by=self.request.user)
+
+    @extend_schema(request=None, responses=BatchJobOutputSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        """Cancel a queued job at once, or a running one at its next check (its work is rolled
+        back). 409 if it already finished."""
+        job = services.batch_job_cancel(job=self.get_object())
+        return Response(self.get_serializer(job).data)
+
+    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.BINARY})
+    @action(detail=True, methods=["get"])
+    def errors(self, request, pk=None):
+        """Every rejected row of the job, as CSV: the row's cells, then row, column, reason."""
+        job = self.get_object()
+        if not job.error_file:
+            raise NotFoundError(f"Job {job.pk} has no error report.")
+        return FileResponse(
+            job.error_file.open("rb"),
+            as_attachment=True,
+            filename=f"job-{job.pk}-errors.csv",
+            content_type="text/csv; charset=utf-8",
+        )
