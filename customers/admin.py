@@ -6,11 +6,14 @@ from django_countries.filters import CountryFilter
 from accounts.admin import ServiceAdminMixin, copy_model_fields
 from customers import services
 from customers.models import Customer
+from customers.resources import CustomerResource
 from sales.selectors import customer_has_sales
+from salesproject.dataio.admin import TableImportExportAdmin
 
 
 @admin.register(Customer)
-class CustomerAdmin(ServiceAdminMixin, admin.ModelAdmin):
+class CustomerAdmin(TableImportExportAdmin, ServiceAdminMixin, admin.ModelAdmin):
+    resource_classes = [CustomerResource]
     list_display = ("name", "email", "city", "country", "segment", "created_at")
     search_fields = ("name", "email", "city", "phone")
     list_filter = ("segment", ("country", CountryFilter))

@@ -15,13 +15,16 @@ from django.utils.html import format_html
 from accounts.admin import ServiceAdminMixin, copy_model_fields
 from products import services
 from products.models import CatalogOutboxEntry, Category, Product, StockMovement
+from products.resources import CategoryResource, ProductResource
 from sales.selectors import product_has_sales
+from salesproject.dataio.admin import TableImportExportAdmin
 
 LEDGER_INLINE_ROWS = 50
 
 
 @admin.register(Category)
-class CategoryAdmin(ServiceAdminMixin, admin.ModelAdmin):
+class CategoryAdmin(TableImportExportAdmin, ServiceAdminMixin, admin.ModelAdmin):
+    resource_classes = [CategoryResource]
     list_display = ("name", "product_count", "created_at")
     search_fields = ("name",)
     list_filter = ("created_at",)
@@ -124,7 +127,8 @@ class ProductAdminForm(forms.ModelForm):
 
 
 @admin.register(Product)
-class ProductAdmin(ServiceAdminMixin, admin.ModelAdmin):
+class ProductAdmin(TableImportExportAdmin, ServiceAdminMixin, admin.ModelAdmin):
+    resource_classes = [ProductResource]
     form = ProductAdminForm
     list_display = (
         "sku",

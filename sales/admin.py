@@ -30,7 +30,9 @@ from accounts.admin import (
 )
 from sales import services
 from sales.models import IdempotencyKey, Sale, SaleItem, SaleStatus
+from sales.resources import SaleResource
 from sales.services import MAX_LINE_QUANTITY, SaleLine
+from salesproject.dataio.admin import TableImportExportAdmin
 from salesproject.errors import ConflictError
 
 
@@ -204,7 +206,10 @@ class IdempotencyKeyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Sale)
-class SaleAdmin(ServiceAdminMixin, RemoteCatalogTransactionMixin, admin.ModelAdmin):
+class SaleAdmin(
+    TableImportExportAdmin, ServiceAdminMixin, RemoteCatalogTransactionMixin, admin.ModelAdmin
+):
+    resource_classes = [SaleResource]
     form = SaleAdminForm
     list_display = ("reference", "sold_at", "customer", "status", "total", "item_count")
     list_select_related = ("customer",)

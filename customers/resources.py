@@ -1,0 +1,7 @@
+"""django-import-export resources: the admin's import/export, backed by customers.tables."""
+
+from salesproject.dataio.admin import TableResource
+
+
+class CustomerResource(TableResource):
+    table_name = "customers"
