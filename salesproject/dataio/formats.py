@@ -127,12 +127,31 @@ class _CountingReader(io.RawIOBase):
         return size
 
 
-def _not_utf8(error: UnicodeDecodeError, row: int | None) -> TableFileError:
-    where = f" in row {row}" if row else ""
+def _not_utf8(error: UnicodeDecodeError, raw: IO[bytes]) -> TableFileError:
+    line = _line_of_decode_error(raw)
+    where = f" on line {line}" if line else ""
     return TableFileError(
         f"The file is not UTF-8 text: byte 0x{error.object[error.start]:02X}{where} cannot be "
         "decoded. Save it as UTF-8 (in Excel: 'CSV UTF-8') and import it again."
     )
+
+
+def _line_of_decode_error(raw: IO[bytes]) -> int | None:
+    """The line of the first byte that is not UTF-8, found by reading the file again (only on
+    this error path: decoding in big chunks does not know its line)."""
+    try:
+        raw.seek(0)
+    except (AttributeError, OSError, ValueError):
+        return None
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line = 1
+    while chunk := raw.read(_CHUNK):
+        try:
+            decoder.decode(chunk)
+        except UnicodeDecodeError as error:
+            return line + chunk[: max(error.start, 0)].count(b"\n")
+        line += chunk.count(b"\n")
+    return None
 
 
 class CsvReader(TableReader):
@@ -155,7 +174,7 @@ class CsvReader(TableReader):
         try:
             first_line = self._text.readline()
         except UnicodeDecodeError as error:
-            raise _not_utf8(error, 1) from None
+            raise _not_utf8(error, raw) from None
         if not first_line.strip():
             raise empty_file_error(expected)
         self.delimiter = _sniff_delimiter(first_line, expected)
@@ -171,7 +190,7 @@ class CsvReader(TableReader):
             except StopIteration:
                 return
             except UnicodeDecodeError as error:
-                raise _not_utf8(error, row_number + 1) from None
+                raise _not_utf8(error, self._raw.raw) from None
             except csv.Error as error:
                 raise TableFileError(
                     f"Row {row_number + 1} cannot be read as CSV: {error}."
@@ -283,7 +302,7 @@ class JsonReader(TableReader):
         try:
             chunk = self._text.read(_CHUNK)
         except UnicodeDecodeError as error:
-            raise _not_utf8(error, None) from None
+            raise _not_utf8(error, self._raw.raw) from None
         if not chunk:
             return False
         self._buffer = self._buffer[self._pos :] + chunk
