@@ -32,6 +32,9 @@ MANAGER = [
     # answers.
     "products.view_catalogoutboxentry",
     "sales.view_idempotencykey",
+    # Everyone's batch jobs (others see their own), and cancelling them.
+    "jobs.view_batchjob",
+    "jobs.change_batchjob",
 ]
 
 ROLES = {"analyst": ANALYST, "sales": SALES, "manager": MANAGER}
