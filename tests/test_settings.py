@@ -44,6 +44,9 @@ CONFIG_VARIABLES = (
     "CATALOG_CONNECT_TIMEOUT",
     "IDEMPOTENCY_KEY_TTL_HOURS",
     "LOG_LEVEL",
+    "IMPORT_SYNC_MAX_BYTES",
+    "IMPORT_MAX_BYTES",
+    "IMPORT_ADMIN_MAX_BYTES",
 )
 
 
@@ -129,6 +132,9 @@ def test_broker_db_skips_the_cache_db():
         ({"CATALOG_TIMEOUT": "0"}, "CATALOG_TIMEOUT", "positive"),
         ({"CATALOG_CONNECT_TIMEOUT": "soon"}, "CATALOG_CONNECT_TIMEOUT", "not a number"),
         ({"IDEMPOTENCY_KEY_TTL_HOURS": "1"}, "IDEMPOTENCY_KEY_TTL_HOURS", "below the minimum 24"),
+        ({"IMPORT_SYNC_MAX_BYTES": "-1"}, "IMPORT_SYNC_MAX_BYTES", "below the minimum 0"),
+        ({"IMPORT_MAX_BYTES": "big"}, "IMPORT_MAX_BYTES", "not an integer"),
+        ({"IMPORT_ADMIN_MAX_BYTES": "0"}, "IMPORT_ADMIN_MAX_BYTES", "below the minimum 1"),
     ],
 )
 def test_bad_variable_fails_at_start_up_naming_it(variables, named, problem):
