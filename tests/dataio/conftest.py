@@ -117,3 +117,27 @@ def dataset(db) -> Dataset:
 def media_root(settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path / "media")
     return tmp_path / "media"
+
+
+@pytest.fixture
+def small(db) -> Dataset:
+    """A few rows, for the many tests that only need something to refer to (and to stay
+    untouched)."""
+    data = Dataset()
+    data.categories["tools"] = category_create(name="Tools")
+    data.customers["bob"] = make_customer(name="Bob", email="bob@example.org")
+    data.products["hammer"] = product_create(
+        sku="HAM-001",
+        name="Hammer",
+        price=Decimal("12.50"),
+        stock_quantity=10,
+        category=data.categories["tools"],
+    )
+    data.products["nocat"] = product_create(
+        sku="NOCAT-ß", name="No category", price=Decimal("2.00"), stock_quantity=10
+    )
+    data.products["formula"] = product_create(
+        sku="=CMD|' /C calc'!A0", name="Formula", price=Decimal("1.00"), stock_quantity=10
+    )
+    data.sales["one"] = make_sale(items=[(data.products["hammer"], 1)], reference="S-ONE")
+    return data
