@@ -43,15 +43,18 @@ class TableFileError(ApplicationError):
 
 
 def escape_formula(text: str) -> str:
-    """``=SUM(A1)`` is exported as ``'=SUM(A1)``: spreadsheets show it as text, never run it."""
-    if text and text.startswith(FORMULA_PREFIXES):
+    """``=SUM(A1)`` is exported as ``'=SUM(A1)``: spreadsheets show it as text, never run it.
+    Text that already starts with apostrophes before such a character gets one more, so that
+    :func:`unescape_formula` gives it back exactly."""
+    if text.lstrip("'").startswith(FORMULA_PREFIXES):
         return "'" + text
     return text
 
 
 def unescape_formula(text: str) -> str:
-    """The inverse of :func:`escape_formula`, so an exported file imports back unchanged."""
-    if len(text) > 1 and text[0] == "'" and text[1:].startswith(FORMULA_PREFIXES):
+    """The inverse of :func:`escape_formula`, so an exported file imports back unchanged (and
+    ``'=x`` typed in a spreadsheet imports as ``=x``, as the spreadsheet shows it)."""
+    if text.startswith("'") and text.lstrip("'").startswith(FORMULA_PREFIXES):
         return text[1:]
     return text
 

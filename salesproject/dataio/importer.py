@@ -145,6 +145,7 @@ class ErrorLog:
         self.rejected_rows: set[int] = set()
         self.rejected_groups: set[str] = set()
         self._writer = csv.writer(out) if out is not None else None
+        self._width = len(header)
         if self._writer is not None:
             self._writer.writerow([*header, "error_row", "error_column", "error"])
 
@@ -153,8 +154,9 @@ class ErrorLog:
         self.rejected_rows.add(row)
         if len(self.kept) < MAX_REPORTED_ERRORS:
             self.kept.append(RowError(row, column, message))
-        if self._writer is not None:
-            self._writer.writerow([*(cells or ()), row, column, message])
+        if self._writer is not None:  # the cells padded or cut to the header, then the error
+            padded = [*(cells or ())[: self._width], *[""] * (self._width - len(cells or ()))]
+            self._writer.writerow([*padded, row, column, message])
 
 
 class ImportTable:
@@ -332,11 +334,13 @@ def _batched(iterable: Iterable, size: int) -> Iterator[list]:
         yield batch
 
 
-def _stage_cells(stage: Stage, table: ImportTable, row_numbers: set[int]) -> dict[int, list[str]]:
-    """The staged rows as cell text again (for the errors file)."""
+def _stage_cells(
+    stage: Stage, layout: Sequence[Column], row_numbers: set[int]
+) -> dict[int, list[str]]:
+    """The staged rows as cell text again, in the file's column order (for the errors file)."""
     cells: dict[int, list[str]] = {}
     numbers = sorted(row_numbers)
-    names = ", ".join(stage.column_names)
+    names = ", ".join(["row_number", *(column.name for column in layout)])
     for start in range(0, len(numbers), 10_000):
         chunk = numbers[start : start + 10_000]
         placeholders = ", ".join(["%s"] * len(chunk))
@@ -344,7 +348,7 @@ def _stage_cells(stage: Stage, table: ImportTable, row_numbers: set[int]) -> dic
             f"SELECT {names} FROM {stage.name} WHERE row_number IN ({placeholders})", chunk
         ):
             cells[row_number] = [
-                column.format(value) for column, value in zip(table.columns, values, strict=True)
+                column.format(value) for column, value in zip(layout, values, strict=True)
             ]
     return cells
 
@@ -360,7 +364,7 @@ def run_import(table: ImportTable, reader: TableReader, options: ImportOptions) 
         table=table.name, format=reader.format, dry_run=options.dry_run, counted=table.counted
     )
     layout = table.check_header(reader)
-    errors = ErrorLog(table.column_names, options.errors_out)
+    errors = ErrorLog(reader.header, options.errors_out)  # rejected rows as the file has them
     stage: Stage | None = None
     try:
         with transaction.atomic():
@@ -385,7 +389,7 @@ def run_import(table: ImportTable, reader: TableReader, options: ImportOptions) 
             if options.progress:
                 options.progress(rows_read, reader.bytes_read)
             stage.analyze()
-            _run_checks(stage, table, errors, options)
+            _run_checks(stage, table, layout, errors, options)
             report.error_count = errors.count
             report.rejected = len(errors.rejected_rows)
             report.errors = sorted(errors.kept, key=lambda error: (error.row, error.column))
@@ -421,7 +425,13 @@ def run_import(table: ImportTable, reader: TableReader, options: ImportOptions) 
     return report
 
 
-def _run_checks(stage: Stage, table: ImportTable, errors: ErrorLog, options: ImportOptions):
+def _run_checks(
+    stage: Stage,
+    table: ImportTable,
+    layout: Sequence[Column],
+    errors: ErrorLog,
+    options: ImportOptions,
+) -> None:
     found: list[tuple[int, str, str]] = list(table.checks(stage))
     rejected = {row for row, _, _ in found}
     found.extend(
@@ -430,7 +440,7 @@ def _run_checks(stage: Stage, table: ImportTable, errors: ErrorLog, options: Imp
     if not found:
         return
     staged_rows = {row for row, _, _ in found}
-    cells = _stage_cells(stage, table, staged_rows) if errors._writer is not None else {}
+    cells = _stage_cells(stage, layout, staged_rows) if errors._writer is not None else {}
     for row, column, message in found:
         errors.add(row, column, message, cells.get(row))
     if options.on_error == "skip":
@@ -441,5 +451,5 @@ def _preview(stage: Stage, table: ImportTable, limit: int) -> list[tuple[int, st
     actions = dict(table.preview(stage, limit))
     if not actions:
         return []
-    cells = _stage_cells(stage, table, set(actions))
+    cells = _stage_cells(stage, table.columns, set(actions))
     return [(row, actions[row], cells.get(row, [])) for row in sorted(actions)]
