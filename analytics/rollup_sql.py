@@ -47,7 +47,8 @@ class Rollup:
     def aggregate(self, sign: int) -> str:
         keys = ", ".join(self.keys)
         return (
-            f"SELECT {keys}, {sign} * SUM(revenue) AS revenue, {sign} * SUM(cost) AS cost, "
+            f"SELECT {keys}, {sign} * ROUND(SUM(revenue), 2) AS revenue, "
+            f"{sign} * ROUND(SUM(cost), 2) AS cost, "
             f"{sign} * SUM(units) AS units, {sign} * {self.orders} AS orders "
             f"FROM lines WHERE TRUE {self.where} GROUP BY {keys}"
         )
@@ -97,8 +98,17 @@ def lines_cte(condition: str, params: Sequence, *, materialized: bool = True) ->
     return sql, [*day_params, SaleStatus.COMPLETED.value, *params]
 
 
+def _combine(left: str, operator: str, right: str, measure: str) -> str:
+    """``left <op> right``, money rounded to cents (SQLite adds money as floating point)."""
+    if measure in ("revenue", "cost"):
+        return f"ROUND({left} {operator} {right}, 2)"
+    return f"{left} {operator} {right}"
+
+
 def _set_clause(table: str, operator: str) -> str:
-    return ", ".join(f"{m} = {table}.{m} {operator} excluded.{m}" for m in MEASURES)
+    return ", ".join(
+        f"{m} = {_combine(f'{table}.{m}', operator, f'excluded.{m}', m)}" for m in MEASURES
+    )
 
 
 def upsert_sql(rollup: Rollup) -> str:
@@ -124,7 +134,7 @@ def snapshot_insert_sql() -> str:
 def subtract_update_sql(rollup: Rollup, delta: str) -> str:
     """UPDATE taking the contribution in the relation ``delta`` off the rollup rows."""
     match = " AND ".join(f"t.{key} = {delta}.{key}" for key in rollup.keys)
-    sets = ", ".join(f"{m} = t.{m} - {delta}.{m}" for m in MEASURES)
+    sets = ", ".join(f"{m} = {_combine(f't.{m}', '-', f'{delta}.{m}', m)}" for m in MEASURES)
     return f"UPDATE {rollup.table} AS t SET {sets} FROM {delta} WHERE {match}"
 
 

@@ -118,8 +118,10 @@ class BreakdownQuerySerializer(AnalyticsQuerySerializer):
 # --- Answers (documentation) ---------------------------------------------------------------------
 
 
-def _money(help_text: str = "") -> serializers.DecimalField:
-    return serializers.DecimalField(max_digits=18, decimal_places=2, help_text=help_text)
+def _money(help_text: str = "", allow_null: bool = False) -> serializers.DecimalField:
+    return serializers.DecimalField(
+        max_digits=18, decimal_places=2, help_text=help_text, allow_null=allow_null
+    )
 
 
 def _pct(help_text: str) -> serializers.DecimalField:
@@ -158,7 +160,7 @@ class FiguresSerializer(serializers.Serializer):
     margin_pct = _pct("Margin / revenue x 100; null without revenue.")
     orders = serializers.IntegerField(help_text="Completed sales (with a line in scope).")
     units = serializers.IntegerField()
-    average_order_value = _money("Revenue / orders; null without orders.")
+    average_order_value = _money("Revenue / orders; null without orders.", allow_null=True)
 
 
 class SummaryFiguresSerializer(FiguresSerializer):

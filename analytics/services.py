@@ -105,7 +105,8 @@ def _subtract(cursor, condition: str, params: list) -> int:
         cursor.execute(f"WITH {lines}, {delta} SELECT COUNT(*) FROM d", lines_params)
         expected = cursor.fetchone()[0]
         cursor.execute(f"WITH {lines}, {delta} {q.subtract_update_sql(rollup, 'd')}", lines_params)
-        missing += expected - cursor.rowcount
+        cursor.execute("SELECT changes()")  # rowcount is -1 after a WITH ... UPDATE
+        missing += expected - cursor.fetchone()[0]
     return missing
 
 
