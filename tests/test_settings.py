@@ -47,6 +47,8 @@ CONFIG_VARIABLES = (
     "IMPORT_SYNC_MAX_BYTES",
     "IMPORT_MAX_BYTES",
     "IMPORT_ADMIN_MAX_BYTES",
+    "ANALYTICS_CACHE_ENABLED",
+    "ANALYTICS_CACHE_SECONDS",
 )
 
 
@@ -132,6 +134,9 @@ def test_broker_db_skips_the_cache_db():
         ({"CATALOG_TIMEOUT": "0"}, "CATALOG_TIMEOUT", "positive"),
         ({"CATALOG_CONNECT_TIMEOUT": "soon"}, "CATALOG_CONNECT_TIMEOUT", "not a number"),
         ({"IDEMPOTENCY_KEY_TTL_HOURS": "1"}, "IDEMPOTENCY_KEY_TTL_HOURS", "below the minimum 24"),
+        ({"ANALYTICS_CACHE_ENABLED": "sometimes"}, "ANALYTICS_CACHE_ENABLED", "not a boolean"),
+        ({"ANALYTICS_CACHE_SECONDS": "0"}, "ANALYTICS_CACHE_SECONDS", "below the minimum 1"),
+        ({"ANALYTICS_CACHE_SECONDS": "10m"}, "ANALYTICS_CACHE_SECONDS", "not an integer"),
         ({"IMPORT_SYNC_MAX_BYTES": "-1"}, "IMPORT_SYNC_MAX_BYTES", "below the minimum 0"),
         ({"IMPORT_MAX_BYTES": "big"}, "IMPORT_MAX_BYTES", "not an integer"),
         ({"IMPORT_ADMIN_MAX_BYTES": "0"}, "IMPORT_ADMIN_MAX_BYTES", "below the minimum 1"),
