@@ -165,7 +165,7 @@ class Column:
         """The cell text for a stored value (the inverse of ``parse``)."""
         if value is None:
             return ""
-        if self.kind == "text":
+        if self.kind in ("text", "email"):  # "=1+2@example.com" is a valid address
             return escape_formula(value)
         if self.kind == "datetime":
             return format_datetime(value)

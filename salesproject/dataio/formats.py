@@ -444,12 +444,15 @@ def iter_xlsx(header: Sequence[str], rows: Iterable[Sequence[str]]) -> Iterator[
     """An XLSX workbook (openpyxl write-only mode, spooled to a temporary file), in chunks.
     Cells are strings, as in the CSV: a spreadsheet must not reinterpret SKUs or prices."""
     from openpyxl import Workbook
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("data")
     sheet.append(list(header))
+    clean = ILLEGAL_CHARACTERS_RE.sub
     for row in rows:
-        sheet.append(list(row))
+        # XLSX cannot hold control characters (other than tab and newlines): they are dropped.
+        sheet.append([clean("", cell) if cell else cell for cell in row])
     with tempfile.TemporaryFile() as spool:
         workbook.save(spool)
         spool.seek(0)

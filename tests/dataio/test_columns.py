@@ -73,11 +73,6 @@ def test_email_column():
         column.parse("a" * 250 + "@b.com")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Column.format escapes only kind 'text'; an email cell such as "
-    "'=1+2@example.com' or '-x@example.com' (valid addresses) is exported unescaped",
-)
 def test_email_cells_are_escaped_against_formulas():
     column = Column("email", "email")
     assert column.format("=1+2@example.com") == "'=1+2@example.com"
