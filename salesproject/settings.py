@@ -260,10 +260,27 @@ if CELERY_BROKER_URL and REDIS_URL:
 CELERY_TASK_ALWAYS_EAGER = _env_bool("CELERY_TASK_ALWAYS_EAGER", default=not CELERY_BROKER_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = None
+# JSON only: a message is data (ids and plain values), never a pickled object.
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_TIMEZONE = "UTC"
+# A task is acknowledged when it is done, not when it starts: a worker killed midway leaves it to
+# be delivered again (every task is idempotent), one message at a time per worker process.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Time limits: SoftTimeLimitExceeded is raised in the task (its transaction rolls back), then the
+# process is killed at the hard limit.
+CELERY_TASK_TIME_LIMIT = _env_int("CELERY_TASK_TIME_LIMIT", 3600, minimum=10)
+CELERY_TASK_SOFT_TIME_LIMIT = max(CELERY_TASK_TIME_LIMIT - 60, 5)
+# Redis hands an unacknowledged message to another worker after this: longer than any task.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 600}
+# If the broker is down, enqueueing fails within about two seconds (the API answers 503).
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 if not CELERY_BROKER_URL:
     CELERY_BROKER_URL = "memory://"
 CELERY_BEAT_SCHEDULE = {
@@ -272,6 +289,8 @@ CELERY_BEAT_SCHEDULE = {
     "retry-catalog-outbox": {"task": "products.retry_catalog_outbox", "schedule": 60.0},
     # Delete Idempotency-Key answers past their expiry (kept at least 24 hours).
     "purge-idempotency-keys": {"task": "sales.purge_idempotency_keys", "schedule": 3600.0},
+    # Mark failed the batch jobs whose worker stopped sending heartbeats (killed, machine lost).
+    "fail-stale-jobs": {"task": "jobs.fail_stale_jobs", "schedule": 60.0},
 }
 
 # --- Auth, API ---------------------------------------------------------------------------------
@@ -408,6 +427,13 @@ IDEMPOTENCY_KEY_TTL_HOURS = _env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24, minimum=24
 IMPORT_SYNC_MAX_BYTES = _env_int("IMPORT_SYNC_MAX_BYTES", 1_000_000, minimum=0)
 IMPORT_MAX_BYTES = _env_int("IMPORT_MAX_BYTES", 500_000_000, minimum=1)
 IMPORT_ADMIN_MAX_BYTES = _env_int("IMPORT_ADMIN_MAX_BYTES", 20_000_000, minimum=1)
+
+# Batch jobs: a running job's worker writes a heartbeat every JOB_HEARTBEAT_SECONDS; a job
+# without one for JOB_HEARTBEAT_TIMEOUT is taken over by its redelivered task, or marked failed.
+JOB_HEARTBEAT_SECONDS = _env_int("JOB_HEARTBEAT_SECONDS", 5, minimum=1)
+JOB_HEARTBEAT_TIMEOUT = _env_int("JOB_HEARTBEAT_TIMEOUT", 120, minimum=10)
+if JOB_HEARTBEAT_TIMEOUT <= 2 * JOB_HEARTBEAT_SECONDS:
+    raise _config_error("JOB_HEARTBEAT_TIMEOUT", "it must be more than twice JOB_HEARTBEAT_SECONDS")
 
 # --- Analytics -----------------------------------------------------------------------------------
 

@@ -6,7 +6,8 @@ from django.utils.html import format_html
 
 from salesproject.errors import ApplicationError
 from salesproject.jobs import services
-from salesproject.jobs.models import BatchJob
+from salesproject.jobs.deadletter import failed_task_resend
+from salesproject.jobs.models import BatchJob, FailedTask
 
 
 @admin.register(BatchJob)
@@ -48,3 +49,35 @@ class BatchJobAdmin(admin.ModelAdmin):
                 self.message_user(request, error.message, messages.WARNING)
             else:
                 self.message_user(request, f"Job {job.pk}: cancellation requested.")
+
+
+@admin.register(FailedTask)
+class FailedTaskAdmin(admin.ModelAdmin):
+    """The dead-letter log of Celery tasks; "Send again" re-sends with the same arguments (every
+    task is idempotent)."""
+
+    list_display = ("failed_at", "task_name", "exception_summary", "hostname", "resent_at")
+    list_filter = ("task_name",)
+    search_fields = ("task_name", "task_id", "exception")
+    date_hierarchy = "failed_at"
+    readonly_fields = [field.name for field in FailedTask._meta.fields]
+    actions = ["send_again"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description="Exception")
+    def exception_summary(self, failed):
+        return failed.exception[:120]
+
+    @admin.action(description="Send the selected tasks again", permissions=["change"])
+    def send_again(self, request, queryset):
+        for failed in queryset:
+            try:
+                task_id = failed_task_resend(failed_task=failed)
+            except Exception as error:  # an unknown task name, the broker down, …
+                self.message_user(
+                    request, f"{failed.task_name}: not sent ({error}).", messages.ERROR
+                )
+            else:
+                self.message_user(request, f"{failed.task_name}: sent again as {task_id}.")

@@ -7,3 +7,6 @@ class JobsConfig(AppConfig):
     name = "salesproject.jobs"
     label = "jobs"
     verbose_name = "Batch jobs"
+
+    def ready(self):
+        from salesproject.jobs import deadletter  # noqa: F401  (connects the task_failure signal)

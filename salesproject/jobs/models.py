@@ -77,3 +77,25 @@ class BatchJob(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in FINISHED_STATUSES
+
+
+class FailedTask(models.Model):
+    """The dead-letter log: every Celery task that ended in an exception, with what it was
+    asked, so an operator can see it (admin) and send it again."""
+
+    task_name = models.CharField(max_length=200)
+    task_id = models.CharField(max_length=64, blank=True)
+    args = models.JSONField(default=list, blank=True)
+    kwargs = models.JSONField(default=dict, blank=True)
+    exception = models.TextField()
+    traceback = models.TextField(blank=True)
+    hostname = models.CharField(max_length=200, blank=True)
+    failed_at = models.DateTimeField(auto_now_add=True)
+    resent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-failed_at", "-id")
+        indexes = [models.Index(fields=["task_name", "-failed_at"], name="failedtask_name_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.task_name} {self.task_id} ({self.failed_at:%Y-%m-%d %H:%M})"

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from django.core.files import File
@@ -59,13 +62,26 @@ def batch_job_create(
     return job
 
 
+def _stale_before():
+    return timezone.now() - timedelta(seconds=settings.JOB_HEARTBEAT_TIMEOUT)
+
+
 def batch_job_start(*, job_id: int) -> BatchJob | None:
-    """Queued → running. None when the job must not run (finished, cancelled, or running
-    elsewhere): a task delivered twice does the work once."""
+    """Queued → running. None when the job must not run (finished, cancelled, or running on a
+    live worker): a task delivered twice does the work once. A running job whose heartbeat
+    stopped (its worker was killed; its work, done in one transaction, was rolled back) is taken
+    over by the task delivered again."""
     with transaction.atomic():
         job = BatchJob.objects.select_for_update().filter(pk=job_id).first()
-        if job is None or job.status != BatchJobStatus.QUEUED:
+        if job is None:
             return None
+        taking_over = job.status == BatchJobStatus.RUNNING and (
+            job.heartbeat_at is None or job.heartbeat_at < _stale_before()
+        )
+        if job.status != BatchJobStatus.QUEUED and not taking_over:
+            return None
+        if taking_over:
+            logger.warning("Batch job %s: its worker stopped; running it again", job.pk)
         if job.cancel_requested:
             _finish(job, BatchJobStatus.CANCELLED, message="Cancelled before it started.")
             return None
@@ -138,6 +154,64 @@ def batch_job_finish(
         progress_done=job.progress_done,
         progress_total=job.progress_total,
     )
+
+
+def batch_jobs_fail_stale() -> int:
+    """Running jobs whose worker stopped sending heartbeats for JOB_HEARTBEAT_TIMEOUT are marked
+    failed (their work is rolled back with the transaction it ran in). Returns how many."""
+    failed = 0
+    with transaction.atomic():
+        for job in BatchJob.objects.select_for_update(skip_locked=True).filter(
+            status=BatchJobStatus.RUNNING, heartbeat_at__lt=_stale_before()
+        ):
+            _finish(
+                job,
+                BatchJobStatus.FAILED,
+                message=f"The worker stopped (no heartbeat since {job.heartbeat_at.isoformat()}); "
+                "nothing it was doing was kept. Start the job again.",
+            )
+            failed += 1
+    return failed
+
+
+class JobHeartbeat:
+    """While a job works, often inside one long transaction whose writes nobody sees until it
+    ends, a thread with its own database connection records the job's heartbeat and progress
+    every ``interval`` seconds. Stale heartbeats tell a dead worker (``batch_jobs_fail_stale``)."""
+
+    def __init__(self, job: BatchJob, interval: float | None = None) -> None:
+        self.job = job
+        self.interval = interval or settings.JOB_HEARTBEAT_SECONDS
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"job-{job.pk}-heartbeat")
+
+    def __enter__(self) -> JobHeartbeat:
+        self._thread.daemon = True
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _beat(self) -> None:
+        BatchJob.objects.filter(pk=self.job.pk, status=BatchJobStatus.RUNNING).update(
+            heartbeat_at=timezone.now(),
+            progress_done=self.job.progress_done,
+            progress_total=self.job.progress_total,
+        )
+
+    def _run(self) -> None:
+        from django.db import connection
+
+        try:
+            while not self._stop.wait(self.interval):
+                try:
+                    self._beat()
+                except Exception:  # e.g. SQLite locked by the job's own transaction
+                    logger.debug("Heartbeat of job %s not written", self.job.pk, exc_info=True)
+        finally:
+            connection.close()
 
 
 def batch_job_cancel(*, job: BatchJob) -> BatchJob:

@@ -22,9 +22,15 @@ def run_batch_job_task(job_id: int) -> None:
     if job is None:
         return
     try:
-        import_string(HANDLERS[job.kind])(job)
+        with services.JobHeartbeat(job):
+            import_string(HANDLERS[job.kind])(job)
     except Exception as error:
         logger.exception("Batch job %s (%s) failed", job.pk, job.kind)
         services.batch_job_finish(
             job=job, status=BatchJobStatus.FAILED, message=f"{type(error).__name__}: {error}"
         )
+
+
+@shared_task(name="jobs.fail_stale_jobs")
+def fail_stale_jobs_task() -> int:
+    return services.batch_jobs_fail_stale()
