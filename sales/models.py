@@ -15,7 +15,12 @@ class Sale(models.Model):
 
     reference = models.CharField(max_length=64, unique=True, help_text="Human readable, unique.")
     customer = models.ForeignKey(
-        "customers.Customer", null=True, blank=True, on_delete=models.PROTECT, related_name="sales"
+        "customers.Customer",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="sales",
+        db_index=False,  # sale_customer_sold_at_idx (customer, -sold_at) serves it
     )
     sold_at = models.DateTimeField(default=timezone.now)
     status = models.CharField(
@@ -57,8 +62,13 @@ class Sale(models.Model):
 
 
 class SaleItem(models.Model):
-    sale = models.ForeignKey(Sale, on_delete=models.CASCADE, related_name="items")
-    product = models.ForeignKey("products.Product", on_delete=models.PROTECT, related_name="+")
+    # No single-column indexes: the unique (sale, product) constraint serves ``sale`` and
+    # saleitem_product_sale_idx (product, sale) serves ``product`` (fewer indexes to maintain
+    # on every insert: the sales import writes a million lines at a time).
+    sale = models.ForeignKey(Sale, on_delete=models.CASCADE, related_name="items", db_index=False)
+    product = models.ForeignKey(
+        "products.Product", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     quantity = models.PositiveIntegerField()
     unit_price = models.DecimalField(
         max_digits=12, decimal_places=2, help_text="Price at sale time."
