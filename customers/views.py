@@ -1,11 +1,11 @@
 from customers import selectors, services
 from customers.filters import CustomerFilter
 from customers.serializers import CustomerInputSerializer, CustomerOutputSerializer
-from salesproject.dataio.views import TableImportExportMixin
+from salesproject.dataio.views import TableBulkMixin, TableImportExportMixin
 from salesproject.views import ServiceModelViewSet
 
 
-class CustomerViewSet(TableImportExportMixin, ServiceModelViewSet):
+class CustomerViewSet(TableBulkMixin, TableImportExportMixin, ServiceModelViewSet):
     """Customers. `search=` looks in name, email, city and phone."""
 
     data_table = "customers"

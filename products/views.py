@@ -18,7 +18,7 @@ from products.serializers import (
     ProductOutputSerializer,
     StockMovementOutputSerializer,
 )
-from salesproject.dataio.views import TableImportExportMixin
+from salesproject.dataio.views import TableBulkMixin, TableImportExportMixin
 from salesproject.errors import ApplicationError
 from salesproject.views import ServiceModelViewSet
 
@@ -45,7 +45,7 @@ class CategoryViewSet(TableImportExportMixin, ServiceModelViewSet):
         services.category_delete(category=instance)
 
 
-class ProductViewSet(TableImportExportMixin, ServiceModelViewSet):
+class ProductViewSet(TableBulkMixin, TableImportExportMixin, ServiceModelViewSet):
     """Products: the public catalog. Anyone may read; `cost` is shown only to staff roles.
     Setting `stock_quantity` records the difference in the stock ledger."""
 

@@ -427,6 +427,8 @@ IDEMPOTENCY_KEY_TTL_HOURS = _env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24, minimum=24
 IMPORT_SYNC_MAX_BYTES = _env_int("IMPORT_SYNC_MAX_BYTES", 1_000_000, minimum=0)
 IMPORT_MAX_BYTES = _env_int("IMPORT_MAX_BYTES", 500_000_000, minimum=1)
 IMPORT_ADMIN_MAX_BYTES = _env_int("IMPORT_ADMIN_MAX_BYTES", 20_000_000, minimum=1)
+# POST /api/products/bulk/ and /api/customers/bulk/: items per request (all or nothing).
+BULK_MAX_ITEMS = _env_int("BULK_MAX_ITEMS", 10_000, minimum=1)
 
 # Batch jobs: a running job's worker writes a heartbeat every JOB_HEARTBEAT_SECONDS; a job
 # without one for JOB_HEARTBEAT_TIMEOUT is taken over by its redelivered task, or marked failed.

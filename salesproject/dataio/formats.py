@@ -83,6 +83,8 @@ class TableReader:
     """The header (lower-cased, stripped) and the rows of a table file."""
 
     format = ""
+    row_label = "row"  # how messages name a row…
+    source_label = "file"  # …and the whole input
 
     def __init__(self) -> None:
         self.header: list[str] = []
@@ -353,35 +355,8 @@ class JsonReader(TableReader):
     def rows(self) -> Iterator[tuple[int, list[str] | BadRow]]:
         row_number = 2
         record = self._first
-        header = self.header
         while record is not None:
-            keys = _normalize_header(record.keys())
-            unknown = [key for key in keys if key not in header]
-            nested = [
-                key
-                for key, value in zip(keys, record.values(), strict=True)
-                if isinstance(value, dict | list)
-            ]
-            if unknown:
-                yield (
-                    row_number,
-                    BadRow(
-                        f"Unknown key(s) {', '.join(unknown)}; the first row has "
-                        f"{', '.join(header)}."
-                    ),
-                )
-            elif nested:
-                yield (
-                    row_number,
-                    BadRow(
-                        f"Key(s) {', '.join(nested)} hold a list or an object; give plain values."
-                    ),
-                )
-            elif keys == header:
-                yield row_number, [_cell_text(value) for value in record.values()]
-            else:
-                by_key = dict(zip(keys, record.values(), strict=True))
-                yield row_number, [_cell_text(by_key.get(name)) for name in header]
+            yield row_number, record_cells(record, self.header)
             row_number += 1
             record = self._next_object(row_number)
 
@@ -398,6 +373,49 @@ class BadRow:
 
     def __init__(self, message: str) -> None:
         self.message = message
+
+
+def record_cells(record: Any, header: Sequence[str]) -> list[str] | BadRow:
+    """A JSON object's values as cells in ``header`` order."""
+    if not isinstance(record, dict):
+        return BadRow("Not an object; each row is an object with the column names as keys.")
+    keys = _normalize_header(record.keys())
+    unknown = [key for key in keys if key not in header]
+    if unknown:
+        return BadRow(
+            f"Unknown key(s) {', '.join(unknown)}; the first row has {', '.join(header)}."
+        )
+    nested = [key for key, value in zip(keys, record.values(), strict=True) if _is_nested(value)]
+    if nested:
+        return BadRow(f"Key(s) {', '.join(nested)} hold a list or an object; give plain values.")
+    if keys == header:
+        return [_cell_text(value) for value in record.values()]
+    by_key = dict(zip(keys, record.values(), strict=True))
+    return [_cell_text(by_key.get(name)) for name in header]
+
+
+def _is_nested(value: Any) -> bool:
+    return isinstance(value, dict | list)
+
+
+class RecordsReader(TableReader):
+    """Rows from objects already parsed (an API request's JSON items); the header is the keys
+    of the first one. Rows are numbered by item index, from 0."""
+
+    format = "json"
+    row_label = "item"
+    source_label = "request"
+
+    def __init__(self, records: Sequence[Any], expected: Sequence[str]) -> None:
+        super().__init__()
+        self._records = records
+        first = records[0] if records else None
+        self.header = _normalize_header(first.keys()) if isinstance(first, dict) else list(expected)
+
+    def rows(self) -> Iterator[tuple[int, list[str] | BadRow]]:
+        header = self.header
+        for index, record in enumerate(self._records):
+            yield index, record_cells(record, header)
 
 
 def open_table(raw: IO[bytes], fmt: str, expected: Sequence[str]) -> TableReader:

@@ -262,8 +262,8 @@ def duplicate_key_check(
         yield (
             row_number,
             key[-1],
-            f"duplicate {what} {shown!r}: row {first_row} already has it (a key appears once "
-            "per file).",
+            f"duplicate {what} {shown!r}: {stage.row_label} {first_row} already has it (a key "
+            f"appears once per {stage.source_label}).",
         )
 
 
@@ -370,6 +370,7 @@ def run_import(table: ImportTable, reader: TableReader, options: ImportOptions) 
         with transaction.atomic():
             stage = Stage(table.columns, table.stage_extra)
             stage.present = {column.name for column in layout}
+            stage.row_label, stage.source_label = reader.row_label, reader.source_label
             rows_read = 0
 
             def counted_rows():

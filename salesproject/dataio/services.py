@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import IO
+from collections.abc import Iterator, Sequence
+from typing import IO, Any
 
 from django.db.models import QuerySet
 
 from salesproject.dataio.exporter import export_stream
-from salesproject.dataio.formats import open_table
+from salesproject.dataio.formats import RecordsReader, open_table
 from salesproject.dataio.importer import ImportOptions, ImportReport, run_import
 from salesproject.dataio.tables import get_table
 
@@ -19,6 +19,15 @@ def data_import(*, table: str, source: IO[bytes], fmt: str, options: ImportOptio
     import_table = get_table(table)
     reader = open_table(source, fmt, import_table.column_names)
     return run_import(import_table, reader, options)
+
+
+def data_import_records(
+    *, table: str, records: Sequence[Any], options: ImportOptions
+) -> ImportReport:
+    """Import objects already parsed (an API request's items), with the same columns, checks and
+    merge as a file. Rows are numbered by item index (from 0)."""
+    import_table = get_table(table)
+    return run_import(import_table, RecordsReader(records, import_table.column_names), options)
 
 
 def data_export(*, table: str, fmt: str, queryset: QuerySet | None = None) -> Iterator[bytes]:

@@ -61,7 +61,11 @@ class Stage:
     def __init__(self, columns: Sequence[Column], extra: Sequence[tuple[str, str]] = ()) -> None:
         self.name = f"import_stage_{next(self._counter)}"
         self.present: set[str] = {column.name for column in columns}  # columns in the file
-        self.also_drop: list[str] = []  # more temporary tables made from this one
+        self.also_drop: list[str] = []
+        self.row_label, self.source_label = (
+            "row",
+            "file",
+        )  # how messages name a row, the input  # more temporary tables made from this one
         self.version = 0  # bumped when rows are taken out (tables derived from it are stale)
         self.columns = list(columns)
         self.column_names = ["row_number", *(column.name for column in self.columns)]

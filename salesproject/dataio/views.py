@@ -8,16 +8,16 @@ from django.http import StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import permissions, status
+from rest_framework import permissions, serializers, status
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from salesproject.dataio.formats import CONTENT_TYPES, FORMATS, format_from_name
-from salesproject.dataio.importer import ImportOptions
+from salesproject.dataio.importer import DEFAULT_BATCH_SIZE, ImportOptions
 from salesproject.dataio.serializers import ImportInputSerializer, ImportResultSerializer
-from salesproject.dataio.services import data_export, data_import
+from salesproject.dataio.services import data_export, data_import, data_import_records
 from salesproject.errors import ApplicationError
 from salesproject.jobs.models import BatchJobKind
 from salesproject.jobs.serializers import BatchJobOutputSerializer
@@ -40,7 +40,7 @@ class TableFilePermission(permissions.BasePermission):
     def has_permission(self, request, view):
         if not request.user or not request.user.is_authenticated:
             return False
-        actions = ("view",) if view.action == "export" else ("add", "change")
+        actions = ("view",) if view.action == "export" else ("add", "change")  # import, bulk
         return request.user.has_perms(_model_perms(view.queryset.model, *actions))
 
 
@@ -168,3 +168,79 @@ class TableImportExportMixin:
                 report.summary(), code="import_rejected", extra={"report": report.as_dict()}
             )
         return Response({"report": report.as_dict()})
+
+
+class BulkInputSerializer(serializers.Serializer):
+    items = serializers.ListField(
+        child=serializers.JSONField(),
+        allow_empty=False,
+        help_text="Objects with the columns of the table's file (natural keys, e.g. a "
+        "product's category by name).",
+    )
+    dry_run = serializers.BooleanField(default=False)
+
+    def validate_items(self, items):
+        limit = settings.BULK_MAX_ITEMS
+        if len(items) > limit:
+            raise serializers.ValidationError(f"At most {limit} items per request.")
+        return items
+
+
+class BulkResultSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    unchanged = serializers.IntegerField()
+    items = serializers.IntegerField()
+    dry_run = serializers.BooleanField()
+    seconds = serializers.FloatField()
+
+
+class TableBulkMixin:
+    """``POST /api/<resource>/bulk/``: create or update up to BULK_MAX_ITEMS objects by natural
+    key in one request, all or nothing; the errors are listed per item."""
+
+    def get_permissions(self):
+        if self.action == "bulk":
+            return [TableFilePermission()]
+        return super().get_permissions()
+
+    @extend_schema(request=BulkInputSerializer, responses=BulkResultSerializer)
+    @action(detail=False, methods=["post"], url_path="bulk")
+    def bulk(self, request, *args, **kwargs):
+        """Create or update many objects by natural key (the same fields as the import file),
+        all or nothing: if any item is invalid nothing is written and `error.fields.items` lists
+        the errors by item index (`{}` for a good item)."""
+        serializer = BulkInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        items = serializer.validated_data["items"]
+        report = data_import_records(
+            table=self.data_table,
+            records=items,
+            options=ImportOptions(
+                dry_run=serializer.validated_data["dry_run"],
+                actor=request.user,
+                source_name="bulk",
+                batch_size=min(len(items), DEFAULT_BATCH_SIZE),
+            ),
+        )
+        if report.aborted:
+            per_item: list[dict[str, list[str]]] = [{} for _ in items]
+            for error in report.errors:
+                per_item[error.row].setdefault(error.column or "non_field_errors", []).append(
+                    error.message
+                )
+            raise ApplicationError(
+                f"{report.rejected} of {len(items)} items are invalid; nothing was written.",
+                fields={"items": per_item},
+                extra={"error_count": report.error_count},
+            )
+        return Response(
+            {
+                "created": report.created,
+                "updated": report.updated,
+                "unchanged": report.unchanged,
+                "items": report.rows,
+                "dry_run": report.dry_run,
+                "seconds": round(report.seconds, 3),
+            }
+        )
