@@ -6,8 +6,10 @@ change of ``stock_quantity`` are written to the ledger. The ledger itself is rea
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.db.models import Count
 from django.forms.models import BaseInlineFormSet
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -18,6 +20,7 @@ from products.models import CatalogOutboxEntry, Category, Product, StockMovement
 from products.resources import CategoryResource, ProductResource
 from sales.selectors import product_has_sales
 from salesproject.dataio.admin import TableImportExportAdmin
+from salesproject.errors import ApplicationError
 
 LEDGER_INLINE_ROWS = 50
 
@@ -126,6 +129,21 @@ class ProductAdminForm(forms.ModelForm):
         return value
 
 
+class PriceChangeForm(forms.Form):
+    percent = forms.DecimalField(
+        max_digits=7, decimal_places=2, required=False, help_text="E.g. 5 or -10 (percent)."
+    )
+    amount = forms.DecimalField(
+        max_digits=12, decimal_places=2, required=False, help_text="Or add this to each price."
+    )
+
+    def clean(self):
+        data = super().clean()
+        if (data.get("percent") is None) == (data.get("amount") is None):
+            raise forms.ValidationError("Give a percentage or an amount (one of them).")
+        return data
+
+
 @admin.register(Product)
 class ProductAdmin(TableImportExportAdmin, ServiceAdminMixin, admin.ModelAdmin):
     resource_classes = [ProductResource]
@@ -147,6 +165,46 @@ class ProductAdmin(TableImportExportAdmin, ServiceAdminMixin, admin.ModelAdmin):
     inlines = (StockMovementInline,)
     show_full_result_count = False
     add_fields = ("sku", "name", "category", "price", "cost", "stock_quantity", "is_active")
+    actions = ["change_prices"]
+
+    @admin.action(description="Change prices of the selected products", permissions=["change"])
+    def change_prices(self, request, queryset):
+        """A form (percent or amount), a preview of the new prices, then the change in one
+        transaction through ``products.services.product_price_update``."""
+        submitted = "preview" in request.POST or "apply" in request.POST
+        form = PriceChangeForm(request.POST if submitted else None)
+        preview = None
+        if form.is_bound and form.is_valid():
+            try:
+                result = services.product_price_update(
+                    products=queryset,
+                    percent=form.cleaned_data["percent"],
+                    amount=form.cleaned_data["amount"],
+                    dry_run="apply" not in request.POST,
+                )
+            except ApplicationError as error:
+                form.add_error(None, error.message)
+            else:
+                if not result.dry_run:
+                    self.message_user(
+                        request, f"{result.changed} of {result.matched} prices changed."
+                    )
+                    return None
+                preview = result
+        return TemplateResponse(
+            request,
+            "admin/products/product/change_prices.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "title": "Change prices",
+                "form": form,
+                "preview": preview,
+                "count": queryset.count(),
+                "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+            },
+        )
+
     change_readonly_fields = ("ledger", "created_at", "updated_at")
 
     def get_fields(self, request, obj=None):

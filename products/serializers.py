@@ -99,3 +99,59 @@ class CatalogQuantityInputSerializer(serializers.Serializer):
 
 class CatalogDetailSerializer(serializers.Serializer):
     detail = serializers.CharField()
+
+
+class PriceUpdateInputSerializer(serializers.Serializer):
+    """Which products (every given criterion must hold; at least one) and how their price
+    changes (``percent`` or ``amount``)."""
+
+    category = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        allow_empty=False,
+        help_text="Category ids.",
+    )
+    skus = serializers.ListField(
+        child=serializers.CharField(max_length=64), required=False, allow_empty=False
+    )
+    price_min = serializers.DecimalField(max_digits=12, decimal_places=2, required=False)
+    price_max = serializers.DecimalField(max_digits=12, decimal_places=2, required=False)
+    percent = serializers.DecimalField(
+        max_digits=7,
+        decimal_places=2,
+        required=False,
+        help_text="E.g. 5 raises prices by 5%, -10 lowers them by 10% (rounded to the cent).",
+    )
+    amount = serializers.DecimalField(
+        max_digits=12, decimal_places=2, required=False, help_text="Added to each price."
+    )
+    dry_run = serializers.BooleanField(
+        default=False, help_text="Show what would change (first 100) and write nothing."
+    )
+
+    def validate(self, data):
+        if not any(name in data for name in ("category", "skus", "price_min", "price_max")):
+            raise serializers.ValidationError(
+                "Choose the products: category, skus, price_min or price_max (at least one)."
+            )
+        if ("percent" in data) == ("amount" in data):
+            raise serializers.ValidationError({"percent": ["Give percent or amount (one)."]})
+        if "category" in data:
+            known = set(
+                Category.objects.filter(pk__in=data["category"]).values_list("pk", flat=True)
+            )
+            unknown = sorted(set(data["category"]) - known)
+            if unknown:
+                raise serializers.ValidationError(
+                    {"category": [f"Unknown category ids: {unknown}."]}
+                )
+        return data
+
+    def selection(self) -> dict:
+        data = self.validated_data
+        return {
+            "category_ids": data.get("category"),
+            "skus": data.get("skus"),
+            "price_min": data.get("price_min"),
+            "price_max": data.get("price_max"),
+        }

@@ -1,6 +1,9 @@
+from decimal import Decimal
+
 from django.db import DataError, IntegrityError, transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
+from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -14,12 +17,16 @@ from products.serializers import (
     CatalogQuantityInputSerializer,
     CategoryInputSerializer,
     CategoryOutputSerializer,
+    PriceUpdateInputSerializer,
     ProductInputSerializer,
     ProductOutputSerializer,
     StockMovementOutputSerializer,
 )
 from salesproject.dataio.views import TableBulkMixin, TableImportExportMixin
 from salesproject.errors import ApplicationError
+from salesproject.jobs.models import BatchJobKind
+from salesproject.jobs.serializers import BatchJobOutputSerializer
+from salesproject.jobs.services import batch_job_create
 from salesproject.views import ServiceModelViewSet
 
 
@@ -57,6 +64,42 @@ class ProductViewSet(TableBulkMixin, TableImportExportMixin, ServiceModelViewSet
     filterset_class = ProductFilter
     ordering_fields = ["name", "sku", "price", "stock_quantity", "created_at", "updated_at"]
     ordering = ["name", "id"]
+    action_permissions = {"price_update": ["products.change_product"]}
+
+    @extend_schema(request=PriceUpdateInputSerializer, responses={200: dict, 202: dict})
+    @action(detail=False, methods=["post"], url_path="price-update")
+    def price_update(self, request, *args, **kwargs):
+        """Change the prices of the products matching a filter (category ids, skus, price
+        range) by `percent` or `amount`. With `dry_run` it answers 200 with what would change;
+        otherwise it runs as a batch job: 202 with the job (`GET /api/jobs/{id}/`). All or
+        nothing: refused whole if a price would fall below 0."""
+        serializer = PriceUpdateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        selection = serializer.selection()
+        # Checked now (a price out of range is a 400 here, not a failed job later).
+        result = services.product_price_update(
+            products=selectors.product_price_selection(**selection),
+            percent=data.get("percent"),
+            amount=data.get("amount"),
+            dry_run=True,
+        )
+        if data["dry_run"]:
+            return Response(result.as_dict())
+        job = batch_job_create(
+            kind=BatchJobKind.PRICE_UPDATE,
+            params={
+                "selection": {k: _jsonable(v) for k, v in selection.items()},
+                "percent": _jsonable(data.get("percent")),
+                "amount": _jsonable(data.get("amount")),
+            },
+            created_by=request.user,
+        )
+        job.refresh_from_db()
+        body = {"job": BatchJobOutputSerializer(job, context={"request": request}).data}
+        return Response(
+            body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["job"]["url"]}
+        )
 
     def handle_exception(self, exc):
         response = super().handle_exception(exc)
@@ -74,6 +117,12 @@ class ProductViewSet(TableBulkMixin, TableImportExportMixin, ServiceModelViewSet
 
     def delete_object(self, instance):
         services.product_delete(product=instance)
+
+
+def _jsonable(value):
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
 
 
 class StockMovementViewSet(viewsets.ReadOnlyModelViewSet):

@@ -4,6 +4,8 @@ from django.db import models
 
 class BatchJobKind(models.TextChoices):
     IMPORT = "import", "Import a file"
+    PRICE_UPDATE = "price_update", "Update prices"
+    SALES_BULK = "sales_bulk", "Record sales in bulk"
 
 
 class BatchJobStatus(models.TextChoices):

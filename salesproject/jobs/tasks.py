@@ -5,6 +5,7 @@ import logging
 from celery import shared_task
 from django.utils.module_loading import import_string
 
+from salesproject.errors import ApplicationError
 from salesproject.jobs import services
 from salesproject.jobs.models import BatchJobStatus
 
@@ -13,6 +14,8 @@ logger = logging.getLogger(__name__)
 # kind → the function that does the work: handler(job) -> None (it finishes the job itself)
 HANDLERS = {
     "import": "salesproject.dataio.jobs.run_import_job",
+    "price_update": "products.jobs.run_price_update_job",
+    "sales_bulk": "sales.jobs.run_sales_bulk_job",
 }
 
 
@@ -24,11 +27,15 @@ def run_batch_job_task(job_id: int) -> None:
     try:
         with services.JobHeartbeat(job):
             import_string(HANDLERS[job.kind])(job)
+    except ApplicationError as error:  # the data did not allow it: the job says why
+        logger.warning("Batch job %s (%s) failed: %s", job.pk, job.kind, error.message)
+        services.batch_job_finish(job=job, status=BatchJobStatus.FAILED, message=error.message)
     except Exception as error:
         logger.exception("Batch job %s (%s) failed", job.pk, job.kind)
         services.batch_job_finish(
             job=job, status=BatchJobStatus.FAILED, message=f"{type(error).__name__}: {error}"
         )
+        raise  # the dead-letter log records it
 
 
 @shared_task(name="jobs.fail_stale_jobs")
