@@ -77,3 +77,13 @@ class SaleUpdateInputSerializer(SaleInputSerializer):
     """PUT replaces customer, sold_at and items; PATCH changes only what it sends."""
 
     reference = None
+
+
+class SalesBulkInputSerializer(serializers.Serializer):
+    sales = SaleInputSerializer(many=True, allow_empty=False)
+
+    def validate_sales(self, sales):
+        limit = settings.SALES_BULK_MAX
+        if len(sales) > limit:
+            raise serializers.ValidationError(f"At most {limit} sales per request.")
+        return sales

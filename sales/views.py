@@ -1,11 +1,22 @@
+from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from sales import idempotency, selectors, services
+from sales.bulk import sales_bulk_plan, sales_bulk_record
 from sales.filters import SaleFilter
-from sales.serializers import SaleInputSerializer, SaleOutputSerializer, SaleUpdateInputSerializer
+from sales.serializers import (
+    SaleInputSerializer,
+    SaleOutputSerializer,
+    SalesBulkInputSerializer,
+    SaleUpdateInputSerializer,
+)
 from salesproject.dataio.views import TableImportExportMixin
+from salesproject.jobs.models import BatchJobKind
+from salesproject.jobs.serializers import BatchJobOutputSerializer
+from salesproject.jobs.services import batch_job_create
 from salesproject.pagination import SaleCursorPagination
 from salesproject.views import ServiceModelViewSet
 
@@ -23,6 +34,28 @@ class SaleViewSet(TableImportExportMixin, ServiceModelViewSet):
     ordering_fields = ["sold_at", "total", "created_at"]
     ordering = ["-sold_at", "-id"]
     action_permissions = {"cancel": ["sales.cancel_sale"]}
+
+    @extend_schema(request=SalesBulkInputSerializer, responses={200: dict, 202: dict})
+    @action(detail=False, methods=["post"], url_path="bulk")
+    def bulk(self, request, *args, **kwargs):
+        """Record many sales, each through the sale service (stock rules hold for each; a sale
+        refused, e.g. for stock, is reported and the others go on). Up to
+        SALES_BULK_SYNC_MAX sales: 200 with one result per sale; more: a batch job (202).
+        Every sale gets its reference first, so a batch run twice records each sale once."""
+        serializer = SalesBulkInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        planned = sales_bulk_plan(serializer.validated_data["sales"])
+        if len(planned) <= settings.SALES_BULK_SYNC_MAX:
+            result = sales_bulk_record(planned=planned, created_by=request.user)
+            return Response(result.as_dict())
+        job = batch_job_create(
+            kind=BatchJobKind.SALES_BULK, params={"sales": planned}, created_by=request.user
+        )
+        job.refresh_from_db()
+        body = {"job": BatchJobOutputSerializer(job, context={"request": request}).data}
+        return Response(
+            body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["job"]["url"]}
+        )
 
     def get_serializer_class(self):
         serializer_class = super().get_serializer_class()

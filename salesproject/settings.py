@@ -429,6 +429,10 @@ IMPORT_MAX_BYTES = _env_int("IMPORT_MAX_BYTES", 500_000_000, minimum=1)
 IMPORT_ADMIN_MAX_BYTES = _env_int("IMPORT_ADMIN_MAX_BYTES", 20_000_000, minimum=1)
 # POST /api/products/bulk/ and /api/customers/bulk/: items per request (all or nothing).
 BULK_MAX_ITEMS = _env_int("BULK_MAX_ITEMS", 10_000, minimum=1)
+# POST /api/sales/bulk/: up to SALES_BULK_SYNC_MAX sales are recorded in the request, more (up
+# to SALES_BULK_MAX) as a batch job.
+SALES_BULK_SYNC_MAX = _env_int("SALES_BULK_SYNC_MAX", 100, minimum=0)
+SALES_BULK_MAX = _env_int("SALES_BULK_MAX", 10_000, minimum=1)
 
 # Batch jobs: a running job's worker writes a heartbeat every JOB_HEARTBEAT_SECONDS; a job
 # without one for JOB_HEARTBEAT_TIMEOUT is taken over by its redelivered task, or marked failed.
