@@ -153,6 +153,8 @@ def test_rebuild_repairs_rollups_written_behind_the_services_back(local_time_zon
     call_command("rebuild_rollups", stdout=out)
     assert rollup_rows() == expected
     assert "Rebuilt the rollups of" in out.getvalue()
+    assert "rows corrected" in out.getvalue() and " 0 rows corrected" not in out.getvalue()
+    assert rollups_rebuild().fixed == 0  # nothing left to correct
 
     DailyCustomerSales.objects.all().delete()
     call_command(

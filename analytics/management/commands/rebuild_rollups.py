@@ -22,13 +22,14 @@ class Command(BaseCommand):
     help = (
         "Rebuild the analytics rollups (daily sales per day, product, customer and category) "
         "from the sales tables: the rows of the local days --from..--to (inclusive, in "
-        "TIME_ZONE) are deleted and recomputed from the completed sales, in one transaction, "
-        "with set-based SQL. Without --from and --to: the whole sales history, and every "
-        "product is counted under its current category again (run it after moving products "
-        "to other categories). With only one of them, the other is the first or last sale "
-        "day. Sales being recorded meanwhile wait for it (a few seconds per million sales). "
-        "Needed after writing sales behind the services' back (SQL, restores); the services, "
-        "the import and seed_demo keep the rollups exact themselves."
+        "TIME_ZONE) are recomputed from the completed sales and corrected where they differ, "
+        "in one transaction, with set-based SQL. Without --from and --to: the whole sales "
+        "history, and every product is counted under its current category again (run it "
+        "after moving products to other categories). With only one of them, the other is "
+        "the first or last sale day. Sales being recorded meanwhile wait for it (about 15 s "
+        "per million sales); analytics reads go on. Needed after writing sales behind the "
+        "services' back (SQL, restores); the services, the import and seed_demo keep the "
+        "rollups exact themselves."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -65,7 +66,8 @@ class Command(BaseCommand):
         )
         self.stdout.write(
             self.style.SUCCESS(
-                f"Rebuilt the rollups of {span} in {stats.seconds:.1f} s: {rows} "
-                f"({stats.deleted:,} old rows replaced)."
+                f"Rebuilt the rollups of {span} in {stats.seconds:.1f} s: {rows}; "
+                f"{stats.fixed:,} rows corrected ({stats.deleted:,} deleted, "
+                f"{stats.updated:,} updated, {stats.inserted:,} inserted)."
             )
         )
