@@ -122,15 +122,6 @@ def upsert_sql(rollup: Rollup) -> str:
     )
 
 
-def insert_sql(rollup: Rollup) -> str:
-    """Fill emptied rows (a rebuild): a plain INSERT ... SELECT in key order."""
-    keys = ", ".join(rollup.keys)
-    return (
-        f"INSERT INTO {rollup.table} ({keys}, {', '.join(MEASURES)}) "
-        f"SELECT * FROM ({rollup.aggregate(1)}) a ORDER BY {keys}"
-    )
-
-
 def snapshot_insert_sql() -> str:
     """Record the category of products reaching the rollups for the first time."""
     return (
