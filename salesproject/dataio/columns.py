@@ -52,15 +52,24 @@ class Column:
     decimal_places: int = 2
     choices: tuple[str, ...] = ()
     help: str = ""
-    _parse_cached: Any = field(default=None, init=False, repr=False, compare=False)
+    parse: Any = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        # Keys, emails and dates repeat a lot in big files (a sale's lines, a customer's sales):
-        # remembering recent results makes parsing them nearly free.
-        if self.kind in {"text", "email", "datetime", "choice", "country"}:
-            object.__setattr__(self, "_parse_cached", lru_cache(maxsize=1 << 16)(self._parse))
-        else:
-            object.__setattr__(self, "_parse_cached", self._parse)
+        # ``parse(cell text) -> value`` (raises CellError). Cells repeat a lot in big files (a
+        # sale's lines, a product's price, quantities, a customer's sales): results are
+        # remembered per column, so a repeated cell costs one dictionary lookup.
+        parser = getattr(self, f"_parse_{self.kind}")
+        blank, default = self.blank, self.default
+
+        def parse_cell(text: str) -> Any:
+            stripped = text.strip()
+            if not stripped:
+                if blank:
+                    return default
+                raise CellError("is required.")
+            return parser(stripped)
+
+        object.__setattr__(self, "parse", lru_cache(maxsize=1 << 16)(parse_cell))
 
     @property
     def sql_type(self) -> str:
@@ -71,18 +80,7 @@ class Column:
             "boolean": "boolean",
         }.get(self.kind, "text")
 
-    def parse(self, text: str) -> Any:
-        text = text.strip()
-        if not text:
-            if self.blank:
-                return self.default
-            raise CellError("is required.")
-        return self._parse_cached(text)
-
     # -- parsing, by kind ------------------------------------------------------------------------
-
-    def _parse(self, text: str) -> Any:
-        return getattr(self, f"_parse_{self.kind}")(text)
 
     def _parse_text(self, text: str) -> str:
         text = unescape_formula(text)

@@ -276,21 +276,15 @@ def _parse_rows(
 ) -> Iterator[tuple[Any, ...]]:
     """Valid rows as staged tuples (row number, then every table column in table order);
     invalid ones go to the error log."""
+    count = len(table.columns)
     positions = [table.column_names.index(column.name) for column in layout]
-    defaults = [column.default for column in table.columns]
-    present = [False] * len(table.columns)
-    for position in positions:
-        present[position] = True
-    absent = [i for i, is_present in enumerate(present) if not is_present]
+    in_table_order = positions == list(range(count))
     group = (
         [column.name for column in layout].index(table.group_column)
         if table.group_column in {column.name for column in layout}
         else None
     )
-    parsers = [
-        (position, column.name, column.parse)
-        for position, column in zip(positions, layout, strict=True)
-    ]
+    parsers = [column.parse for column in layout]
     for row_number, cells in rows:
         if isinstance(cells, BadRow):
             errors.add(row_number, "", cells.message, [])
@@ -306,21 +300,29 @@ def _parse_rows(
                     cells,
                 )
                 continue
-        values: list[Any] = list(defaults)
-        bad = False
-        for (position, name, parse), text in zip(parsers, cells, strict=True):
-            try:
-                values[position] = parse(text)
-            except CellError as error:
-                errors.add(row_number, name, f"{name} {error}", cells)
-                bad = True
-        if bad:
+        try:
+            parsed = [parse(text) for parse, text in zip(parsers, cells)]  # noqa: B905 (same width)
+        except CellError:
+            _report_cells(row_number, cells, layout, errors)
             if group is not None:
                 errors.rejected_groups.add(cells[group].strip())
-        else:
-            for position in absent:
-                values[position] = None  # not in the file: the merge keeps the stored value
+            continue
+        if in_table_order:
+            yield (row_number, *parsed)
+        else:  # columns the file lacks stay None: the merge keeps the stored values
+            values: list[Any] = [None] * count
+            for position, value in zip(positions, parsed):  # noqa: B905 (same width)
+                values[position] = value
             yield (row_number, *values)
+
+
+def _report_cells(row_number: int, cells: list[str], layout: list[Column], errors: ErrorLog):
+    """Every bad cell of a rejected row, each with its column."""
+    for column, text in zip(layout, cells, strict=True):
+        try:
+            column.parse(text)
+        except CellError as error:
+            errors.add(row_number, column.name, f"{column.name} {error}", cells)
 
 
 def _batched(iterable: Iterable, size: int) -> Iterator[list]:

@@ -323,20 +323,7 @@ PREVIEW = {
 }
 
 
-SALES_PREVIEW_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the admin preview of a sales file naming an existing sale fails with "
-    "ProgrammingError 'relation \"import_stage_N_reference\" already exists' "
-    "(sales/tables.py SaleTable._sales_table creates its index twice: from preview() and "
-    "again from classify())",
-)
-ADMINS_WITH_SALES_BUG = [
-    *(resource for resource in ADMINS if resource != "sales"),
-    pytest.param("sales", marks=SALES_PREVIEW_BUG),
-]
-
-
-@pytest.mark.parametrize("resource", ADMINS_WITH_SALES_BUG)
+@pytest.mark.parametrize("resource", ADMINS)
 def test_preview_classifies_rows_and_changes_nothing(su_client, shop, resource):
     before = snapshot(resource)
 
@@ -357,7 +344,7 @@ def test_preview_classifies_rows_and_changes_nothing(su_client, shop, resource):
     assert not LogEntry.objects.exists()
 
 
-@pytest.mark.parametrize("resource", ADMINS_WITH_SALES_BUG)
+@pytest.mark.parametrize("resource", ADMINS)
 def test_confirm_writes_the_rows_with_one_log_entry(su_client, shop, resource):
     preview = import_post(su_client, resource, csv_bytes(valid_file(resource)))
     fields = confirm_fields(preview)
@@ -628,7 +615,7 @@ def test_analyst_can_export(client, shop):
     ]
 
 
-@pytest.mark.parametrize("resource", ADMINS_WITH_SALES_BUG)
+@pytest.mark.parametrize("resource", ADMINS)
 def test_exported_file_imports_back_unchanged(su_client, shop, resource):
     exported = export_post(su_client, resource).content
     before = snapshot(resource)
