@@ -15,7 +15,7 @@ import contextlib
 import json
 import tempfile
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import IO
 
@@ -444,8 +444,10 @@ class SaleTable(ImportTable):
                 if sale is not None:
                     spool.write(json.dumps(sale) + "\n")
                 current = reference
-                if isinstance(sold_at, str):  # SQLite gives the stored text
+                if isinstance(sold_at, str):  # SQLite gives the stored text…
                     sold_at = connection.ops.convert_datetimefield_value(sold_at, None, None)
+                if timezone.is_naive(sold_at):  # …or a naive datetime, in UTC as stored
+                    sold_at = sold_at.replace(tzinfo=UTC)
                 sale = {
                     "reference": reference,
                     "sold_at": sold_at.isoformat() if isinstance(sold_at, datetime) else sold_at,

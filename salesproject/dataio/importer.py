@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import itertools
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from salesproject.errors import ApplicationError
 
 ON_ERROR_CHOICES = ("abort", "skip")
 DEFAULT_BATCH_SIZE = 5_000
+SEGMENT_ROWS = 50_000  # rows per COPY; a cancelled job is noticed between two
 MAX_REPORTED_ERRORS = 1_000
 
 
@@ -325,17 +327,6 @@ def _report_cells(row_number: int, cells: list[str], layout: list[Column], error
             errors.add(row_number, column.name, f"{column.name} {error}", cells)
 
 
-def _batched(iterable: Iterable, size: int) -> Iterator[list]:
-    batch = []
-    for item in iterable:
-        batch.append(item)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 def _stage_cells(
     stage: Stage, layout: Sequence[Column], row_numbers: set[int]
 ) -> dict[int, list[str]]:
@@ -382,11 +373,18 @@ def run_import(table: ImportTable, reader: TableReader, options: ImportOptions) 
                     yield row
 
             parsed = _parse_rows(counted_rows(), layout, table, errors, len(reader.header))
-            for batch in _batched(parsed, options.batch_size):
-                stage.load(batch)
-                if options.progress:
-                    options.progress(rows_read, reader.bytes_read)
-                if options.should_cancel and options.should_cancel():
+
+            def reporting(segment):
+                # Progress every batch; rows stream into COPY as they are parsed, so the
+                # database loads one batch while Python validates the next.
+                for index, row in enumerate(segment, start=1):
+                    yield row
+                    if options.progress and index % options.batch_size == 0:
+                        options.progress(rows_read, reader.bytes_read)
+
+            segment_rows = max(options.batch_size, SEGMENT_ROWS)
+            while stage.load(reporting(itertools.islice(parsed, segment_rows))) == segment_rows:
+                if options.should_cancel and options.should_cancel():  # between COPYs
                     raise ImportCancelled
             report.rows = rows_read
             if options.progress:

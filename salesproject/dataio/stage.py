@@ -52,6 +52,12 @@ def fetch_iter(sql: str, params: Sequence[Any] = (), size: int = 10_000) -> Iter
             yield from batch
 
 
+def _chunks(rows: Iterable, size: int) -> Iterator[list]:
+    iterator = iter(rows)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
+
+
 class Stage:
     """``row_number`` plus one typed column per table column, plus ``extra`` working columns
     (e.g. resolved foreign keys)."""
@@ -91,29 +97,33 @@ class Stage:
             return lambda value: ops.adapt_decimalfield_value(value, 14, 2)
         return None
 
-    def load(self, rows: Iterable[Sequence[Any]]) -> None:
-        """Append rows (``row_number`` first, then the column values in order)."""
+    def load(self, rows: Iterable[Sequence[Any]]) -> int:
+        """Append rows (``row_number`` first, then the column values in order); returns how
+        many."""
         columns = ", ".join(self.column_names)
+        count = 0
         if is_postgresql():
             copy_sql = f"COPY {self.name} ({columns}) FROM STDIN"
             with connection.cursor() as cursor, cursor.cursor.copy(copy_sql) as copy:
                 write_row = copy.write_row
-                for row in rows:
+                for count, row in enumerate(rows, start=1):  # noqa: B007 (counted)
                     write_row(row)
-            return
-        adapters = list(enumerate(self._adapters, start=1))
-        adapted = []
-        for row in rows:
-            row = list(row)
-            for index, adapt in adapters:
-                if adapt is not None and row[index] is not None:
-                    row[index] = adapt(row[index])
-            adapted.append(row)
+            return count
+        adapters = [(i, adapt) for i, adapt in enumerate(self._adapters, start=1) if adapt]
         placeholders = ", ".join(["%s"] * len(self.column_names))
+        insert = f"INSERT INTO {self.name} ({columns}) VALUES ({placeholders})"
         with connection.cursor() as cursor:
-            cursor.executemany(
-                f"INSERT INTO {self.name} ({columns}) VALUES ({placeholders})", adapted
-            )
+            for batch in _chunks(rows, 5_000):  # batched inserts on SQLite
+                adapted = []
+                for row in batch:
+                    row = list(row)
+                    for index, adapt in adapters:
+                        if row[index] is not None:
+                            row[index] = adapt(row[index])
+                    adapted.append(row)
+                cursor.executemany(insert, adapted)
+                count += len(adapted)
+        return count
 
     def analyze(self) -> None:
         if is_postgresql():

@@ -6,7 +6,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from django.conf import settings as django_settings
 
 from analytics.services import rollups_rebuild
 from products.models import Product, StockMovement, StockMovementReason
@@ -151,13 +150,6 @@ def test_without_apply_stock_an_oversold_file_is_recorded_as_history(small):
 
 
 @pytest.mark.embedded
-@pytest.mark.xfail(
-    not django_settings.IS_POSTGRES,
-    strict=True,
-    reason="BUG (SQLite only): SaleTable._spool_for_services gets sold_at from the staging table "
-    "as a naive UTC datetime and spools it naive; sale_create then reads it in TIME_ZONE, so "
-    "with TIME_ZONE=America/New_York an imported 10:00Z sale is stored as 15:00Z",
-)
 def test_apply_stock_keeps_sold_at_exact_in_another_time_zone(small, settings):
     settings.TIME_ZONE = "America/New_York"
     data = csv_bytes([HEADER, ["TZ-1", "2025-02-01T10:00:00.250000Z", "", "HAM-001", "1", "1.00"]])
