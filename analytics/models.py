@@ -11,7 +11,9 @@ count. Every row is a sum over the sale lines of its key, so rows of a period ad
 - :class:`DailyCategorySales`: per day and category (``orders`` = sales with at least one line
   in the category, which cannot be summed from the product rows); ``category_key`` is the
   category id, ``0`` for products without category. The category of a product is the one in
-  :class:`RollupProductCategory` (see there).
+  :class:`RollupProductCategory` (see there);
+- :class:`MonthlyProductSales`, :class:`MonthlyCustomerSales`: the same per calendar month, for
+  the whole months of long periods.
 
 The rows are kept exact by ``analytics.services.rollups_apply_sales`` inside every sale write's
 transaction, and rebuilt from the sales tables by ``rollups_rebuild``. A row whose ``orders``
@@ -112,6 +114,45 @@ class DailyCategorySales(RollupMeasures):
         indexes = [
             models.Index(
                 fields=["day"], name="dailycategory_zero_idx", condition=models.Q(orders=0)
+            ),
+        ]
+
+
+class MonthlyProductSales(RollupMeasures):
+    """Per calendar month (its first day) and product: the sums of :class:`DailyProductSales`,
+    so that a year of top products reads ~12 rows per product instead of ~365."""
+
+    pk = models.CompositePrimaryKey("month", "product")
+    month = models.DateField(help_text="First day of the month.")
+    product = models.ForeignKey(
+        "products.Product", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+
+    class Meta(RollupMeasures.Meta):
+        verbose_name_plural = "monthly product sales"
+        constraints = _measure_checks("monthlyproductsales")
+        indexes = [
+            models.Index(
+                fields=["month"], name="monthlyproduct_zero_idx", condition=models.Q(orders=0)
+            ),
+        ]
+
+
+class MonthlyCustomerSales(RollupMeasures):
+    """Per calendar month and customer: the sums of :class:`DailyCustomerSales`."""
+
+    pk = models.CompositePrimaryKey("month", "customer")
+    month = models.DateField(help_text="First day of the month.")
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+
+    class Meta(RollupMeasures.Meta):
+        verbose_name_plural = "monthly customer sales"
+        constraints = _measure_checks("monthlycustomersales")
+        indexes = [
+            models.Index(
+                fields=["month"], name="monthlycustomer_zero_idx", condition=models.Q(orders=0)
             ),
         ]
 

@@ -20,6 +20,8 @@ from analytics.models import (
     DailyCustomerSales,
     DailyProductSales,
     DailySales,
+    MonthlyCustomerSales,
+    MonthlyProductSales,
     RollupProductCategory,
 )
 from products.models import Product
@@ -32,9 +34,8 @@ SNAPSHOT = RollupProductCategory._meta.db_table
 MEASURES = ("revenue", "cost", "units", "orders")
 
 # pg_advisory_xact_lock(ADVISORY_CLASS, n): n = 0 is the "all rollups" lock (shared by every
-# writer, exclusive for a rebuild), n > 0 the lock of one day (days since 0001-01-01, + 1).
+# writer, exclusive for a rebuild), n > 0 the lock of one month (year * 12 + month).
 ADVISORY_CLASS = 0x616E  # "an"alytics
-EPOCH = "0001-01-01"
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class Rollup:
     keys: tuple[str, ...]
     orders: str  # how a group counts its orders
     where: str = ""
+    period: str = "day"  # the key column holding the day or the month (its first day)
 
     def aggregate(self, sign: int) -> str:
         keys = ", ".join(self.keys)
@@ -64,6 +66,14 @@ ROLLUPS = (
         "AND customer_id IS NOT NULL",
     ),
     Rollup(DailyCategorySales._meta.db_table, ("day", "category_key"), "COUNT(DISTINCT sale_id)"),
+    Rollup(MonthlyProductSales._meta.db_table, ("month", "product_id"), "COUNT(*)", "", "month"),
+    Rollup(
+        MonthlyCustomerSales._meta.db_table,
+        ("month", "customer_id"),
+        "COUNT(DISTINCT sale_id)",
+        "AND customer_id IS NOT NULL",
+        "month",
+    ),
 )
 ROLLUP_TABLES = tuple(rollup.table for rollup in ROLLUPS)
 
@@ -83,10 +93,11 @@ def lines_cte(condition: str, params: Sequence, *, materialized: bool = True) ->
     the sale). The category is the product's rollup category (RollupProductCategory), or its
     current one for a product not in the rollups yet (0 = no category)."""
     day, day_params = local_day_sql("s.sold_at")
+    month, month_params = month_sql(day), day_params
     hint = ("MATERIALIZED " if materialized else "NOT MATERIALIZED ") if is_postgres() else ""
     sql = (
         f"lines AS {hint}("
-        f"SELECT {day} AS day, s.id AS sale_id, s.customer_id AS customer_id, "
+        f"SELECT {day} AS day, {month} AS month, s.id AS sale_id, s.customer_id AS customer_id, "
         "i.product_id AS product_id, "
         "COALESCE(r.category_key, p.category_id, 0) AS category_key, "
         "i.line_total AS revenue, i.unit_cost * i.quantity AS cost, i.quantity AS units "
@@ -95,7 +106,14 @@ def lines_cte(condition: str, params: Sequence, *, materialized: bool = True) ->
         f"LEFT JOIN {SNAPSHOT} r ON r.product_id = i.product_id "
         f"WHERE s.status = %s AND {condition})"
     )
-    return sql, [*day_params, SaleStatus.COMPLETED.value, *params]
+    return sql, [*day_params, *month_params, SaleStatus.COMPLETED.value, *params]
+
+
+def month_sql(day: str) -> str:
+    """The first day of the month of a date expression."""
+    if is_postgres():
+        return f"CAST(DATE_TRUNC('month', {day}) AS date)"
+    return f"date({day}, 'start of month')"
 
 
 def _combine(left: str, operator: str, right: str, measure: str) -> str:
@@ -154,17 +172,20 @@ def delete_zero_rows_sql() -> list[str]:
 
 def day_locks_sql(condition: str, params: Sequence, extra_days: Sequence) -> tuple[str, list]:
     """PostgreSQL: the "all rollups" lock (shared; a rebuild takes it exclusively), then the lock
-    of every local day of the completed sales matching ``condition`` (on ``s``) and of
-    ``extra_days``, in day order. Whoever writes rollup rows of a day holds that day's lock, so
-    the row locks of the rollup tables are never taken in conflicting orders (no deadlock)."""
+    of the month of every local day of the completed sales matching ``condition`` (on ``s``)
+    and of ``extra_days``, in order. Whoever writes rollup rows of a day (or of its month)
+    holds that month's lock, so the row locks of the rollup tables are never taken in
+    conflicting orders (no deadlock). Live sales are all on today anyway: they would queue on
+    the same lock at day granularity too."""
     day, day_params = local_day_sql("s.sold_at")
     extra = " UNION SELECT %s::date" * len(extra_days)
+    number = "(EXTRACT(YEAR FROM day) * 12 + EXTRACT(MONTH FROM day))::int"
     sql = (
         "SELECT COUNT(CASE WHEN n = 0 "
         f"THEN pg_advisory_xact_lock_shared({ADVISORY_CLASS}, 0)::text "
         f"ELSE pg_advisory_xact_lock({ADVISORY_CLASS}, n)::text END) FROM ("
         "SELECT n FROM (SELECT 0 AS n UNION "
-        f"SELECT (day - DATE '{EPOCH}') + 1 FROM ("
+        f"SELECT {number} FROM ("
         f"SELECT {day} AS day FROM {SALE} s WHERE s.status = %s AND {condition}{extra}"
         ") days) x ORDER BY n) y"
     )

@@ -56,7 +56,9 @@ BREAKDOWN_FIGURES = ("revenue", "cost", "margin", "orders", "units")
 DEFAULT_DAYS = 30
 CUSTOMER = Customer._meta.db_table
 CATEGORY = Category._meta.db_table
-DAILY, DAILY_PRODUCT, DAILY_CUSTOMER, DAILY_CATEGORY = q.ROLLUP_TABLES
+DAILY, DAILY_PRODUCT, DAILY_CUSTOMER, DAILY_CATEGORY, MONTHLY_PRODUCT, MONTHLY_CUSTOMER = (
+    q.ROLLUP_TABLES
+)
 
 
 @dataclass(frozen=True)
@@ -225,6 +227,35 @@ def _rollup_query(table: str, filters: AnalyticsFilters) -> Query:
     query = Query(f"{table} d")
     query.filter("d.day >= %s", connection.ops.adapt_datefield_value(filters.date_from))
     query.filter("d.day <= %s", connection.ops.adapt_datefield_value(filters.date_to))
+    return query
+
+
+def _long_rollup_query(kind: str, filters: AnalyticsFilters) -> Query:
+    """Product or customer rows of the period as ``d`` (key, revenue, cost, units, orders):
+    the monthly rollup for the whole months inside the period, the daily rollup for the days
+    before and after them (a year reads ~12 rows per product or customer, not ~365)."""
+    daily, monthly = (
+        (DAILY_PRODUCT, MONTHLY_PRODUCT)
+        if kind == "product"
+        else (DAILY_CUSTOMER, MONTHLY_CUSTOMER)
+    )
+    key = f"{kind}_id"
+    first_full = filters.date_from.replace(day=1)
+    if first_full < filters.date_from:
+        first_full = (first_full + timedelta(days=32)).replace(day=1)
+    end = (filters.date_to + timedelta(days=1)).replace(day=1)  # after the last whole month
+    if first_full >= end:  # no whole month: the daily rows
+        return _rollup_query(daily, filters)
+    adapt = connection.ops.adapt_datefield_value
+    columns = f"{key}, revenue, cost, units, orders"
+    query = Query(
+        f"(SELECT {columns} FROM {monthly} WHERE month >= %s AND month < %s UNION ALL "
+        f"SELECT {columns} FROM {daily} WHERE (day >= %s AND day < %s) OR "
+        "(day >= %s AND day <= %s)) d"
+    )
+    query.params.extend(
+        adapt(day) for day in (first_full, end, filters.date_from, first_full, end, filters.date_to)
+    )
     return query
 
 
@@ -444,7 +475,7 @@ def analytics_top_products(
             select, key = f"i.product_id, {LINE_SUMS}, COUNT(*)", "i.product_id"
             revenue, cost = "SUM(i.line_total)", "SUM(i.unit_cost * i.quantity)"
         else:
-            used, query = "rollups", _rollup_query(DAILY_PRODUCT, filters)
+            used, query = "rollups", _long_rollup_query("product", filters)
             if filters.product is not None:
                 query.filter("d.product_id = %s", filters.product)
             if filters.category is not None:
@@ -505,7 +536,7 @@ def analytics_top_customers(
             query.filter("s.customer_id IS NOT NULL")
             select, key = f"s.customer_id, {LINE_SUMS}, COUNT(DISTINCT s.id)", "s.customer_id"
         else:
-            used, query = "rollups", _rollup_query(DAILY_CUSTOMER, filters)
+            used, query = "rollups", _long_rollup_query("customer", filters)
             if filters.customer is not None:
                 query.filter("d.customer_id = %s", filters.customer)
             _customer_filters(query, filters, "d.customer_id")
@@ -586,7 +617,7 @@ def _breakdown_rows(
 
     column = "c.country" if dimension == "country" else "c.segment"
     if rollups and not filters.by_line:
-        query = _rollup_query(DAILY_CUSTOMER, filters)
+        query = _long_rollup_query("customer", filters)
         _join_customer(query, "d.customer_id")
         if filters.customer is not None:
             query.filter("d.customer_id = %s", filters.customer)

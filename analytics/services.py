@@ -223,7 +223,10 @@ def _sync_table(cursor, rollup: q.Rollup, new: str, day_range: list, stats) -> N
     rollups were right (the usual case) nothing is written: fast, and readers never see a
     half-built table."""
     match = " AND ".join(f"n.{key} = t.{key}" for key in rollup.keys)
-    in_range = "t.day >= %s AND t.day <= %s AND " if day_range else ""
+    in_range = f"t.{rollup.period} >= %s AND t.{rollup.period} <= %s AND " if day_range else ""
+    if day_range and rollup.period == "month":
+        day_range = [day_range[0].replace(day=1), day_range[1].replace(day=1)]
+    day_range = [connection.ops.adapt_datefield_value(day) for day in day_range]
     cursor.execute(
         f"DELETE FROM {rollup.table} AS t WHERE {in_range}"
         f"NOT EXISTS (SELECT 1 FROM {new} n WHERE {match})",
@@ -250,12 +253,12 @@ def _sync_table(cursor, rollup: q.Rollup, new: str, day_range: list, stats) -> N
 def rollups_rebuild(
     *, date_from: date | None = None, date_to: date | None = None
 ) -> RollupRebuildStats:
-    """Recompute the rollup rows of ``date_from``..``date_to`` (local days, inclusive) from
-    the sales tables and correct the tables where they differ (rows deleted, updated,
-    inserted: ``stats.fixed``), in one transaction, with set-based SQL. Without both dates:
-    everything (every day, and each product counted under its current category again). One
-    bound missing: the first or last sale day. Rollup writers (sales) wait while it runs
-    (PostgreSQL advisory lock); readers are not blocked."""
+    """Recompute the rollup rows of ``date_from``..``date_to`` (local days, inclusive;
+    widened to whole months) from the sales tables and correct the tables where they differ
+    (rows deleted, updated, inserted: ``stats.fixed``), in one transaction, with set-based
+    SQL. Without both dates: everything (every day, and each product counted under its
+    current category again). One bound missing: the first or last sale day. Rollup writers
+    (sales) wait while it runs (PostgreSQL advisory lock); readers are not blocked."""
     started = time.perf_counter()
     full = date_from is None and date_to is None
     if not full and (date_from is None or date_to is None):
@@ -266,6 +269,9 @@ def rollups_rebuild(
         date_to = date_to or history[1]
     if not full and date_from > date_to:
         raise ValueError(f"date_from {date_from} is after date_to {date_to}")
+    if not full:  # whole months: the monthly rollups cannot be rebuilt for part of a month
+        date_from = date_from.replace(day=1)
+        date_to = (date_to.replace(day=1) + timedelta(days=32)).replace(day=1) - timedelta(days=1)
     stats = RollupRebuildStats(date_from, date_to, full=full)
     postgres = q.is_postgres()
     with transaction.atomic(), connection.cursor() as cursor:
@@ -287,7 +293,7 @@ def rollups_rebuild(
                 adapt(local_midnight(date_from)),
                 adapt(local_midnight(date_to + timedelta(days=1))),
             ]
-            day_range = [connection.ops.adapt_datefield_value(d) for d in (date_from, date_to)]
+            day_range = [date_from, date_to]
         # The lines of the range once into a temporary table (one join, no WAL), then one
         # GROUP BY per rollup table over it, compared with what the table holds.
         lines, lines_params = q.lines_cte(condition, params, materialized=False)

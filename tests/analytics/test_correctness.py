@@ -4,7 +4,7 @@ with multi-line sales, cancellations, edits, deletes and a bulk "import"."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -14,6 +14,7 @@ from tests.analytics.conftest import figures, group, lines, q2, select
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_password_hasher")]
 
+WIDE_PERIOD = (date(2025, 2, 20), date(2025, 5, 3))  # March and April whole: monthly rollups
 FILTER_SETS = [
     {},
     {"category": "cat0"},
@@ -152,7 +153,8 @@ def _d(text):
 @pytest.mark.parametrize("by", ["revenue", "units", "margin"])
 def test_top_products(analyst, dataset, period, by):
     for raw_filters in FILTER_SETS:
-        check_top_products(analyst, dataset, period, raw_filters, by)
+        for chosen_period in (period, WIDE_PERIOD):  # partial months; whole months
+            check_top_products(analyst, dataset, chosen_period, raw_filters, by)
 
 
 def check_top_products(analyst, dataset, period, raw_filters, by):
@@ -179,7 +181,8 @@ def check_top_products(analyst, dataset, period, raw_filters, by):
 @pytest.mark.parametrize("by", ["revenue", "orders"])
 def test_top_customers(analyst, dataset, period, by):
     for raw_filters in FILTER_SETS:
-        check_top_customers(analyst, dataset, period, raw_filters, by)
+        for chosen_period in (period, WIDE_PERIOD):  # partial months; whole months
+            check_top_customers(analyst, dataset, chosen_period, raw_filters, by)
 
 
 def check_top_customers(analyst, dataset, period, raw_filters, by):
@@ -209,7 +212,8 @@ def _metric(values: dict, by: str):
 @pytest.mark.parametrize("dimension", ["category", "country", "segment"])
 def test_breakdown(analyst, dataset, period, dimension):
     for raw_filters in FILTER_SETS:
-        check_breakdown(analyst, dataset, period, raw_filters, dimension)
+        for chosen_period in (period, WIDE_PERIOD):  # partial months; whole months
+            check_breakdown(analyst, dataset, chosen_period, raw_filters, dimension)
 
 
 def check_breakdown(analyst, dataset, period, raw_filters, dimension):

@@ -16,6 +16,8 @@ from analytics.models import (
     DailyCustomerSales,
     DailyProductSales,
     DailySales,
+    MonthlyCustomerSales,
+    MonthlyProductSales,
     RollupProductCategory,
 )
 from analytics.services import rollups_apply_sales, rollups_rebuild
@@ -26,7 +28,14 @@ from tests.analytics.conftest import at, build_dataset, figures, lines, select
 from tests.factories import ensure_role_groups, make_customer, make_product, make_sale
 
 pytestmark = [pytest.mark.usefixtures("fast_password_hasher")]
-MODELS = (DailySales, DailyProductSales, DailyCustomerSales, DailyCategorySales)
+MODELS = (
+    DailySales,
+    DailyProductSales,
+    DailyCustomerSales,
+    DailyCategorySales,
+    MonthlyProductSales,
+    MonthlyCustomerSales,
+)
 
 
 def rollup_rows() -> dict:
@@ -62,7 +71,7 @@ def test_services_and_bulk_applies_equal_a_rebuild(local_time_zone):
     middle = data.first_day + timedelta(days=10)
     stats = rollups_rebuild(date_from=middle, date_to=middle + timedelta(days=5))
     assert rollup_rows() == kept
-    assert stats.days == 6
+    assert (stats.date_from, stats.date_to) == (date(2025, 3, 1), date(2025, 3, 31))  # months
 
 
 @pytest.mark.django_db
@@ -72,11 +81,11 @@ def test_cancelled_and_deleted_sales_leave_no_rows(local_time_zone):
     sale = make_sale(items=[(product, 2)], customer=customer, sold_at=at(date(2025, 5, 1), 12))
     assert DailyProductSales.objects.get(product=product).orders == 1
     sale_cancel(sale=sale)
-    assert [m.objects.count() for m in MODELS] == [0, 0, 0, 0]
+    assert [m.objects.count() for m in MODELS] == [0] * len(MODELS)
     sale_delete(sale=sale)
     other = make_sale(items=[(product, 1)], customer=customer)
     sale_delete(sale=other)
-    assert [m.objects.count() for m in MODELS] == [0, 0, 0, 0]
+    assert [m.objects.count() for m in MODELS] == [0] * len(MODELS)
     product_delete(product=product)  # nothing in the rollups holds it
     assert not RollupProductCategory.objects.filter(product_id=product.pk).exists()
 
