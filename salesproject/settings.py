@@ -7,6 +7,7 @@ local-memory cache and Celery tasks executed eagerly in process.
 A misconfigured variable stops start-up with ``ImproperlyConfigured`` naming the variable.
 """
 
+import re
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -427,6 +428,21 @@ IDEMPOTENCY_KEY_TTL_HOURS = _env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24, minimum=24
 IMPORT_SYNC_MAX_BYTES = _env_int("IMPORT_SYNC_MAX_BYTES", 1_000_000, minimum=0)
 IMPORT_MAX_BYTES = _env_int("IMPORT_MAX_BYTES", 500_000_000, minimum=1)
 IMPORT_ADMIN_MAX_BYTES = _env_int("IMPORT_ADMIN_MAX_BYTES", 20_000_000, minimum=1)
+# PostgreSQL imports: check the foreign keys of imported rows as one set under FOR KEY SHARE
+# locks instead of a trigger per row (needs the right to set session_replication_role; falls
+# back to the triggers otherwise); the work_mem of the import and export transactions.
+IMPORT_SET_BASED_FK_CHECKS = _env_bool("IMPORT_SET_BASED_FK_CHECKS", default=True)
+
+
+def _env_memory(variable: str, default: str) -> str:
+    raw = env.str(variable, default=default).strip()
+    if not re.fullmatch(r"\d+(kB|MB|GB)", raw):
+        raise _config_error(variable, f"{raw!r} is not a PostgreSQL memory size like 128MB")
+    return raw
+
+
+IMPORT_WORK_MEM = _env_memory("IMPORT_WORK_MEM", "128MB")
+EXPORT_WORK_MEM = _env_memory("EXPORT_WORK_MEM", "64MB")
 # POST /api/products/bulk/ and /api/customers/bulk/: items per request (all or nothing).
 BULK_MAX_ITEMS = _env_int("BULK_MAX_ITEMS", 10_000, minimum=1)
 # POST /api/sales/bulk/: up to SALES_BULK_SYNC_MAX sales are recorded in the request, more (up

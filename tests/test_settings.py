@@ -140,6 +140,17 @@ def test_broker_db_skips_the_cache_db():
         ({"IMPORT_SYNC_MAX_BYTES": "-1"}, "IMPORT_SYNC_MAX_BYTES", "below the minimum 0"),
         ({"IMPORT_MAX_BYTES": "big"}, "IMPORT_MAX_BYTES", "not an integer"),
         ({"IMPORT_ADMIN_MAX_BYTES": "0"}, "IMPORT_ADMIN_MAX_BYTES", "below the minimum 1"),
+        ({"IMPORT_SET_BASED_FK_CHECKS": "perhaps"}, "IMPORT_SET_BASED_FK_CHECKS", "boolean"),
+        ({"IMPORT_WORK_MEM": "lots"}, "IMPORT_WORK_MEM", "memory size"),
+        ({"EXPORT_WORK_MEM": "64"}, "EXPORT_WORK_MEM", "memory size"),
+        ({"BULK_MAX_ITEMS": "0"}, "BULK_MAX_ITEMS", "below the minimum 1"),
+        ({"SALES_BULK_MAX": "many"}, "SALES_BULK_MAX", "not an integer"),
+        ({"CELERY_TASK_TIME_LIMIT": "5"}, "CELERY_TASK_TIME_LIMIT", "below the minimum 10"),
+        (
+            {"JOB_HEARTBEAT_SECONDS": "60", "JOB_HEARTBEAT_TIMEOUT": "100"},
+            "JOB_HEARTBEAT_TIMEOUT",
+            "twice JOB_HEARTBEAT_SECONDS",
+        ),
     ],
 )
 def test_bad_variable_fails_at_start_up_naming_it(variables, named, problem):

@@ -72,7 +72,7 @@ def _postgresql_rows(queryset: QuerySet, columns: Sequence[Column]) -> Iterator[
         sql_format(column, f"q.{name}") for column, name in zip(columns, names, strict=True)
     )
     query = f"SELECT {cells} FROM ({sql}) q ({', '.join(names)})"
-    work_mem = getattr(settings, "EXPORT_WORK_MEM", "64MB")
+    work_mem = settings.EXPORT_WORK_MEM
     with transaction.atomic(using=queryset.db):
         with connection.cursor() as cursor:
             cursor.execute(

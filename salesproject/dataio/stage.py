@@ -81,7 +81,7 @@ class Stage:
             *(f"{name} {sql_type}" for name, sql_type in extra),
         ]
         suffix = " ON COMMIT DROP" if is_postgresql() else ""
-        work_mem = getattr(settings, "IMPORT_WORK_MEM", "128MB")
+        work_mem = settings.IMPORT_WORK_MEM
         if is_postgresql() and work_mem:  # the checks' sorts and hashes in memory, not on disk
             execute("SELECT set_config('work_mem', %s, true)", [work_mem])
         execute(f"DROP TABLE IF EXISTS {self.name}")
@@ -178,7 +178,7 @@ def trusted_references(
 
 
 def _enter_trusted(tables: Sequence[str], references: Sequence[tuple[str, str]]) -> bool:
-    if not getattr(settings, "IMPORT_SET_BASED_FK_CHECKS", True) or not is_postgresql():
+    if not settings.IMPORT_SET_BASED_FK_CHECKS or not is_postgresql():
         return False
     if connection.pg_version >= 150000:
         allowed = "has_parameter_privilege('session_replication_role', 'SET')"
