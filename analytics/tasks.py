@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from celery import shared_task
+from django.utils import timezone
 
 from analytics.services import rollups_rebuild
+from salesproject.caching import purge_stale_cache_generations
 
 
 def _day(value: str | date | None) -> date | None:
@@ -28,3 +30,29 @@ def rebuild_rollups_task(
         "rows": stats.rows,
         "seconds": round(stats.seconds, 3),
     }
+
+
+def recent_days(days: int = 1) -> tuple[date, date]:
+    """The ``days`` whole local days (TIME_ZONE) before today: ``(first, yesterday)``."""
+    if days < 1:
+        raise ValueError("days must be at least 1")
+    yesterday = timezone.localdate() - timedelta(days=1)
+    return yesterday - timedelta(days=days - 1), yesterday
+
+
+@shared_task(name="analytics.refresh_recent_rollups")
+def refresh_recent_rollups_task(days: int = 1) -> dict:
+    """Beat, daily: rebuild the rollups of the last ``days`` whole local days (yesterday by
+    default; widened to whole months by the rebuild), a safety net for sales written behind
+    the services' back. Idempotent, like every rebuild."""
+    date_from, date_to = recent_days(days)
+    return rebuild_rollups_task(date_from.isoformat(), date_to.isoformat())
+
+
+# The cache purge lives here because analytics is today's only generation namespace and this
+# module is found by autodiscovery (salesproject itself is not an installed app).
+@shared_task(name="analytics.purge_stale_cache")
+def purge_stale_cache_task(batch: int = 500, pause: float = 0.0) -> dict:
+    """Beat, every 10 minutes: delete the cache keys of old generations (SCAN + UNLINK, see
+    salesproject/caching.py). Safe to run twice; returns quietly when Redis is down."""
+    return purge_stale_cache_generations(batch=batch, pause=pause).as_dict()

@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -292,6 +293,17 @@ CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-keys": {"task": "sales.purge_idempotency_keys", "schedule": 3600.0},
     # Mark failed the batch jobs whose worker stopped sending heartbeats (killed, machine lost).
     "fail-stale-jobs": {"task": "jobs.fail_stale_jobs", "schedule": 60.0},
+    # Delete the Redis keys of old cache generations (analytics:g{N}:… below the current N) with
+    # SCAN + UNLINK in batches, on the cache's database only; a no-op on the local-memory cache.
+    "purge-stale-cache": {"task": "analytics.purge_stale_cache", "schedule": 600.0},
+    # Safety net: rebuild the rollups of yesterday (local day in TIME_ZONE, widened to its whole
+    # month) from the sales tables, in case sales were written behind the services' back. Runs
+    # at 02:30 in CELERY_TIMEZONE (UTC); yesterday is a finished day whatever TIME_ZONE is.
+    "refresh-yesterdays-rollups": {
+        "task": "analytics.refresh_recent_rollups",
+        "schedule": crontab(hour=2, minute=30),
+        "kwargs": {"days": 1},
+    },
 }
 
 # --- Auth, API ---------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from datetime import date
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from analytics.services import rollups_rebuild
+from analytics.tasks import recent_days
 
 
 def _day(option: str, value: str | None) -> date | None:
@@ -29,7 +30,8 @@ class Command(BaseCommand):
         "the first or last sale day. Sales being recorded meanwhile wait for it (about 15 s "
         "per million sales); analytics reads go on. Needed after writing sales behind the "
         "services' back (SQL, restores); the services, the import and seed_demo keep the "
-        "rollups exact themselves."
+        "rollups exact themselves. --days-back N rebuilds the N whole local days before "
+        "today, as the daily beat task refresh_recent_rollups_task does for yesterday."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -45,10 +47,23 @@ class Command(BaseCommand):
             metavar="YYYY-MM-DD",
             help="Last local day to rebuild, inclusive (default: the last sale's day).",
         )
+        parser.add_argument(
+            "--days-back",
+            type=int,
+            metavar="N",
+            help="Rebuild the N whole local days before today (1: yesterday); not with "
+            "--from/--to.",
+        )
 
     def handle(self, *args, **options) -> None:
         date_from = _day("--from", options["date_from"])
         date_to = _day("--to", options["date_to"])
+        if options["days_back"] is not None:
+            if date_from or date_to:
+                raise CommandError("--days-back cannot be combined with --from or --to.")
+            if options["days_back"] < 1:
+                raise CommandError("--days-back must be at least 1.")
+            date_from, date_to = recent_days(options["days_back"])
         if date_from and date_to and date_from > date_to:
             raise CommandError(f"--from {date_from} is after --to {date_to}.")
         what = (
