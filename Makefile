@@ -82,10 +82,10 @@ bench-analytics: check-services ## Analytics endpoints (uncached, GROUP BY, cach
 	$(BENCH_ANALYTICS_ENV) $(PY) manage.py seed_demo --if-empty --sales $${SALES:-1000000} --no-progress
 	$(BENCH_ANALYTICS_ENV) $(PY) bench/analytics.py $(BENCH_ANALYTICS_ARGS)
 
-# --- bench-import: import/export engine benchmark (bench/import_export.py; docs/import_export.md) --
+# --- bench-import: import/export engine benchmark (bench/files_import_export.py; docs/import_export.md) --
 # Its own databases (sales_bench_import, sales_bench_import_empty, sales_bench_import_run) on the
 # server of TEST_DATABASE_URL. BENCH_IMPORT_ARGS adds options, e.g. BENCH_IMPORT_ARGS="--reuse".
 BENCH_IMPORT_ARGS ?=
 .PHONY: bench-import
 bench-import: check-services ## Import/export benchmark: 1M sale lines exported and imported, 20k products
-	$(PY) bench/import_export.py --pg-url $(dir $(TEST_DATABASE_URL))postgres $(BENCH_IMPORT_ARGS)
+	$(PY) bench/files_import_export.py --pg-url $(dir $(TEST_DATABASE_URL))postgres $(BENCH_IMPORT_ARGS)

@@ -86,8 +86,8 @@ def main() -> int:
     if urlsplit(os.environ.get("DATABASE_URL", "")).scheme not in ("postgres", "postgresql"):
         print("Set DATABASE_URL to the PostgreSQL bench database (see --help).", file=sys.stderr)
         return 2
-    # bench/ (on sys.path as the script's folder) holds modules named like packages
-    # (bench/import_export.py): the project's root comes first, bench/ goes.
+    # bench/ (on sys.path as the script's folder) might hold modules named like packages
+    # (e.g. a bench script named like a library): the project root comes first, bench/ goes.
     here = Path(__file__).resolve().parent
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
     sys.path.insert(0, str(ROOT))

@@ -1,7 +1,7 @@
 """Benchmark the import/export engine on PostgreSQL (issue 4 targets; never run by the tests).
 
-    .venv/bin/python bench/import_export.py            # or: make bench-import
-    .venv/bin/python bench/import_export.py --sales 400000 --reuse
+    .venv/bin/python bench/files_import_export.py            # or: make bench-import
+    .venv/bin/python bench/files_import_export.py --sales 400000 --reuse
 
 What it does, in its own databases (``--pg-url`` names the server; default
 postgres://postgres@127.0.0.1:5432/postgres):
