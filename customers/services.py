@@ -7,11 +7,13 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from analytics.services import analytics_cache_bump
 from customers.models import Customer
 from salesproject.errors import ConflictError
 from salesproject.services import model_update
 
 CUSTOMER_EDITABLE_FIELDS = ["name", "email", "phone", "city", "country", "segment"]
+ANALYTICS_FIELDS = ("name", "email", "country", "segment")
 
 
 def _require_email_free(email: str, exclude_pk: int | None = None) -> None:
@@ -45,6 +47,9 @@ def customer_create(
 
 
 def customer_update(*, customer: Customer, data: dict[str, Any]) -> Customer:
+    if any(name in data and data[name] != getattr(customer, name) for name in ANALYTICS_FIELDS):
+        # The analytics group by country and segment and show names: fresh answers after it.
+        transaction.on_commit(analytics_cache_bump)
     if "email" in data:
         data = {**data, "email": data["email"].strip()}
         _require_email_free(data["email"], exclude_pk=customer.pk)

@@ -22,6 +22,7 @@ from django.db.models import DecimalField, ExpressionWrapper, F, Q, QuerySet
 from django.db.models.functions import Round
 from django.utils import timezone
 
+from analytics.services import analytics_cache_bump
 from products.catalog_client import (
     ProductCatalogClient,
     RemoteProduct,
@@ -182,6 +183,8 @@ def category_update(*, category: Category, data: dict[str, Any]) -> Category:
         data = {**data, "name": data["name"].strip()}
         if _category_name_taken(data["name"], exclude_pk=category.pk):
             raise ValidationError({"name": [f"A category named {data['name']!r} already exists."]})
+        if data["name"] != category.name:  # the analytics' breakdown shows it
+            transaction.on_commit(analytics_cache_bump)
     category, _ = model_update(instance=category, fields=["name", "description"], data=data)
     return category
 
@@ -245,6 +248,12 @@ def product_update(
     *, product: Product, data: dict[str, Any], actor: AbstractBaseUser | None = None
 ) -> Product:
     """Update a product. A new ``stock_quantity`` is applied as a ledgered adjustment."""
+    if any(
+        name in data and data[name] != getattr(product, name)
+        for name in ("name", "sku", "category")
+    ):
+        # The analytics show names and group by category: fresh answers after it.
+        transaction.on_commit(analytics_cache_bump)
     with transaction.atomic():
         product, _ = model_update(instance=product, fields=PRODUCT_EDITABLE_FIELDS, data=data)
         if "stock_quantity" in data and data["stock_quantity"] is not None:

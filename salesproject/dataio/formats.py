@@ -375,8 +375,12 @@ class BadRow:
         self.message = message
 
 
-def record_cells(record: Any, header: Sequence[str]) -> list[str] | BadRow:
-    """A JSON object's values as cells in ``header`` order."""
+def record_cells(
+    record: Any, header: Sequence[str], *, all_keys: bool = False
+) -> list[str] | BadRow:
+    """A JSON object's values as cells in ``header`` order. A key left out reads as an empty
+    cell, unless ``all_keys`` requires every key (API items: an update must not clear a value
+    because one item omitted its key)."""
     if not isinstance(record, dict):
         return BadRow("Not an object; each row is an object with the column names as keys.")
     keys = _normalize_header(record.keys())
@@ -384,6 +388,12 @@ def record_cells(record: Any, header: Sequence[str]) -> list[str] | BadRow:
     if unknown:
         return BadRow(
             f"Unknown key(s) {', '.join(unknown)}; the first row has {', '.join(header)}."
+        )
+    missing = [name for name in header if name not in keys] if all_keys else ()
+    if missing:
+        return BadRow(
+            f"Key(s) {', '.join(missing)} missing; every row has the keys of the first one "
+            "(give null for an empty value)."
         )
     nested = [key for key, value in zip(keys, record.values(), strict=True) if _is_nested(value)]
     if nested:
@@ -415,7 +425,7 @@ class RecordsReader(TableReader):
     def rows(self) -> Iterator[tuple[int, list[str] | BadRow]]:
         header = self.header
         for index, record in enumerate(self._records):
-            yield index, record_cells(record, header)
+            yield index, record_cells(record, header, all_keys=True)
 
 
 def open_table(raw: IO[bytes], fmt: str, expected: Sequence[str]) -> TableReader:

@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
+from analytics.services import analytics_cache_bump
 from salesproject.dataio.importer import ImportOptions, ImportTable
 from salesproject.dataio.stage import Stage, distinct, execute, fetch_all, fetch_iter
 
@@ -88,6 +89,8 @@ def upsert(stage: Stage, table: UpsertTable, where: str = "true") -> int:
         distinct(f"{table.target_table}.{t.column}", f"excluded.{t.column}") for t in given
     )
     now = connection.ops.adapt_datetimefield_value(timezone.now())
+    # Names, categories, countries and segments show in the analytics: new answers after commit.
+    transaction.on_commit(analytics_cache_bump)
     return execute(
         f"""
         INSERT INTO {table.target_table} ({columns})
