@@ -150,26 +150,26 @@ def test_columns_left_out_of_every_item_keep_their_values(manager_client):
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: RecordsReader takes the header from the FIRST item; a later item that leaves "
-    "out an optional key the first one has is read as an empty cell, so the update clears the "
-    "existing value (category -> NULL, cost -> 0) instead of keeping it as it does when the key "
-    "is absent from every item.",
-)
-def test_a_key_left_out_of_one_item_keeps_that_products_value(manager_client):
+def test_a_key_left_out_of_one_item_is_refused_at_its_index(manager_client):
+    """Every item carries the first item's keys: an omitted key would otherwise clear the stored
+    value (category -> NULL, cost -> 0) of an update. Refused, nothing written."""
     category = make_category(name="Garden")
-    kept = make_product(sku="K-2", price="5.00", cost="2.00", category=category)
+    kept = make_product(sku="K-2", name="Kept", price="5.00", cost="2.00", category=category)
+    before = products_state()
     items = [
         {"sku": "K-1", "name": "First", "price": "1.00", "category": "Garden", "cost": "0.50"},
         {"sku": "K-2", "name": "Second", "price": "6.00"},  # says nothing of category or cost
+        {"sku": "K-3", "name": "Third", "price": "1.00", "category": None, "cost": None},
     ]
 
-    response = manager_client.post(PRODUCTS, {"items": items}, format="json")
+    error = assert_error(manager_client.post(PRODUCTS, {"items": items}, format="json"), 400)
 
-    assert response.status_code == 200, response.json()
+    per_item = error["fields"]["items"]
+    assert per_item[0] == {} and per_item[2] == {}  # null is an empty value, given on purpose
+    message = per_item[1]["non_field_errors"][0]
+    assert "category" in message and "cost" in message and "missing" in message
+    assert products_state() == before
     kept.refresh_from_db()
-    assert (kept.name, kept.price) == ("Second", Decimal("6.00"))
     assert (kept.category_id, kept.cost) == (category.pk, Decimal("2.00"))
 
 
