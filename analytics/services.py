@@ -129,7 +129,11 @@ def _local_day(value: date | datetime) -> date:
 
 
 def rollups_apply_sales(
-    *, sale_ids: Sequence[int], sign: int, extra_days: Iterable[date | datetime] = ()
+    *,
+    sale_ids: Sequence[int] = (),
+    sign: int,
+    extra_days: Iterable[date | datetime] = (),
+    sale_ids_sql: str | None = None,
 ) -> None:
     """Add (``sign=+1``) or take off (``sign=-1``) the current contribution of the sales
     ``sale_ids`` (their rows in ``sales_sale``/``sales_saleitem`` as they are now; completed
@@ -143,21 +147,31 @@ def rollups_apply_sales(
     writer that will move sales to other days in the same transaction (an edit of ``sold_at``)
     passes those days (or the new ``sold_at`` datetimes) as ``extra_days`` to its first call.
     Rows that fall to zero are deleted.
+    Bulk writers (imports) may give ``sale_ids_sql`` instead: a parameterless SQL query giving
+    the sale ids (e.g. from their staging table), applied in one pass whatever their number.
     Schedules :func:`analytics_cache_bump` for after the commit.
     """
     if sign not in (1, -1):
         raise ValueError("sign must be +1 or -1")
     ids = sorted({int(sale_id) for sale_id in sale_ids})
     extra = sorted({_local_day(day) for day in extra_days})
-    if not ids:
+    if not ids and sale_ids_sql is None:
         return
+    if sale_ids_sql is not None:
+        batches = [(f"s.id IN ({sale_ids_sql})", [])]
+        first = "(query)"
+    else:
+        batches = [
+            _ids_condition(ids[start : start + APPLY_CHUNK])
+            for start in range(0, len(ids), APPLY_CHUNK)
+        ]
+        first = ids[0]
     missing = 0
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         if q.is_postgres():
-            condition, params = _ids_condition(ids)
+            condition, params = batches[0] if sale_ids_sql is not None else _ids_condition(ids)
             cursor.execute(*q.day_locks_sql(condition, params, extra))
-        for start in range(0, len(ids), APPLY_CHUNK):
-            condition, params = _ids_condition(ids[start : start + APPLY_CHUNK])
+        for condition, params in batches:
             if sign > 0:
                 _add(cursor, condition, params)
             else:
@@ -168,10 +182,9 @@ def rollups_apply_sales(
     if missing:
         logger.error(
             "Analytics rollups were out of step with the sales: %d rollup rows missing while "
-            "taking off %d sale(s) (first id %d); run `manage.py rebuild_rollups`.",
+            "taking off sales (first id %s); run `manage.py rebuild_rollups`.",
             missing,
-            len(ids),
-            ids[0],
+            first,
         )
 
 

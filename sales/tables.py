@@ -304,14 +304,13 @@ class SaleTable(ImportTable):
         sales, lines = self._sales_table(stage), stage.name
         skus = self._maps[0]
         changed = "g.header_changed + g.lines_changed > 0"
-        before = [
-            sale_id
-            for (sale_id,) in fetch_iter(
-                f"SELECT sale_id FROM {sales} g WHERE g.sale_id IS NOT NULL AND {changed}"
-            )
-        ]
+        changes_existing = f"g.sale_id IS NOT NULL AND {changed}"
+        before = bool(fetch_all(f"SELECT 1 FROM {sales} g WHERE {changes_existing} LIMIT 1"))
         if before:
-            rollups_apply_sales(sale_ids=before, sign=-1)
+            rollups_apply_sales(
+                sign=-1,
+                sale_ids_sql=f"SELECT sale_id FROM {sales} g WHERE {changes_existing}",
+            )
         now = connection.ops.adapt_datetimefield_value(timezone.now())
         actor = options.actor.pk if options.actor and options.actor.is_authenticated else None
         status = f"COALESCE(g.status, g.old_status, '{SaleStatus.COMPLETED}')"
@@ -397,15 +396,13 @@ class SaleTable(ImportTable):
                 """
             )
         self.trusted_references = trusted
-        after = [
-            sale_id
-            for (sale_id,) in fetch_iter(
-                f"SELECT COALESCE(g.sale_id, g.new_id) FROM {sales} g "
-                f"WHERE g.sale_id IS NULL OR {changed} ORDER BY g.first_row"
+        if fetch_all(f"SELECT 1 FROM {sales} g WHERE g.sale_id IS NULL OR {changed} LIMIT 1"):
+            # The rollups of the new and changed sales, in one pass over the staging table.
+            rollups_apply_sales(
+                sign=1,
+                sale_ids_sql=f"SELECT COALESCE(g.sale_id, g.new_id) FROM {sales} g "
+                f"WHERE g.sale_id IS NULL OR {changed}",
             )
-        ]
-        if after:
-            rollups_apply_sales(sale_ids=after, sign=1)
             transaction.on_commit(analytics_cache_bump)
 
     # -- apply-stock: through the sale services ---------------------------------------------------
