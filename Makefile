@@ -89,3 +89,15 @@ BENCH_IMPORT_ARGS ?=
 .PHONY: bench-import
 bench-import: check-services ## Import/export benchmark: 1M sale lines exported and imported, 20k products
 	$(PY) bench/files_import_export.py --pg-url $(dir $(TEST_DATABASE_URL))postgres $(BENCH_IMPORT_ARGS)
+
+# --- bench-bulk: POST /api/products/bulk/ with 10,000 items (bench/bulk_products.py; docs/celery.md) --
+# Its own database (created and migrated here), the Django test client in process; create and
+# update items/s, median of 5 runs. BENCH_BULK_ARGS adds options, e.g. BENCH_BULK_ARGS="--runs 9".
+BENCH_BULK_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/sales_bench_bulk
+BENCH_BULK_ENV := DATABASE_URL=$(BENCH_BULK_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) CACHE_KEY_PREFIX=bench_bulk READ_DOT_ENV=false LOG_LEVEL=warning CELERY_TASK_ALWAYS_EAGER=true
+BENCH_BULK_ARGS ?=
+.PHONY: bench-bulk
+bench-bulk: check-services ## POST /api/products/bulk/ with 10,000 items: create and update items/s (>= 5,000)
+	$(BENCH_BULK_ENV) $(PY) scripts/create_database.py
+	$(BENCH_BULK_ENV) $(PY) manage.py migrate --noinput -v 0
+	$(BENCH_BULK_ENV) $(PY) bench/bulk_products.py $(BENCH_BULK_ARGS)
