@@ -101,3 +101,12 @@ bench-bulk: check-services ## POST /api/products/bulk/ with 10,000 items: create
 	$(BENCH_BULK_ENV) $(PY) scripts/create_database.py
 	$(BENCH_BULK_ENV) $(PY) manage.py migrate --noinput -v 0
 	$(BENCH_BULK_ENV) $(PY) bench/bulk_products.py $(BENCH_BULK_ARGS)
+
+# --- bench-cache-purge: purging stale cache generations (bench/cache_purge.py; docs/celery.md) -----
+# Its own Redis database (5; the broker moved to 6) and key prefix: 1,000,000 stale keys purged by
+# SCAN + UNLINK while another process reads live keys, then KEYS + DEL as the baseline.
+BENCH_CACHE_PURGE_REDIS_URL ?= redis://127.0.0.1:6379/5
+BENCH_CACHE_PURGE_ARGS ?=
+.PHONY: bench-cache-purge
+bench-cache-purge: install ## Purge of 1M stale cache keys while a client reads (its max latency)
+	$(PY) bench/cache_purge.py --redis-url $(BENCH_CACHE_PURGE_REDIS_URL) $(BENCH_CACHE_PURGE_ARGS)
