@@ -54,3 +54,19 @@ def fast_password_hasher(settings):
     """A cheap password hash for tests that create many users (the default PBKDF2 costs about
     a third of a second per user). Request it before the fixtures that create users."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def jobs_in_process(monkeypatch):
+    """Celery tasks run in process (the test run has a shared broker configured, and the app
+    reads its config once, so the ``settings`` fixture cannot switch it), and a batch job is
+    enqueued at once: inside the test's wrapping transaction nothing ever commits, so the
+    on-commit enqueue would never happen."""
+    from salesproject.celery import app
+    from salesproject.jobs import services
+
+    monkeypatch.setattr(services, "on_commit", lambda func, using=None, robust=False: func())
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous

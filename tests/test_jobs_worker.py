@@ -50,6 +50,7 @@ from products.models import (
 )
 from sales.models import Sale, SaleItem
 from salesproject.celery import app
+from salesproject.jobs import services as jobs_services
 from salesproject.jobs.models import BatchJob, FailedTask
 from salesproject.jobs.services import (
     batch_job_create,
@@ -582,12 +583,6 @@ def test_a_killed_job_delivered_again_is_taken_over_and_ends_exact(
 
 
 @pytest.mark.django_db
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: batch_jobs_fail_stale() tells every stale job 'nothing it was doing was kept. "
-    "Start the job again.', but a sales_bulk job commits sale by sale: the sales its dead worker "
-    "recorded stay (and the failed job's counts are empty, so nobody can tell which).",
-)
 def test_a_stale_sales_bulk_job_marked_failed_does_not_claim_nothing_was_kept(settings):
     from sales.bulk import sales_bulk_plan, sales_bulk_record
 
@@ -614,12 +609,6 @@ def test_a_stale_sales_bulk_job_marked_failed_does_not_claim_nothing_was_kept(se
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: batch_job_create() enqueues right after its own atomic block, not on commit: "
-    "called inside a caller's transaction, the worker gets the task before the job row is "
-    "committed, batch_job_start() finds no job and returns, and the job stays queued forever.",
-)
 def test_a_job_created_inside_a_transaction_is_enqueued_on_commit(worker):
     from django.db import transaction
 
@@ -649,6 +638,8 @@ def closed_port() -> int:
 @pytest.fixture
 def broker_down(queue, monkeypatch) -> Iterator[None]:
     """The app's broker is a port nothing listens on (fresh connection pools, restored after)."""
+    # The test's wrapping transaction never commits: enqueue at once, as outside a transaction.
+    monkeypatch.setattr(jobs_services, "on_commit", lambda func, using=None, robust=False: func())
     monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
     monkeypatch.delenv("CELERY_BROKER_WRITE_URL", raising=False)
     saved = app.conf.broker_url, app._pool, app.amqp._producer_pool

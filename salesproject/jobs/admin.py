@@ -15,7 +15,7 @@ class BatchJobAdmin(admin.ModelAdmin):
     list_display = ("id", "kind", "status", "progress", "error_count", "created_by", "created_at")
     list_filter = ("status", "kind")
     date_hierarchy = "created_at"
-    actions = ["cancel_jobs"]
+    actions = ["cancel_jobs", "retry_jobs"]
     readonly_fields = [field.name for field in BatchJob._meta.fields] + ["progress", "errors"]
     exclude = ("error_report",)
 
@@ -49,6 +49,16 @@ class BatchJobAdmin(admin.ModelAdmin):
                 self.message_user(request, error.message, messages.WARNING)
             else:
                 self.message_user(request, f"Job {job.pk}: cancellation requested.")
+
+    @admin.action(description="Run the selected failed jobs again", permissions=["change"])
+    def retry_jobs(self, request, queryset):
+        for job in queryset:
+            try:
+                services.batch_job_retry(job=job)
+            except ApplicationError as error:
+                self.message_user(request, error.message, messages.WARNING)
+            else:
+                self.message_user(request, f"Job {job.pk}: queued again.")
 
 
 @admin.register(FailedTask)

@@ -17,6 +17,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from django.core.files import File
 from django.db import transaction
+from django.db.transaction import on_commit
 from django.utils import timezone
 from kombu.exceptions import KombuError
 
@@ -47,12 +48,18 @@ def batch_job_create(
         if input_file is not None:
             job.input_file.save(input_name or "upload", input_file, save=False)
         job.save()
+    on_commit(lambda: _enqueue(job))  # at once when no transaction is open
+    return job
+
+
+def _enqueue(job: BatchJob) -> None:
     from salesproject.jobs.tasks import run_batch_job_task
 
     if run_batch_job_task.app.conf.task_always_eager:
         # In process (the embedded default): the job row records how it went, as with a worker.
         run_batch_job_task.apply(args=[job.pk], throw=False)
-        return job
+        job.refresh_from_db()
+        return
     try:
         run_batch_job_task.delay(job.pk)
     except (KombuError, OSError) as error:  # the broker is down or unreachable
@@ -64,7 +71,34 @@ def batch_job_create(
             status_code=503,
             headers={"Retry-After": "60"},
         ) from error
+
+
+def batch_job_retry(*, job: BatchJob) -> BatchJob:
+    """Run a failed job again (queued anew). Every kind is safe to run again: imports and price
+    updates were rolled back with their failure, bulk sales skip the sales already recorded."""
+    with transaction.atomic():
+        job = BatchJob.objects.select_for_update().get(pk=job.pk)
+        if job.status != BatchJobStatus.FAILED:
+            raise ConflictError(
+                f"Job {job.pk} is {job.status}; only a failed job can be run again.",
+                code="job_not_failed",
+            )
+        job.status, job.finished_at, job.started_at = BatchJobStatus.QUEUED, None, None
+        job.cancel_requested, job.message = False, ""
+        job.save(
+            update_fields=["status", "finished_at", "started_at", "cancel_requested", "message"]
+        )
+        on_commit(lambda: _enqueue(job))
     return job
+
+
+# What a job killed midway left behind, by kind.
+STALE_OUTCOME = {
+    "import": "The import was rolled back: nothing of it was written. ",
+    "price_update": "The price update was rolled back: no price changed. ",
+    "sales_bulk": "The sales recorded before it stopped are kept (each sale commits on its "
+    "own); the others were not recorded. ",
+}
 
 
 def _stale_before():
@@ -172,8 +206,10 @@ def batch_jobs_fail_stale() -> int:
             _finish(
                 job,
                 BatchJobStatus.FAILED,
-                message=f"The worker stopped (no heartbeat since {job.heartbeat_at.isoformat()}); "
-                "nothing it was doing was kept. Start the job again.",
+                message=f"The worker stopped (no heartbeat since {job.heartbeat_at.isoformat()}). "
+                + STALE_OUTCOME.get(job.kind, "")
+                + "Run it again (POST /api/jobs/{id}/retry/ or the admin): it does only what "
+                "is missing.".replace("{id}", str(job.pk)),
             )
             failed += 1
     return failed

@@ -1,5 +1,6 @@
 """``/api/jobs/``: the batch jobs a user started (managers see everyone's), their progress,
-counts and errors; ``POST /api/jobs/{id}/cancel/``; ``GET /api/jobs/{id}/errors/`` (CSV)."""
+counts and errors; ``POST /api/jobs/{id}/cancel/``, ``POST /api/jobs/{id}/retry/``;
+``GET /api/jobs/{id}/errors/`` (CSV)."""
 
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
@@ -36,6 +37,16 @@ class BatchJobViewSet(viewsets.ReadOnlyModelViewSet):
         """Cancel a queued job at once, or a running one at its next check (its work is rolled
         back). 409 if it already finished."""
         job = services.batch_job_cancel(job=self.get_object())
+        return Response(self.get_serializer(job).data)
+
+    @extend_schema(request=None, responses=BatchJobOutputSerializer)
+    @action(detail=True, methods=["post"])
+    def retry(self, request, pk=None):
+        """Run a failed job again (it is queued anew). Safe for every kind: an import or a
+        price update was rolled back with its failure; bulk sales skip the sales already
+        recorded. 409 unless the job failed."""
+        job = services.batch_job_retry(job=self.get_object())
+        job.refresh_from_db()
         return Response(self.get_serializer(job).data)
 
     @extend_schema(responses={(200, "text/csv"): OpenApiTypes.BINARY})

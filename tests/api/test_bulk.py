@@ -31,14 +31,8 @@ SALES = "/api/sales/bulk/"
 
 
 @pytest.fixture(autouse=True)
-def _eager_celery():
-    """Batch jobs run in process: the test run has a (shared) broker configured, not eager."""
-    from salesproject.celery import app
-
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = previous
+def _jobs_in_process(jobs_in_process):
+    """Batch jobs run in process (see tests/conftest.py)."""
 
 
 def products_state() -> list[tuple]:

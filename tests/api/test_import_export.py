@@ -47,15 +47,8 @@ HEADERS = {
 
 
 @pytest.fixture(autouse=True)
-def _eager_celery():
-    """Batch jobs run in process, whatever broker the run has (the app's config is read once,
-    so the ``settings`` fixture cannot switch it)."""
-    from salesproject.celery import app
-
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = previous
+def _jobs_in_process(jobs_in_process):
+    """Batch jobs run in process (see tests/conftest.py)."""
 
 
 @pytest.fixture(autouse=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from decimal import Decimal
 
 import pytest
 from django.core.files.base import ContentFile
@@ -287,3 +288,29 @@ def test_job_lifecycle_through_the_task(manager_client):
     assert body["progress"]["percent"] == 100.0
     assert body["started_at"] and body["finished_at"]
     assert_error(manager_client.post(f"{detail(job)}cancel/"), 409, "job_finished")
+
+
+def test_a_failed_job_can_be_run_again_and_a_finished_one_cannot(manager_client, jobs_in_process):
+    from products.models import Product
+    from tests.factories import make_product
+
+    make_product(sku="RETRY-1", price="10.00")
+    job = BatchJob.objects.create(
+        kind="price_update",
+        params={"selection": {"skus": ["RETRY-1"]}, "percent": None, "amount": "1.00"},
+        status="failed",
+        finished_at=timezone.now(),
+        message="The worker stopped.",
+        created_by=manager_client.user,
+    )
+
+    response = manager_client.post(f"/api/jobs/{job.pk}/retry/")
+
+    assert response.status_code == 200, response.json()
+    job.refresh_from_db()
+    assert job.status == "succeeded"
+    assert Product.objects.get(sku="RETRY-1").price == Decimal("11.00")
+    again = manager_client.post(f"/api/jobs/{job.pk}/retry/")
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "job_not_failed"
+    assert Product.objects.get(sku="RETRY-1").price == Decimal("11.00")

@@ -25,14 +25,8 @@ CENT = Decimal("0.01")
 
 
 @pytest.fixture(autouse=True)
-def _eager_celery():
-    """Price-update jobs run in process: the test run has a (shared) broker, not eager."""
-    from salesproject.celery import app
-
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = previous
+def _jobs_in_process(jobs_in_process):
+    """Batch jobs run in process (see tests/conftest.py)."""
 
 
 def prices() -> dict[str, Decimal]:

@@ -19,15 +19,8 @@ MIXED = csv_bytes([["email", "name"], ["j1@example.com", "J1"], ["bad", "X"]])
 
 
 @pytest.fixture(autouse=True)
-def _eager_celery():
-    """The test run has a broker configured (not eager): run tasks in process instead of
-    sending them to a shared Redis."""
-    from salesproject.celery import app
-
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = previous
+def _jobs_in_process(jobs_in_process):
+    """Batch jobs run in process (see tests/conftest.py)."""
 
 
 def params(**extra) -> dict:
