@@ -266,7 +266,6 @@ CELERY_RESULT_BACKEND = None
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
-CELERY_TIMEZONE = "UTC"
 # A task is acknowledged when it is done, not when it starts: a worker killed midway leaves it to
 # be delivered again (every task is idempotent), one message at a time per worker process.
 CELERY_TASK_ACKS_LATE = True
@@ -298,7 +297,7 @@ CELERY_BEAT_SCHEDULE = {
     "purge-stale-cache": {"task": "analytics.purge_stale_cache", "schedule": 600.0},
     # Safety net: rebuild the rollups of yesterday (local day in TIME_ZONE, widened to its whole
     # month) from the sales tables, in case sales were written behind the services' back. Runs
-    # at 02:30 in CELERY_TIMEZONE (UTC); yesterday is a finished day whatever TIME_ZONE is.
+    # at 02:30 in TIME_ZONE (CELERY_TIMEZONE), when yesterday is over.
     "refresh-yesterdays-rollups": {
         "task": "analytics.refresh_recent_rollups",
         "schedule": crontab(hour=2, minute=30),
@@ -401,6 +400,7 @@ if CATALOG_BACKEND == "http":
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+CELERY_TIMEZONE = TIME_ZONE  # crontab schedules of the beat are in local time
 USE_I18N = True
 USE_TZ = True
 
