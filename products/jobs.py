@@ -7,7 +7,7 @@ from django.db import transaction
 
 from products import selectors, services
 from salesproject.jobs.models import BatchJob, BatchJobStatus
-from salesproject.jobs.services import batch_job_finish
+from salesproject.jobs.services import batch_job_cancel_requested, batch_job_finish
 
 
 def run_price_update_job(job: BatchJob) -> None:
@@ -16,6 +16,11 @@ def run_price_update_job(job: BatchJob) -> None:
     for name in ("price_min", "price_max"):
         if selection.get(name) is not None:
             selection[name] = Decimal(selection[name])
+    if batch_job_cancel_requested(job_id=job.pk):
+        batch_job_finish(
+            job=job, status=BatchJobStatus.CANCELLED, message="Cancelled: no price changed."
+        )
+        return
     with transaction.atomic():
         result = services.product_price_update(
             products=selectors.product_price_selection(**selection),

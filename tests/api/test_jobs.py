@@ -314,3 +314,45 @@ def test_a_failed_job_can_be_run_again_and_a_finished_one_cannot(manager_client,
     assert again.status_code == 409
     assert again.json()["error"]["code"] == "job_not_failed"
     assert Product.objects.get(sku="RETRY-1").price == Decimal("11.00")
+
+
+def test_fail_stale_jobs_command_marks_a_silent_running_job_failed(db, settings):
+    from django.core.management import call_command
+
+    stale = timezone.now() - timezone.timedelta(seconds=settings.JOB_HEARTBEAT_TIMEOUT + 5)
+    silent = BatchJob.objects.create(
+        kind="import", params={}, status="running", started_at=stale, heartbeat_at=stale
+    )
+    alive = BatchJob.objects.create(
+        kind="import", params={}, status="running", started_at=stale, heartbeat_at=timezone.now()
+    )
+    out = io.StringIO()
+
+    call_command("fail_stale_jobs", stdout=out)
+
+    assert "1 stale job(s) marked failed" in out.getvalue()
+    silent.refresh_from_db()
+    alive.refresh_from_db()
+    assert (silent.status, alive.status) == ("failed", "running")
+    assert "rolled back" in silent.message and f"/api/jobs/{silent.pk}/retry/" in silent.message
+
+
+def test_a_price_update_cancelled_before_it_runs_changes_nothing(db, jobs_in_process):
+    from products.models import Product
+    from tests.factories import make_product
+
+    make_product(sku="CANCEL-1", price="10.00")
+    job = BatchJob.objects.create(
+        kind="price_update",
+        params={"selection": {"skus": ["CANCEL-1"]}, "percent": "50", "amount": None},
+        cancel_requested=True,
+        status="running",
+        started_at=timezone.now(),
+        heartbeat_at=timezone.now() - timezone.timedelta(hours=1),
+    )
+
+    run_batch_job_task(job.pk)  # takes over the silent job, sees the cancellation
+
+    job.refresh_from_db()
+    assert job.status == "cancelled"
+    assert Product.objects.get(sku="CANCEL-1").price == Decimal("10.00")
