@@ -27,7 +27,9 @@ class ProductOutputSerializer(serializers.ModelSerializer):
     catalog never sees it.
     """
 
-    category_name = serializers.CharField(source="category.name", read_only=True, default=None)
+    category_name = serializers.CharField(
+        source="category.name", read_only=True, default=None, allow_null=True
+    )
 
     class Meta:
         model = Product
@@ -72,7 +74,9 @@ class ProductInputSerializer(serializers.ModelSerializer):
 
 
 class StockMovementOutputSerializer(serializers.ModelSerializer):
-    actor = serializers.CharField(source="actor.get_username", read_only=True, default=None)
+    actor = serializers.CharField(
+        source="actor.get_username", read_only=True, default=None, allow_null=True
+    )
 
     class Meta:
         model = StockMovement

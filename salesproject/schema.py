@@ -24,8 +24,9 @@ _ERROR_DESCRIPTIONS = {
     "400": "Invalid body or query parameters; `fields` names each problem.",
     "401": "Not authenticated (send `Authorization: Bearer <access token>`).",
     "403": "Authenticated, but your role does not allow this.",
-    "404": "No such object.",
+    "404": "No such object (or, for a list, no such page).",
     "409": "Conflict with the current state (e.g. insufficient stock, protected object).",
+    "429": "Too many requests (throttled); retry after the `Retry-After` header's seconds.",
 }
 WRITE_ACTIONS = {"create", "update", "partial_update"}
 
@@ -43,10 +44,11 @@ class ErrorAwareAutoSchema(AutoSchema):
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
         codes = ["400", "401", "403"]
-        if "{" in self.path:
-            codes.append("404")
+        if "{" in self.path or (self.method == "GET" and self._is_list_view()):
+            codes.append("404")  # a list answers 404 for a page past the end ("Invalid page.")
         if self.method in ("POST", "PUT", "PATCH", "DELETE"):
             codes.append("409")
+        codes.append("429")  # throttling applies to every operation
         for code in codes:
             if code not in responses:
                 responses[code] = self._get_response_for_code(
