@@ -18,11 +18,13 @@ import time
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from salesproject import metrics
 from salesproject.errors import ApplicationError
 
 logger = logging.getLogger("catalog")
@@ -153,23 +155,27 @@ class ProductCatalogClient:
 
     def _send(self, method: str, url: str, **kwargs) -> requests.Response:
         started = time.monotonic()
-        outcome = "error"
+        outcome, status = "connection_error", "error"
         try:
             response = self.session.request(method, url, timeout=self.timeout, **kwargs)
-            outcome = str(response.status_code)
+            status = str(response.status_code)
+            # 4xx answers of the contract (404, 400 not enough stock) are answers, not errors.
+            failed = response.status_code >= 500 or response.status_code in (401, 403)
+            outcome = "http_error" if failed else "ok"
             return response
         except requests.ConnectTimeout as exc:
-            outcome = "connect_timeout"
+            outcome, status = "timeout", "connect_timeout"
             raise CatalogUnavailableError(
                 f"The catalog did not accept a connection: {exc}."
             ) from exc
         except requests.ReadTimeout as exc:
-            outcome = "read_timeout"
+            outcome, status = "timeout", "read_timeout"
             raise CatalogUnavailableError(
                 "The catalog did not answer in time.", maybe_applied=method != "GET"
             ) from exc
         except requests.ConnectionError as exc:
-            outcome = "connection_error"
+            # Retried GETs end as a ConnectionError wrapping urllib3's last (timeout) error.
+            outcome = "timeout" if "TimeoutError" in repr(exc) else "connection_error"
             # A refused connection never reached the remote; a reset after sending may have.
             sent = not _is_connect_failure(exc)
             raise CatalogUnavailableError(
@@ -179,13 +185,25 @@ class ProductCatalogClient:
         except requests.RequestException as exc:
             raise CatalogUnavailableError(f"The catalog call failed: {exc}.") from exc
         finally:
-            logger.info(
-                "catalog call %s %s -> %s in %.1f ms",
+            latency_ms = round((time.monotonic() - started) * 1000, 1)
+            path = urlsplit(url).path
+            if outcome != "ok":
+                metrics.catalog_error(outcome)
+            logger.log(
+                logging.INFO if outcome == "ok" else logging.WARNING,
+                "catalog call %s %s -> %s (%s) in %.1f ms",
                 method,
-                url,
+                path,
+                status,
                 outcome,
-                (time.monotonic() - started) * 1000,
-                extra={"catalog_method": method, "catalog_outcome": outcome},
+                latency_ms,
+                extra={
+                    "catalog_method": method,
+                    "catalog_path": path,
+                    "catalog_status": status,
+                    "catalog_outcome": outcome,
+                    "latency_ms": latency_ms,
+                },
             )
 
     def _auth_headers(self, idempotency_key: str | None = None) -> dict[str, str]:

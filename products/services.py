@@ -37,6 +37,7 @@ from products.models import (
     StockMovement,
     StockMovementReason,
 )
+from salesproject import metrics
 from salesproject.errors import ApplicationError, ConflictError, NotFoundError
 from salesproject.services import model_update
 
@@ -64,6 +65,7 @@ class InsufficientStockError(ConflictError):
         self.product = product
         self.requested = requested
         self.available = available
+        metrics.stock_out()  # raised only when a sale or purchase is refused (local or remote)
 
 
 # --- Stock ---------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from customers.models import Customer
 from products.catalog import Catalog, CatalogProduct, get_catalog
 from products.models import StockMovementReason
 from sales.models import Sale, SaleItem, SaleStatus
+from salesproject import metrics
 from salesproject.errors import ApplicationError, ConflictError
 
 MAX_LINE_QUANTITY = 1_000_000
@@ -193,6 +194,7 @@ def sale_create(
         _insert_sale(sale)
         SaleItem.objects.bulk_create(items)
         rollups_apply_sales(sale_ids=[sale.pk], sign=1)
+    transaction.on_commit(metrics.sale_recorded, robust=True)  # counted once it is committed
     # Hand back the sale with its items and their products loaded: rendering it needs no query.
     for item in items:
         item.product = catalog_products[item.product_id].to_product()

@@ -118,6 +118,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: the request id is on every log line of the request; every answer is counted.
+    "salesproject.request_id.RequestIdMiddleware",
+    "salesproject.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -412,11 +415,31 @@ MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "media")))
 
 LOG_LEVEL = _env_choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper()
+# json: one JSON object per line (python-json-logger), for log collectors; text: readable lines.
+# Both carry the request id (X-Request-ID) and, in a Celery task, the task id.
+LOG_FORMAT = _env_choice("LOG_FORMAT", "text" if DEBUG else "json", ("json", "text"))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "salesproject.request_id.ContextFilter"}},
+    "formatters": {
+        "text": {
+            "()": "salesproject.request_id.TextFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s [%(ids)s] %(message)s",
+        },
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         # Django's own "django" logger would print request warnings a second time.
@@ -424,6 +447,22 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
     },
 }
+
+# --- Health and metrics (salesproject/health.py, salesproject/metrics.py) ----------------------
+
+# Seconds each readiness check (database, cache, broker) may take before it counts as down.
+HEALTH_CHECK_TIMEOUT = _env_float("HEALTH_CHECK_TIMEOUT", 2.0)
+# /metrics needs "Authorization: Bearer <METRICS_TOKEN>"; unset: staff sessions only.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="").strip()
+if METRICS_TOKEN and len(METRICS_TOKEN) < 16:
+    raise _config_error("METRICS_TOKEN", "it must be at least 16 characters (or unset)")
+# Gunicorn with several workers: a directory (empty at start) where every process writes its
+# metrics; /metrics aggregates them (prometheus_client reads the variable itself too).
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="").strip()
+if PROMETHEUS_MULTIPROC_DIR and not Path(PROMETHEUS_MULTIPROC_DIR).is_dir():
+    raise _config_error(
+        "PROMETHEUS_MULTIPROC_DIR", f"{PROMETHEUS_MULTIPROC_DIR!r} is not a directory"
+    )
 
 if not DEBUG:
     SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", default=True)

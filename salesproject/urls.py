@@ -6,6 +6,7 @@ from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from analytics.dashboard import dashboard
 from products.views import ProductPurchaseView, ProductRestockView
+from salesproject import health, metrics
 from salesproject.api import router
 from salesproject.errors import json_api_not_found
 
@@ -27,6 +28,10 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/api/", permanent=False)),
     path("admin/", admin.site.urls),
     path("dashboard/", dashboard, name="analytics-dashboard"),
+    # Public probes for load balancers (no auth, never cached) and the protected Prometheus scrape.
+    re_path(r"^health/live/?$", health.live, name="health-live"),
+    re_path(r"^health/ready/?$", health.ready, name="health-ready"),
+    re_path(r"^metrics/?$", metrics.metrics_view, name="metrics"),
     path("api/", include(api_patterns)),
     path("api-auth/", include("rest_framework.urls", namespace="rest_framework")),
 ]

@@ -49,6 +49,10 @@ CONFIG_VARIABLES = (
     "IMPORT_ADMIN_MAX_BYTES",
     "ANALYTICS_CACHE_ENABLED",
     "ANALYTICS_CACHE_SECONDS",
+    "LOG_FORMAT",
+    "METRICS_TOKEN",
+    "HEALTH_CHECK_TIMEOUT",
+    "PROMETHEUS_MULTIPROC_DIR",
 )
 
 
@@ -120,6 +124,11 @@ def test_broker_db_skips_the_cache_db():
         ({"CORS_ALLOWED_ORIGINS": "example.com"}, "CORS_ALLOWED_ORIGINS", "not an origin"),
         ({"CATALOG_BACKEND": "ftp"}, "CATALOG_BACKEND", "not one of"),
         ({"LOG_LEVEL": "loud"}, "LOG_LEVEL", "not one of"),
+        ({"LOG_FORMAT": "xml"}, "LOG_FORMAT", "not one of"),
+        ({"METRICS_TOKEN": "short"}, "METRICS_TOKEN", "at least 16"),
+        ({"HEALTH_CHECK_TIMEOUT": "0"}, "HEALTH_CHECK_TIMEOUT", "positive"),
+        ({"HEALTH_CHECK_TIMEOUT": "soon"}, "HEALTH_CHECK_TIMEOUT", "not a number"),
+        ({"PROMETHEUS_MULTIPROC_DIR": "/nonexistent/x"}, "PROMETHEUS_MULTIPROC_DIR", "directory"),
         ({"CATALOG_BACKEND": "http"}, "CATALOG_API_URL", "not an http(s) URL"),
         (
             {"CATALOG_BACKEND": "http", "CATALOG_API_URL": "catalog.example.com/api"},

@@ -22,6 +22,7 @@ from typing import IO, Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import DatabaseError, transaction
 
+from salesproject import metrics
 from salesproject.dataio.columns import CellError, Column
 from salesproject.dataio.formats import BadRow, TableFileError, TableReader
 from salesproject.dataio.stage import Stage, fetch_iter
@@ -423,6 +424,7 @@ def run_import(table: ImportTable, reader: TableReader, options: ImportOptions) 
     if not report.aborted and not options.dry_run:
         table.after_import(options, report, errors)
     report.seconds = time.perf_counter() - started
+    metrics.import_rows(table.name, read=report.rows or 0, rejected=report.rejected or 0)
     return report
 
 

@@ -12,6 +12,8 @@ from celery.signals import task_failure
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
+from salesproject import metrics  # noqa: F401  (connects the task outcome counters)
+
 logger = logging.getLogger("salesproject.tasks.dead_letter")
 
 
@@ -39,7 +41,8 @@ def record_failed_task(
         exception,
         args,
         kwargs,
-        extra={"task_name": name, "task_id": task_id},
+        # The record's task_id comes from salesproject.request_id (set for the running task).
+        extra={"task_name": name},
     )
     trace = str(einfo) if einfo else "".join(traceback_module.format_exception(exception))
     try:
