@@ -71,6 +71,19 @@ def _env_list(variable: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+_RATE = re.compile(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)")
+
+
+def _env_rate(variable: str, default: str) -> str | None:
+    """A DRF throttle rate like ``100/minute``; ``off`` disables that throttle."""
+    raw = env.str(variable, default=default).strip().lower() or default
+    if raw in {"off", "none"}:
+        return None
+    if not _RATE.fullmatch(raw):
+        raise _config_error(variable, f"{raw!r} is not a rate like 100/minute (or off)")
+    return raw
+
+
 def _env_choice(variable: str, default: str, choices: tuple[str, ...]) -> str:
     value = env.str(variable, default=default).strip().lower() or default
     if value not in choices:
@@ -122,6 +135,8 @@ MIDDLEWARE = [
     "salesproject.request_id.RequestIdMiddleware",
     "salesproject.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files straight from gunicorn (container), before anything else touches the request.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -348,6 +363,21 @@ REST_FRAMEWORK = {
     "DATETIME_FORMAT": "iso-8601",
     "ORDERING_PARAM": "ordering",
     "SEARCH_PARAM": "search",
+    # Throttling (counts in the default cache: Redis in real mode, shared by every process):
+    # anonymous clients per IP, authenticated users per user; the token endpoint has its own
+    # "login" scope per IP (salesproject/urls.py). Over the rate: 429 with Retry-After.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": _env_rate("THROTTLE_ANON_RATE", "300/minute"),
+        "user": _env_rate("THROTTLE_USER_RATE", "3000/minute"),
+        "login": _env_rate("THROTTLE_LOGIN_RATE", "10/minute"),
+    },
+    # Client IP for the anonymous and login throttles: 0 = REMOTE_ADDR (a client cannot dodge
+    # the limit with its own X-Forwarded-For); behind n proxies, the n-th address from the end.
+    "NUM_PROXIES": _env_int("THROTTLE_NUM_PROXIES", 0, minimum=0),
 }
 
 SIMPLE_JWT = {
@@ -409,6 +439,20 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Served by WhiteNoise (compressed). The hashed-name manifest storage needs collectstatic to have
+# run (the image does it at build), so it is used only with DEBUG off and
+# STATIC_FILES_MANIFEST=true (set in the Dockerfile); tests and `make run` keep the plain one.
+STATIC_FILES_MANIFEST = _env_bool("STATIC_FILES_MANIFEST", default=False)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if STATIC_FILES_MANIFEST and not DEBUG
+        else "whitenoise.storage.CompressedStaticFilesStorage"
+    },
+}
+# Frozen from the environment's DEBUG (the test runner forces settings.DEBUG off later).
+WHITENOISE_AUTOREFRESH = DEBUG
 # Uploaded import files waiting for a worker, and jobs' error reports. With separate web and
 # worker machines (docker compose), this is a volume both mount.
 MEDIA_URL = "media/"
@@ -464,9 +508,27 @@ if PROMETHEUS_MULTIPROC_DIR and not Path(PROMETHEUS_MULTIPROC_DIR).is_dir():
         "PROMETHEUS_MULTIPROC_DIR", f"{PROMETHEUS_MULTIPROC_DIR!r} is not a directory"
     )
 
-if not DEBUG:
-    SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", default=True)
-    CSRF_COOKIE_SECURE = _env_bool("CSRF_COOKIE_SECURE", default=True)
+# --- Security (HTTPS, proxies, upload sizes); `manage.py check --deploy` is clean with the
+# production values of .env.example --------------------------------------------------------------
+
+SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = _env_bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SECURE_HSTS_SECONDS = _env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = _env_bool("SECURE_HSTS_PRELOAD", default=False)
+SECURE_SSL_REDIRECT = _env_bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+# Health checks and metrics scrapes come over plain HTTP from inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^health/", r"^metrics/?$"]
+# Behind a TLS-terminating proxy that sets X-Forwarded-Proto (and strips it from clients).
+if _env_bool("TRUST_X_FORWARDED_PROTO", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+USE_X_FORWARDED_HOST = _env_bool("USE_X_FORWARDED_HOST", default=False)
+# Request bodies: at most DATA_UPLOAD_MAX_MEMORY_SIZE bytes of non-file form data (Django's
+# limit; JSON API bodies are parsed by DRF from the stream); uploaded files bigger than
+# FILE_UPLOAD_MAX_MEMORY_SIZE are spooled to a temporary file instead of memory. The size of an
+# import file itself is capped by IMPORT_MAX_BYTES / IMPORT_ADMIN_MAX_BYTES (below).
+DATA_UPLOAD_MAX_MEMORY_SIZE = _env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440, minimum=1024)
+FILE_UPLOAD_MAX_MEMORY_SIZE = _env_int("FILE_UPLOAD_MAX_MEMORY_SIZE", 2_621_440, minimum=0)
 
 # --- Sales ---------------------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.throttling import AnonRateThrottle, ScopedRateThrottle
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView, TokenVerifyView
 
 from analytics.dashboard import dashboard
@@ -10,8 +11,17 @@ from salesproject import health, metrics
 from salesproject.api import router
 from salesproject.errors import json_api_not_found
 
+
+class LoginThrottledTokenObtainPairView(TokenObtainPairView):
+    """``POST /api/auth/token/``, also limited per client IP by the ``login`` rate
+    (THROTTLE_LOGIN_RATE): password guessing gets 429 with Retry-After."""
+
+    throttle_classes = [AnonRateThrottle, ScopedRateThrottle]
+    throttle_scope = "login"
+
+
 api_patterns = [
-    path("auth/token/", TokenObtainPairView.as_view(), name="token_obtain_pair"),
+    path("auth/token/", LoginThrottledTokenObtainPairView.as_view(), name="token_obtain_pair"),
     path("auth/token/refresh/", TokenRefreshView.as_view(), name="token_refresh"),
     path("auth/token/verify/", TokenVerifyView.as_view(), name="token_verify"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
