@@ -86,6 +86,8 @@ def env_for(base: str, name: str) -> dict[str, str]:
         LOG_LEVEL="warning",
         CACHE_KEY_PREFIX="bench_import",
         CELERY_TASK_ALWAYS_EAGER="true",
+        # The test Client speaks plain HTTP (DEBUG off would redirect it to HTTPS).
+        SECURE_SSL_REDIRECT="false",
     )
     env.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
     env.setdefault("SECRET_KEY", "bench-import-export-only-" + "x" * 40)  # DEBUG=false needs one

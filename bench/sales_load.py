@@ -375,6 +375,12 @@ def app_env(args: argparse.Namespace, db_url: str, prefix: str, extra: dict[str,
             # Nothing goes to a shared Redis queue that someone else's worker could consume.
             "CELERY_TASK_ALWAYS_EAGER": "true",
             "JWT_ACCESS_MINUTES": "600",
+            # Plain HTTP on loopback, and a few users sending as fast as they can: no HTTPS
+            # redirect, no throttling (it would measure 429s).
+            "SECURE_SSL_REDIRECT": "false",
+            "THROTTLE_ANON_RATE": "off",
+            "THROTTLE_USER_RATE": "off",
+            "THROTTLE_LOGIN_RATE": "off",
             "DJANGO_SETTINGS_MODULE": "salesproject.settings",
             "PYTHONUNBUFFERED": "1",
             **extra,
