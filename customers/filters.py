@@ -2,7 +2,7 @@ import django_filters
 from django_countries import countries
 
 from customers.models import Customer, CustomerSegment
-from salesproject.filtering import search_in
+from salesproject.filtering import IsoDateTimeFilter, search_in
 
 
 class CustomerFilter(django_filters.FilterSet):
@@ -14,8 +14,8 @@ class CustomerFilter(django_filters.FilterSet):
     country = django_filters.ChoiceFilter(choices=list(countries))
     segment = django_filters.ChoiceFilter(choices=CustomerSegment.choices)
     city = django_filters.CharFilter(lookup_expr="iexact")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Customer

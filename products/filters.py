@@ -1,7 +1,7 @@
 import django_filters
 
 from products.models import Category, Product, StockMovement, StockMovementReason
-from salesproject.filtering import NumberFilter, StrictBooleanFilter, search_in
+from salesproject.filtering import IsoDateTimeFilter, NumberFilter, StrictBooleanFilter, search_in
 
 
 class CategoryFilter(django_filters.FilterSet):
@@ -26,7 +26,7 @@ class ProductFilter(django_filters.FilterSet):
     stock_min = NumberFilter(field_name="stock_quantity", lookup_expr="gte")
     stock_max = NumberFilter(field_name="stock_quantity", lookup_expr="lte")
     in_stock = StrictBooleanFilter(method="filter_in_stock")
-    updated_after = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    updated_after = IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
 
     class Meta:
         model = Product
@@ -40,8 +40,8 @@ class StockMovementFilter(django_filters.FilterSet):
     product = NumberFilter(field_name="product_id")
     reason = django_filters.ChoiceFilter(choices=StockMovementReason.choices)
     reference = django_filters.CharFilter()
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = StockMovement

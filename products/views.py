@@ -136,6 +136,9 @@ class StockMovementViewSet(viewsets.ReadOnlyModelViewSet):
     ordering = ["-created_at", "-id"]
 
 
+MAX_PRODUCT_ID = 2**63 - 1  # bigint
+
+
 class CatalogContractView(APIView):
     """Base of the catalog-compatible endpoints (``purchase/``, ``restock/``): the Product
     Catalog API contract of DESIGN.md, which another sales system can use unchanged.
@@ -165,13 +168,18 @@ class CatalogContractView(APIView):
             404: CatalogDetailSerializer,
         },
     )
-    def post(self, request, pk: int):
+    def post(self, request, pk: str):
         api_key = api_key_authenticate(header=request.headers.get("Authorization"))
         if api_key is None:
             return Response(
                 {"detail": "Invalid or missing API key (header 'Authorization: Api-Key <key>')."},
                 status=status.HTTP_403_FORBIDDEN,
             )
+        if not (pk.isascii() and pk.isdigit() and int(pk) <= MAX_PRODUCT_ID):
+            # Any id segment reaches this view, so that the contract's 404 (after the key
+            # check) answers unknown ids of any shape.
+            return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
+        pk = int(pk)
         serializer = CatalogQuantityInputSerializer(data=request.data)
         if not serializer.is_valid():
             return Response(

@@ -5,7 +5,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from sales.models import Sale, SaleItem, SaleStatus
-from salesproject.filtering import NumberFilter, StrictBooleanFilter, search_in
+from salesproject.filtering import IsoDateTimeFilter, NumberFilter, StrictBooleanFilter, search_in
 
 
 def _start_of_day(day) -> datetime:
@@ -13,10 +13,10 @@ def _start_of_day(day) -> datetime:
 
 
 class SaleFilter(django_filters.FilterSet):
-    sold_after = django_filters.IsoDateTimeFilter(
+    sold_after = IsoDateTimeFilter(
         field_name="sold_at", lookup_expr="gte", label="Sold at or after (ISO 8601 datetime)"
     )
-    sold_before = django_filters.IsoDateTimeFilter(
+    sold_before = IsoDateTimeFilter(
         field_name="sold_at", lookup_expr="lt", label="Sold before (ISO 8601 datetime)"
     )
     date_from = django_filters.DateFilter(method="filter_date_from", label="From this day (incl.)")

@@ -1,5 +1,7 @@
 """Filtering helpers shared by every app's FilterSets."""
 
+from datetime import UTC
+
 import django_filters
 from django import forms
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -108,3 +110,16 @@ class NumberFilter(django_filters.NumberFilter):
     seconds to convert to an integer. This one answers 400 for them."""
 
     field_class = BoundedDecimalField
+
+
+class UtcIsoDateTimeField(django_filters.fields.IsoDateTimeField):
+    """An ISO 8601 datetime turned to UTC: PostgreSQL refuses offsets beyond ±15:59 that
+    Python accepts (up to ±23:59), which would otherwise be a 500."""
+
+    def to_python(self, value):
+        parsed = super().to_python(value)
+        return parsed.astimezone(UTC) if parsed is not None and parsed.tzinfo else parsed
+
+
+class IsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcIsoDateTimeField

@@ -27,8 +27,8 @@ api_patterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     # The catalog contract (DESIGN.md): Api-Key auth and {"detail"} bodies.
-    path("products/<int:pk>/purchase/", ProductPurchaseView.as_view(), name="product-purchase"),
-    path("products/<int:pk>/restock/", ProductRestockView.as_view(), name="product-restock"),
+    path("products/<str:pk>/purchase/", ProductPurchaseView.as_view(), name="product-purchase"),
+    path("products/<str:pk>/restock/", ProductRestockView.as_view(), name="product-restock"),
     path("", include(router.urls)),
     # Anything else under /api/ is a JSON 404, in debug mode too.
     re_path(r"^.*$", json_api_not_found),

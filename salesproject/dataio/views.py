@@ -71,7 +71,11 @@ class TableImportExportMixin:
         responses={
             (200, CONTENT_TYPES["csv"]): OpenApiTypes.BINARY,
             (200, CONTENT_TYPES["xlsx"]): OpenApiTypes.BINARY,
-            (200, CONTENT_TYPES["json"]): OpenApiTypes.BINARY,
+            # An array of objects, one per row, every value a string (the table's columns).
+            (200, CONTENT_TYPES["json"]): {
+                "type": "array",
+                "items": {"type": "object", "additionalProperties": {"type": "string"}},
+            },
         },
     )
     @action(detail=False, methods=["get"], url_path="export", pagination_class=None)

@@ -7,13 +7,11 @@ Run just these: ``pytest tests/fuzz`` (about a minute)."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 import schemathesis
 from django.core import signals
 from django.db import close_old_connections
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from rest_framework_simplejwt.tokens import AccessToken
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -53,44 +51,10 @@ CHECKS = [
     response_headers_conformance,
 ]
 
-# Known bugs, found by this test and not fixed here (the files belong to other work in flight).
-EXPORT_SCHEMA = (
-    "GET /api/<table>/export/?format=json answers a JSON array, but the schema documents the "
-    "200 body as {type: string, format: binary} for every format "
-    "(salesproject/dataio/views.py, the export action's extend_schema)"
-)
-TZ_OFFSET_500 = (
-    "GET /api/sales/?sold_after=2088-02-23T03:54:31-16:58 is a 500: an ISO datetime filter "
-    "accepts any UTC offset, PostgreSQL rejects offsets beyond +-15:59 (DataError 'time zone "
-    "displacement out of range'); the filters should normalise to UTC or answer 400 "
-    "(IsoDateTimeFilter in sales/filters.py, and products/filters.py alike)"
-)
-KNOWN_BUGS = {
-    **{
-        ("GET", f"/api/{table}/export/", mode): EXPORT_SCHEMA
-        for table in ("categories", "customers", "products", "sales")
-        for mode in (GenerationMode.POSITIVE,)  # negative cases rarely reach a 200 JSON export
-    },
-}
-_OUT_OF_RANGE_OFFSET = re.compile(r"T.*[+-](1[6-9]|[2-9]\d):?\d\d$")
-
-
-def _has_out_of_range_offset(case) -> bool:
-    """A query datetime with a UTC offset PostgreSQL rejects: the TZ_OFFSET_500 bug, pinned
-    strictly by test_datetime_filter_with_a_far_utc_offset_is_not_a_500; left out of the fuzz
-    so that it keeps looking for other problems on the list endpoints."""
-    return any(
-        isinstance(value, str) and _OUT_OF_RANGE_OFFSET.search(value)
-        for value in (case.query or {}).values()
-    )
-
-
-def _is_csrf_403(response) -> bool:
-    """Seen on negative cases of unsafe operations with a non-integer {id}: an HTML 403 "CSRF
-    verification failed" (Django's CSRF page) where the API answers JSON. Reported, not fixed
-    here (the catch-all lives in salesproject/urls.py and errors.py, out of this work's files):
-    tolerated so that the fuzz keeps checking everything else."""
-    return response.status_code == 403 and b"CSRF verification failed" in response.content
+# Known bugs, pinned as strict xfails: none at the moment. (Found and fixed: the export's JSON
+# body was documented as binary; ISO datetime filters with a UTC offset beyond +-15:59 were a
+# 500; an unsafe request to an unknown /api/ path got Django's HTML CSRF page.)
+KNOWN_BUGS: dict[tuple, str] = {}
 
 
 def _params():
@@ -147,10 +111,8 @@ def test_operation_conforms_to_schema(method, path, mode, manager_headers):
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     )
     def check(case):
-        assume(not _has_out_of_range_offset(case))
         response = case.call(headers=manager_headers)
-        if not _is_csrf_403(response):
-            case.validate_response(response, checks=CHECKS)
+        case.validate_response(response, checks=CHECKS)
 
     check()
 
@@ -161,7 +123,6 @@ def test_every_operation_is_fuzzed_or_excluded_with_a_reason():
     assert len(operations - EXCLUDED) >= 40, sorted(operations - EXCLUDED)
 
 
-@pytest.mark.xfail(reason=TZ_OFFSET_500, strict=True, raises=AssertionError)
 @pytest.mark.parametrize(
     "url",
     [
@@ -174,4 +135,4 @@ def test_datetime_filter_with_a_far_utc_offset_is_not_a_500(url, manager_headers
     from django.test import Client
 
     response = Client(raise_request_exception=False).get(url, headers=manager_headers)
-    assert response.status_code in (200, 400)
+    assert response.status_code == 200  # the offset is turned to UTC
