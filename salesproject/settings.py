@@ -366,9 +366,10 @@ REST_FRAMEWORK = {
     # Throttling (counts in the default cache: Redis in real mode, shared by every process):
     # anonymous clients per IP, authenticated users per user; the token endpoint has its own
     # "login" scope per IP (salesproject/urls.py). Over the rate: 429 with Retry-After.
+    # DRF's throttles, failing open when the cache is down (salesproject/throttling.py).
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "salesproject.throttling.AnonRateThrottle",
+        "salesproject.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": _env_rate("THROTTLE_ANON_RATE", "300/minute"),

@@ -2,7 +2,6 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.throttling import AnonRateThrottle, ScopedRateThrottle
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView, TokenVerifyView
 
 from analytics.dashboard import dashboard
@@ -10,6 +9,7 @@ from products.views import ProductPurchaseView, ProductRestockView
 from salesproject import health, metrics
 from salesproject.api import router
 from salesproject.errors import json_api_not_found
+from salesproject.throttling import AnonRateThrottle, ScopedRateThrottle
 
 
 class LoginThrottledTokenObtainPairView(TokenObtainPairView):

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import Permission
 from django.core.cache import cache
-from django.test import Client
+from django.test import Client, override_settings
 from django.urls import reverse
 from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
@@ -148,8 +148,8 @@ def test_the_suite_runs_with_the_production_throttles_in_place():
 
     rest = settings.REST_FRAMEWORK
     assert rest["DEFAULT_THROTTLE_CLASSES"] == [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "salesproject.throttling.AnonRateThrottle",
+        "salesproject.throttling.UserRateThrottle",
     ]
     assert set(rest["DEFAULT_THROTTLE_RATES"]) == {"anon", "user", "login"}
 
@@ -183,6 +183,33 @@ def test_throttle_counts_live_in_the_django_cache(low_rates, client_for):
         assert cache.keys("throttle_user_*")
     else:
         pytest.skip("local-memory cache (embedded default)")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("ignore_exceptions", [True, False])
+def test_throttling_fails_open_when_redis_is_down(low_rates, client_for, ignore_exceptions):
+    """Redis unreachable (a closed port): requests are served, unthrottled, whether django-redis
+    swallows the error (IGNORE_EXCEPTIONS, the settings' default) or raises it."""
+    down = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens on port 1
+            "OPTIONS": {
+                "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                "SOCKET_CONNECT_TIMEOUT": 0.2,
+                "SOCKET_TIMEOUT": 0.2,
+                "IGNORE_EXCEPTIONS": ignore_exceptions,
+            },
+        }
+    }
+    client = client_for("manager")
+    with override_settings(CACHES=down, PERMISSION_CACHE_SECONDS=0):
+        for _ in range(7):  # over the user rate of 5/minute
+            assert client.get("/api/customers/").status_code == 200
+        token = APIClient().post(
+            reverse("token_obtain_pair"), {"username": client.user.username, "password": "x"}
+        )
+        assert token.status_code == 401
 
 
 @pytest.mark.django_db

@@ -1,0 +1,37 @@
+"""DRF throttles that fail open: the counts live in the default cache (Redis), and when it cannot
+be reached (django-redis raising, with IGNORE_EXCEPTIONS off) a request is served unthrottled
+and a warning logged, rather than answered 500. With IGNORE_EXCEPTIONS on (the settings'
+default) django-redis already answers "no history", which has the same effect."""
+
+from __future__ import annotations
+
+import logging
+
+from rest_framework import throttling
+
+logger = logging.getLogger(__name__)
+
+
+class FailOpenMixin:
+    def allow_request(self, request, view) -> bool:
+        try:
+            return super().allow_request(request, view)
+        except Exception as exc:  # the cache is down: serve rather than refuse
+            logger.warning(
+                "throttle %s not applied, the cache is unavailable: %s",
+                type(self).__name__,
+                exc,
+            )
+            return True
+
+
+class AnonRateThrottle(FailOpenMixin, throttling.AnonRateThrottle):
+    """Anonymous calls, per client IP (scope ``anon``)."""
+
+
+class UserRateThrottle(FailOpenMixin, throttling.UserRateThrottle):
+    """Authenticated calls, per user (scope ``user``)."""
+
+
+class ScopedRateThrottle(FailOpenMixin, throttling.ScopedRateThrottle):
+    """Per view ``throttle_scope`` (``login`` on the token endpoint), per user or client IP."""
