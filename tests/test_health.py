@@ -34,15 +34,21 @@ def redis_cache_at(port: int) -> dict:
 
 @pytest.fixture
 def broker_at():
-    """Point the Celery app's broker somewhere else for one test, then put it back."""
-    previous = celery_app.conf.broker_url, celery_app.conf.broker_write_url
+    """Point the Celery app's broker somewhere else for one test, then put it back: the URLs
+    as they were set (``conf.broker_write_url`` reads back the broker URL when it is not set,
+    so it is saved raw) and the connection pools, which keep the URL they were made with."""
+    conf = celery_app.conf
+    saved = (conf.broker_url, conf.get("broker_write_url"))
+    pools = (celery_app._pool, celery_app.amqp._producer_pool)
 
     def point(url: str) -> None:
-        celery_app.conf.broker_url = url
-        celery_app.conf.broker_write_url = url
+        conf.broker_url = url
+        conf["broker_write_url"] = url
+        celery_app._pool = celery_app.amqp._producer_pool = None
 
     yield point
-    celery_app.conf.broker_url, celery_app.conf.broker_write_url = previous
+    conf.broker_url, conf["broker_write_url"] = saved
+    celery_app._pool, celery_app.amqp._producer_pool = pools
 
 
 @pytest.mark.embedded
