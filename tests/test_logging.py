@@ -46,6 +46,11 @@ def captured():
             records.append(record)
 
     handler = Collect(level=logging.DEBUG)
+    # Whatever earlier tests of the run did to logging (a library's logging.disable(), a
+    # configuration that disabled existing loggers), these records must flow.
+    logging.disable(logging.NOTSET)
+    for name in ("tests", "tests.task", "tests.after"):
+        logging.getLogger(name).disabled = False
     loggers = [logging.getLogger(), logging.getLogger("django")]
     for logger in loggers:
         logger.addHandler(handler)
