@@ -51,12 +51,19 @@ def captured():
     logging.disable(logging.NOTSET)
     for name in ("tests", "tests.task", "tests.after"):
         logging.getLogger(name).disabled = False
+    # The probes' own loggers too: a record reaches them whatever happened to the chain of
+    # parents above (records are collected once: only where they are handled first).
     loggers = [logging.getLogger(), logging.getLogger("django")]
+    for name in ("tests.task", "tests.after"):
+        logging.getLogger(name).propagate = False
+        loggers.append(logging.getLogger(name))
     for logger in loggers:
         logger.addHandler(handler)
     yield records
     for logger in loggers:
         logger.removeHandler(handler)
+    for name in ("tests.task", "tests.after"):
+        logging.getLogger(name).propagate = True
 
 
 @pytest.fixture
