@@ -29,7 +29,6 @@ CONTENT_TYPES = {
     "json": "application/json",
 }
 DELIMITERS = (",", ";", "\t")
-_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
 # A text cell starting with one of these is a formula to a spreadsheet (OWASP "CSV injection").
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _CHUNK = 1 << 16
@@ -104,13 +103,9 @@ def _normalize_header(cells: Sequence[Any]) -> list[str]:
     ]
 
 
-def _expected(columns: Sequence[str]) -> str:
-    return ", ".join(columns)
-
-
 def empty_file_error(expected: Sequence[str]) -> TableFileError:
     return TableFileError(
-        f"The file is empty: expected a header row with the columns {_expected(expected)}."
+        f"The file is empty: expected a header row with the columns {', '.join(expected)}."
     )
 
 
@@ -220,10 +215,6 @@ def _sniff_delimiter(first_line: str, expected: Sequence[str]) -> str:
     return best
 
 
-def delimiter_name(delimiter: str | None) -> str:
-    return _DELIMITER_NAMES.get(delimiter or "", repr(delimiter))
-
-
 def _cell_text(value: Any) -> str:
     if value is None:
         return ""
@@ -288,7 +279,6 @@ class JsonReader(TableReader):
         self._decoder = json.JSONDecoder(parse_float=Decimal)
         self._buffer = ""
         self._pos = 0
-        self._expected = expected
         self._skip_space()
         if self._at_end():
             raise empty_file_error(expected)

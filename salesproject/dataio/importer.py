@@ -152,6 +152,10 @@ class ErrorLog:
         if self._writer is not None:
             self._writer.writerow([*header, "error_row", "error_column", "error"])
 
+    @property
+    def writes_file(self) -> bool:
+        return self._writer is not None
+
     def add(self, row: int, column: str, message: str, cells: Sequence[str] | None = None) -> None:
         self.count += 1
         self.rejected_rows.add(row)
@@ -443,7 +447,7 @@ def _run_checks(
     if not found:
         return
     staged_rows = {row for row, _, _ in found}
-    cells = _stage_cells(stage, layout, staged_rows) if errors._writer is not None else {}
+    cells = _stage_cells(stage, layout, staged_rows) if errors.writes_file else {}
     for row, column, message in found:
         errors.add(row, column, message, cells.get(row))
     if options.on_error == "skip":
