@@ -13,6 +13,10 @@
 -- done() prints one line "SALES_LOAD_JSON {...}" with requests/s, latency percentiles (ms) and
 -- the count of each HTTP status (collected by response() in every thread).
 
+local script_dir = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
+package.path = script_dir .. "?.lua;" .. package.path
+local report = require("wrk_report") -- bench/wrk_report.lua
+
 local threads = {}
 local thread_count = 0
 
@@ -44,7 +48,6 @@ function init(args)
   }
   -- wrk seeds nothing per thread: mix the thread id in so threads send different sales.
   math.randomseed(os.time() * 1000 + (thread_id or 0) * 7919)
-  statuses = {}
   created_ids = {}
 end
 
@@ -67,8 +70,7 @@ function request()
 end
 
 function response(status, response_headers, body)
-  local key = tostring(status)
-  statuses[key] = (statuses[key] or 0) + 1
+  report.count(status)
   if status == 201 then
     -- DRF renders compact JSON with "id" first: {"id":123,"reference":...}
     local id = string.match(body, '"id"%s*:%s*(%d+)')
@@ -77,50 +79,15 @@ function response(status, response_headers, body)
 end
 
 function done(summary, latency, requests)
-  local counts = {}
   local ids_file = os.getenv("BENCH_IDS_FILE")
-  local out = ids_file and io.open(ids_file, "w")
-  for _, thread in ipairs(threads) do
-    local thread_statuses = thread:get("statuses") or {}
-    for key, count in pairs(thread_statuses) do
-      counts[key] = (counts[key] or 0) + count
-    end
-    if out then
+  if ids_file then
+    local out = assert(io.open(ids_file, "w"))
+    for _, thread in ipairs(threads) do
       for _, id in ipairs(thread:get("created_ids") or {}) do
         out:write(id, "\n")
       end
     end
-  end
-  if out then
     out:close()
   end
-  local parts = {}
-  for key, count in pairs(counts) do
-    table.insert(parts, string.format('"%s": %d', key, count))
-  end
-  local seconds = summary.duration / 1e6
-  local errors = summary.errors
-  io.write(
-    string.format(
-      'SALES_LOAD_JSON {"requests": %d, "duration_s": %.3f, "requests_per_s": %.2f, '
-        .. '"latency_ms": {"p50": %.2f, "p90": %.2f, "p95": %.2f, "p99": %.2f, "max": %.2f, '
-        .. '"mean": %.2f}, "status": {%s}, "non_2xx_3xx": %d, "socket_errors": {"connect": %d, '
-        .. '"read": %d, "write": %d, "timeout": %d}}\n',
-      summary.requests,
-      seconds,
-      summary.requests / seconds,
-      latency:percentile(50) / 1000,
-      latency:percentile(90) / 1000,
-      latency:percentile(95) / 1000,
-      latency:percentile(99) / 1000,
-      latency.max / 1000,
-      latency.mean / 1000,
-      table.concat(parts, ", "),
-      errors.status,
-      errors.connect,
-      errors.read,
-      errors.write,
-      errors.timeout
-    )
-  )
+  report.write("SALES_LOAD_JSON", threads, summary, latency)
 end
