@@ -335,6 +335,9 @@ LOGIN_URL = "admin:login"
 AUTHENTICATION_BACKENDS = ["accounts.backends.CachedPermissionsModelBackend"]
 # Seconds a user's permission set is cached (a role change takes effect within it); 0 = off.
 PERMISSION_CACHE_SECONDS = _env_int("PERMISSION_CACHE_SECONDS", 60, minimum=0)
+# Seconds each process keeps the user behind a JWT, with their permissions, instead of loading
+# them on every request (accounts/authentication.py); 0 = off.
+JWT_USER_CACHE_SECONDS = _env_int("JWT_USER_CACHE_SECONDS", 30, minimum=0)
 
 API_PAGE_SIZE = _env_int("API_PAGE_SIZE", 50, minimum=1)
 API_MAX_PAGE_SIZE = _env_int("API_MAX_PAGE_SIZE", 500, minimum=1)
@@ -343,7 +346,7 @@ if API_MAX_PAGE_SIZE < API_PAGE_SIZE:
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "accounts.authentication.CachedUserJWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.RoleModelPermissions"],

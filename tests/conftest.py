@@ -2,6 +2,7 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
+from accounts.authentication import cached_users_clear
 from tests.factories import make_user
 
 ROLES = ("analyst", "sales", "manager")
@@ -9,11 +10,13 @@ ROLES = ("analyst", "sales", "manager")
 
 @pytest.fixture(autouse=True)
 def _isolated_cache():
-    """Every test starts with an empty cache (only this run's key prefix on Redis)."""
+    """Every test starts with an empty cache (only this run's key prefix on Redis), and no user
+    kept in the process by the JWT authentication."""
     if hasattr(cache, "delete_pattern"):
         cache.delete_pattern("*")
     else:
         cache.clear()
+    cached_users_clear()
     yield
 
 

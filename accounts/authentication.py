@@ -1,0 +1,96 @@
+"""JWT authentication with the token's user kept in the process for a few seconds.
+
+simplejwt's :class:`JWTAuthentication` loads the user named by the token with one query on every
+request (and, the first time in a request, Django's connection health check runs a ``SELECT 1``
+before it). On a cached analytics answer that is most of the request's time. Here the user, with
+their permission set, is kept in the process for ``JWT_USER_CACHE_SECONDS`` (default 30; 0 = off):
+
+- a user deactivated, deleted or given other roles is seen within that time (at once in the
+  process that made the change: saving or deleting a user, or changing their groups, drops the
+  entry here);
+- each request gets its own copy, so nothing one request sets on its user leaks into another.
+
+An access token itself stays valid until it expires whatever happens to its user (simplejwt's
+stateless design); this adds at most ``JWT_USER_CACHE_SECONDS`` to how late the database's
+``is_active`` is seen.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db.models.signals import m2m_changed, post_delete, post_save
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
+from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.settings import api_settings
+
+MAX_CACHED_USERS = 10_000
+
+_users: dict[object, tuple[float, object]] = {}
+_lock = threading.Lock()
+
+
+def cached_users_clear() -> None:
+    with _lock:
+        _users.clear()
+
+
+def cached_user_forget(user_id) -> None:
+    with _lock:
+        _users.pop(user_id, None)
+        _users.pop(str(user_id), None)
+
+
+class CachedUserJWTAuthentication(JWTAuthentication):
+    def get_user(self, validated_token):
+        ttl = settings.JWT_USER_CACHE_SECONDS
+        if ttl <= 0:
+            return super().get_user(validated_token)
+        user_id = validated_token.get(api_settings.USER_ID_CLAIM)
+        now = time.monotonic()
+        entry = _users.get(user_id)
+        if entry is not None and entry[0] > now:
+            return copy.copy(entry[1])
+        user = super().get_user(validated_token)  # unknown or inactive: AuthenticationFailed
+        if settings.PERMISSION_CACHE_SECONDS > 0:
+            user.get_all_permissions()  # kept on the user (``_perm_cache``), copied with it
+        with _lock:
+            if len(_users) >= MAX_CACHED_USERS:
+                _users.clear()
+            _users[user_id] = (now + ttl, user)
+        return copy.copy(user)
+
+
+class CachedUserJWTScheme(SimpleJWTScheme):
+    """The OpenAPI security scheme: the same bearer JWT as simplejwt's (``jwtAuth``)."""
+
+    target_class = "accounts.authentication.CachedUserJWTAuthentication"
+
+
+def _forget_user(sender, instance, **kwargs):
+    cached_user_forget(instance.pk)
+
+
+def _forget_group_members(sender, instance, action, reverse, model, pk_set, **kwargs):
+    if not action.startswith("post_"):
+        return
+    if not reverse:  # user.groups.add(...): ``instance`` is the user
+        cached_user_forget(instance.pk)
+    elif pk_set:  # group.user_set.add(...): the users are in ``pk_set``
+        for user_id in pk_set:
+            cached_user_forget(user_id)
+    else:  # group.user_set.clear(): which users is not said
+        cached_users_clear()
+
+
+def connect_signals() -> None:
+    user_model = get_user_model()
+    post_save.connect(_forget_user, sender=user_model, dispatch_uid="jwt_user_cache_save")
+    post_delete.connect(_forget_user, sender=user_model, dispatch_uid="jwt_user_cache_delete")
+    m2m_changed.connect(
+        _forget_group_members, sender=user_model.groups.through, dispatch_uid="jwt_user_groups"
+    )
