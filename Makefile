@@ -48,10 +48,35 @@ format: install
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/sales_bench
 BENCH_ENV := DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) CACHE_KEY_PREFIX=bench READ_DOT_ENV=false
 
-bench: check-services ## Benchmarks on PostgreSQL (never part of the test suite); SALES=n to size
+# `make bench`: every benchmark of bench/ (bench/suite.py; see bench/README.md), ~35 minutes at
+# the default 1,000,000 sales: seeds sales_bench once (SALES=n to size), runs each benchmark,
+# writes bench/results/suite.json and the part of docs/PERFORMANCE.md between its markers.
+# BENCH_ARGS adds options, e.g. BENCH_ARGS="--reuse --only http_reads,analytics" or "--quick".
+BENCH_ARGS ?=
+bench: check-services bench-wrk ## Every benchmark (seeds SALES=n, default 1M) -> docs/PERFORMANCE.md
+	$(BENCH_ENV) $(PY) bench/suite.py $${SALES:+--sales $$SALES} \
+		--database-url $(BENCH_DATABASE_URL) --redis-url $(TEST_REDIS_URL) \
+		--purge-redis-url $(BENCH_CACHE_PURGE_REDIS_URL) $(BENCH_ARGS)
+
+# wrk (the HTTP load generator of bench-reads, bench-sales and bench) from apt when missing.
+.PHONY: bench-wrk
+bench-wrk:
+	@command -v wrk >/dev/null 2>&1 || { \
+		echo "wrk is missing: installing it with apt-get"; \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq wrk; }
+
+# --- bench-reads: the HTTP read path (bench/http_reads.py; see bench/README.md) ----------------
+# On sales_bench, seeded first when it is empty (same sizes as make bench: SALES, a tenth as many
+# customers, 5,000 products); gunicorn + wrk, 16 and 64 connections, 3 runs of 10 s, py-spy.
+BENCH_READS_ARGS ?= --profile 10
+.PHONY: bench-reads
+bench-reads: check-services bench-wrk ## HTTP read path (gunicorn + wrk) on sales_bench, seeded if empty
 	$(BENCH_ENV) $(PY) scripts/create_database.py
 	$(BENCH_ENV) $(PY) manage.py migrate --noinput -v 0
-	$(BENCH_ENV) $(PY) bench/seed_demo.py --sales $${SALES:-1000000}
+	$(BENCH_ENV) $(PY) manage.py seed_demo --if-empty --sales $${SALES:-1000000} \
+		--customers $$(( $${SALES:-1000000} / 10 )) --products 5000 --no-progress
+	$(BENCH_ENV) $(PY) bench/http_reads.py --redis-url $(TEST_REDIS_URL) $(BENCH_READS_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
@@ -62,11 +87,7 @@ clean:
 # e.g. make bench-sales BENCH_SALES_ARGS="--mode local --connections 16,64".
 BENCH_SALES_ARGS ?=
 .PHONY: bench-sales
-bench-sales: check-services ## Sales write benchmark over HTTP (gunicorn + wrk), both catalogs
-	@command -v wrk >/dev/null 2>&1 || { \
-		echo "wrk is missing: installing it with apt-get"; \
-		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq wrk; }
+bench-sales: check-services bench-wrk ## Sales write benchmark over HTTP (gunicorn + wrk), both catalogs
 	$(PY) bench/sales_load.py --pg-url $(TEST_DATABASE_URL) --redis-url $(TEST_REDIS_URL) $(BENCH_SALES_ARGS)
 
 # --- bench-analytics: the analytics read benchmark (bench/analytics.py; see bench/README.md) --------

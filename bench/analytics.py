@@ -81,6 +81,7 @@ def main() -> int:
     parser.add_argument("--days", type=int, default=365, help="period length (%(default)s)")
     parser.add_argument("--skip-rebuild", action="store_true", help="do not time the rebuild")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument("--output", type=Path, default=RESULT_FILE, help="JSON result file")
     args = parser.parse_args()
 
     if urlsplit(os.environ.get("DATABASE_URL", "")).scheme not in ("postgres", "postgresql"):
@@ -262,10 +263,10 @@ def main() -> int:
             "django": django.get_version(),
         },
     }
-    RESULT_FILE.parent.mkdir(parents=True, exist_ok=True)
-    RESULT_FILE.write_text(json.dumps(result, indent=2) + "\n")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(result, indent=2) + "\n")
     print(f"Targets missed: {', '.join(missed)}" if missed else "Every target met.")
-    print(f"Result: {RESULT_FILE.relative_to(ROOT)}")
+    print(f"Result: {args.output}")
     return 1 if missed and args.strict else 0
 
 

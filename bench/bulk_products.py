@@ -63,6 +63,7 @@ def main() -> int:
         help="other products kept in the table, inserted once (%(default)s)",
     )
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument("--output", type=Path, default=RESULT_FILE, help="JSON result file")
     args = parser.parse_args()
 
     if urlsplit(os.environ.get("DATABASE_URL", "")).scheme not in ("postgres", "postgresql"):
@@ -191,10 +192,10 @@ def main() -> int:
         },
         "command": "make bench-bulk",
     }
-    RESULT_FILE.parent.mkdir(parents=True, exist_ok=True)
-    RESULT_FILE.write_text(json.dumps(result, indent=2) + "\n")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(result, indent=2) + "\n")
     print(f"Machine: {cpu_model()}, {os.cpu_count()} CPUs, {memory_gib()} GiB; load {load}")
-    print(f"Result: {RESULT_FILE.relative_to(ROOT)}")
+    print(f"Result: {args.output}")
     missed = [phase for phase, f in figures.items() if not f["met"]]
     return 1 if args.strict and missed else 0
 

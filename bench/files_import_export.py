@@ -334,6 +334,7 @@ def main() -> int:
     parser.add_argument("--products", type=int, default=20_000, help="admin-path products file")
     parser.add_argument("--reuse", action="store_true", help="keep an existing seeded database")
     parser.add_argument("--skip-admin", action="store_true")
+    parser.add_argument("--output", type=Path, default=RESULT_FILE, help="JSON result file")
     args = parser.parse_args()
     if urlsplit(args.pg_url).scheme not in ("postgres", "postgresql"):
         print("--pg-url must be a PostgreSQL URL", file=sys.stderr)
@@ -408,8 +409,8 @@ def main() -> int:
         "manage.py import_data sales FILE --no-progress",
         "manage.py import_data products FILE --no-progress",
     ]
-    RESULT_FILE.parent.mkdir(parents=True, exist_ok=True)
-    RESULT_FILE.write_text(json.dumps(result, indent=2) + "\n")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(result, indent=2) + "\n")
 
     ok = lambda good: "ok" if good else "MISSED"  # noqa: E731
     products = result.get("products", {})
@@ -491,7 +492,7 @@ def main() -> int:
     print("| --- | --- | --- | --- |")
     for row in rows:
         print("| " + " | ".join(str(cell) for cell in row) + " |")
-    print(f"\nResult: {RESULT_FILE.relative_to(ROOT)}")
+    print(f"\nResult: {args.output}")
     return 0
 
 
