@@ -1,4 +1,9 @@
-from rest_framework import serializers
+from decimal import Decimal
+
+from django.conf import settings
+from django.utils import timezone
+from rest_framework import ISO_8601, serializers
+from rest_framework.settings import api_settings
 
 from products.models import Category, Product, StockMovement
 
@@ -20,40 +25,112 @@ class CategoryInputSerializer(serializers.ModelSerializer):
         validators = []
 
 
-class ProductOutputSerializer(serializers.ModelSerializer):
+# Bump when the product or category JSON changes (fields, formats): it is part of the ETags of
+# the catalog reads (salesproject/conditional.py), so clients never keep an old shape.
+PRODUCT_REPRESENTATION_VERSION = "1"
+CATEGORY_REPRESENTATION_VERSION = "1"
+
+_CENT = Decimal("0.01")
+
+
+def product_shows_cost(request) -> bool:
+    """Whether the product JSON includes ``cost``: only for users allowed to view products in
+    the back office (and outside a request, e.g. in the catalog contract's stored answers)."""
+    return request is None or request.user.has_perm("products.view_product")
+
+
+def _fast_path_settings() -> bool:
+    """The hand-written rendering below reproduces DRF's under these settings (the project's);
+    under others the serializer renders field by field, as DRF does."""
+    return (
+        api_settings.COERCE_DECIMAL_TO_STRING is True
+        and not api_settings.COERCE_BIGINT_TO_STRING
+        and str(api_settings.DATETIME_FORMAT).lower() == ISO_8601
+        and settings.USE_TZ
+    )
+
+
+def _money(value) -> str:
+    """As ``DecimalField(max_digits=12, decimal_places=2)`` renders it: ``"12.50"``."""
+    if not isinstance(value, Decimal):
+        value = Decimal(str(value).strip())
+    return f"{value.quantize(_CENT):f}"
+
+
+def _datetime(value, tz) -> str | None:
+    """As ``DateTimeField`` renders it (ISO 8601 in the current time zone, ``Z`` for UTC)."""
+    if not value:
+        return None
+    value = value.astimezone(tz) if timezone.is_aware(value) else timezone.make_aware(value, tz)
+    text = value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+class ProductOutputSerializer(serializers.Serializer):
     """Product JSON (also the catalog contract: ``id``, ``name``, ``price``, ``stock_quantity``).
 
     ``cost`` is shown only to users allowed to view products in the back office; the public
     catalog never sees it.
+
+    A plain Serializer whose ``to_representation`` builds the dict directly: the declared
+    fields describe the JSON (OpenAPI schema, browsable API) but are not built per request or
+    called per row (the ModelSerializer this replaces spent most of a list's rendering there).
+    The output is byte for byte the ModelSerializer's (tests/api/test_catalog_conditional.py
+    compares them); change both together and bump PRODUCT_REPRESENTATION_VERSION.
     """
 
+    id = serializers.BigIntegerField(label="ID", read_only=True)
+    sku = serializers.CharField(label="SKU", read_only=True)
+    name = serializers.CharField(read_only=True)
+    category = serializers.PrimaryKeyRelatedField(allow_null=True, read_only=True)
     category_name = serializers.CharField(
         source="category.name", read_only=True, default=None, allow_null=True
     )
-
-    class Meta:
-        model = Product
-        fields = [
-            "id",
-            "sku",
-            "name",
-            "category",
-            "category_name",
-            "price",
-            "cost",
-            "stock_quantity",
-            "is_active",
-            "created_at",
-            "updated_at",
-        ]
-        read_only_fields = fields
+    price = serializers.DecimalField(max_digits=12, decimal_places=2, read_only=True)
+    cost = serializers.DecimalField(
+        max_digits=12, decimal_places=2, read_only=True, help_text="Unit cost, for margin."
+    )
+    stock_quantity = serializers.IntegerField(
+        read_only=True, help_text="Changed only through the stock ledger (StockMovement)."
+    )
+    is_active = serializers.BooleanField(read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True)
 
     def get_fields(self):
         fields = super().get_fields()
-        request = self.context.get("request")
-        if request is not None and not request.user.has_perm("products.view_product"):
+        if not product_shows_cost(self.context.get("request")):
             fields.pop("cost")
         return fields
+
+    def to_representation(self, instance):
+        # Per serializer (once for a whole list: the ListSerializer's child renders every row).
+        fast = self.__dict__.get("_fast")
+        if fast is None:
+            fast = self._fast = (
+                _fast_path_settings(),
+                product_shows_cost(self.context.get("request")),
+                timezone.get_current_timezone(),
+            )
+        fast_path, shows_cost, tz = fast
+        if not fast_path:
+            return super().to_representation(instance)
+        category_id = instance.category_id
+        data = {
+            "id": instance.id,
+            "sku": str(instance.sku),
+            "name": str(instance.name),
+            "category": category_id,
+            "category_name": None if category_id is None else str(instance.category.name),
+            "price": _money(instance.price),
+        }
+        if shows_cost:
+            data["cost"] = _money(instance.cost)
+        data["stock_quantity"] = int(instance.stock_quantity)
+        data["is_active"] = bool(instance.is_active)
+        data["created_at"] = _datetime(instance.created_at, tz)
+        data["updated_at"] = _datetime(instance.updated_at, tz)
+        return data
 
 
 class ProductInputSerializer(serializers.ModelSerializer):
