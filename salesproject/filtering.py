@@ -12,25 +12,6 @@ from rest_framework import filters
 from rest_framework.exceptions import ValidationError
 
 
-class FilterSet(django_filters.FilterSet):
-    """django-filter's FilterSet with its form class built once per FilterSet class.
-
-    django-filter builds a new form class for every request, making a form field for each
-    filter (labels, lookups, translations): on a filtered sales list that was about a tenth of
-    the request's CPU. Our FilterSets declare their filters statically, so the form class of the
-    first instance serves every later one (each request still gets its own form instance, whose
-    fields Django copies).
-    """
-
-    def get_form_class(self):
-        cls = type(self)
-        form_class = cls.__dict__.get("_form_class")
-        if form_class is None:
-            form_class = super().get_form_class()
-            cls._form_class = form_class
-        return form_class
-
-
 class StrictOrderingFilter(filters.OrderingFilter):
     """``?ordering=field,-other``: like DRF's, but an unknown field is a 400 naming the
     allowed ones instead of being ignored silently. ``id`` is always allowed, and appended as a
