@@ -71,18 +71,18 @@ class ProductOutputSerializer(serializers.Serializer):
 
     ``cost`` is shown only to users allowed to view products in the back office; the public
     catalog never sees it.
-
-    A plain Serializer whose ``to_representation`` builds the dict directly: the declared
-    fields describe the JSON (OpenAPI schema, browsable API) but are not built per request or
-    called per row (the ModelSerializer this replaces spent most of a list's rendering there).
-    The output is byte for byte the ModelSerializer's (tests/api/test_catalog_conditional.py
-    compares them); change both together and bump PRODUCT_REPRESENTATION_VERSION.
     """
+
+    # A plain Serializer whose to_representation builds the dict directly: the declared fields
+    # describe the JSON (OpenAPI schema, browsable API) but are not built per request or called
+    # per row (the ModelSerializer this replaced spent most of a list's rendering there). The
+    # output is byte for byte the ModelSerializer's (tests/api/test_catalog_conditional.py
+    # compares them); change both together and bump PRODUCT_REPRESENTATION_VERSION.
 
     id = serializers.BigIntegerField(label="ID", read_only=True)
     sku = serializers.CharField(label="SKU", read_only=True)
     name = serializers.CharField(read_only=True)
-    category = serializers.PrimaryKeyRelatedField(allow_null=True, read_only=True)
+    category = serializers.IntegerField(source="category_id", allow_null=True, read_only=True)
     category_name = serializers.CharField(
         source="category.name", read_only=True, default=None, allow_null=True
     )
