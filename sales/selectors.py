@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
+
 from django.db.models import Prefetch, QuerySet
 
 from sales.models import Sale, SaleItem
@@ -31,6 +34,51 @@ def sale_list(*, filters: dict | None = None) -> QuerySet[Sale]:
     if filters:
         queryset = SaleFilter(filters, queryset=queryset).qs
     return queryset
+
+
+# What the sale JSON shows, as plain values (no model instances): the list and detail answers
+# read these (sales/serializers.py: sale_representations).
+SALE_VALUES = (
+    "id",
+    "reference",
+    "customer_id",
+    "customer__name",
+    "sold_at",
+    "status",
+    "total",
+    "cancelled_at",
+    "created_at",
+    "updated_at",
+)
+SALE_ITEM_VALUES = (
+    "sale_id",
+    "product_id",
+    "product__sku",
+    "product__name",
+    "quantity",
+    "unit_price",
+    "line_total",
+)
+
+
+def sale_values(queryset: QuerySet[Sale]) -> QuerySet:
+    """The sales of ``queryset`` (filtered and ordered as it is) as dicts of ``SALE_VALUES``:
+    one query with the customer joined, no model instances."""
+    return queryset.prefetch_related(None).values(*SALE_VALUES)
+
+
+def sale_item_values(*, sale_ids: Iterable[int]) -> dict[int, list[tuple]]:
+    """The lines of these sales as tuples of ``SALE_ITEM_VALUES``, by sale id, each sale's in
+    line order: one query."""
+    rows = (
+        SaleItem.objects.filter(sale_id__in=list(sale_ids))
+        .order_by("sale_id", "id")
+        .values_list(*SALE_ITEM_VALUES)
+    )
+    by_sale: dict[int, list[tuple]] = defaultdict(list)
+    for row in rows:
+        by_sale[row[0]].append(row)
+    return by_sale
 
 
 def sale_get(*, sale_id: int) -> Sale | None:

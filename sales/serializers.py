@@ -1,4 +1,7 @@
+from collections.abc import Iterable
+
 from django.conf import settings
+from django.utils import timezone
 from rest_framework import serializers
 
 from sales.models import Sale, SaleStatus
@@ -30,6 +33,57 @@ class SaleOutputSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
     items = SaleItemOutputSerializer(many=True, read_only=True)
+
+
+def _datetime(value, zone) -> str | None:
+    """As DRF's DateTimeField renders it (ISO 8601 in the current time zone, "Z" for UTC)."""
+    if value is None:
+        return None
+    text = value.astimezone(zone).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def _money(value) -> str:
+    """As DRF's DecimalField renders it with 2 places (the columns hold exactly 2)."""
+    return f"{value:.2f}"
+
+
+def sale_representations(sales: Iterable[dict], items: dict[int, list[tuple]]) -> list[dict]:
+    """The JSON of :class:`SaleOutputSerializer`, built by hand from ``sale_values`` rows and
+    ``sale_item_values`` (sales/selectors.py): byte for byte the same answer (tests compare the
+    two), without a model instance or a serializer field call per value. A page of 50 sales
+    (~130 lines) renders in a fraction of the time, which is most of the list's cost."""
+    zone = timezone.get_current_timezone()
+    out = []
+    for sale in sales:
+        out.append(
+            {
+                "id": sale["id"],
+                "reference": sale["reference"],
+                "customer": sale["customer_id"],
+                "customer_name": sale["customer__name"],
+                "sold_at": _datetime(sale["sold_at"], zone),
+                "status": sale["status"],
+                "total": _money(sale["total"]),
+                "cancelled_at": _datetime(sale["cancelled_at"], zone),
+                "created_at": _datetime(sale["created_at"], zone),
+                "updated_at": _datetime(sale["updated_at"], zone),
+                "items": [
+                    {
+                        "product": product_id,
+                        "sku": sku,
+                        "name": name,
+                        "quantity": quantity,
+                        "unit_price": _money(unit_price),
+                        "line_total": _money(line_total),
+                    }
+                    for _, product_id, sku, name, quantity, unit_price, line_total in items.get(
+                        sale["id"], ()
+                    )
+                ],
+            }
+        )
+    return out
 
 
 class SaleLineInputSerializer(serializers.Serializer):

@@ -1,7 +1,10 @@
+from __future__ import annotations
+
 from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
+from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
 from sales import idempotency, selectors, services
@@ -12,6 +15,7 @@ from sales.serializers import (
     SaleOutputSerializer,
     SalesBulkInputSerializer,
     SaleUpdateInputSerializer,
+    sale_representations,
 )
 from salesproject.dataio.views import TableImportExportMixin
 from salesproject.jobs.models import BatchJobKind
@@ -56,6 +60,34 @@ class SaleViewSet(TableImportExportMixin, ServiceModelViewSet):
         return Response(
             body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["job"]["url"]}
         )
+
+    # Reads answer SaleOutputSerializer's JSON built from plain rows (sale_values + one query for
+    # the lines; sales/serializers.py: sale_representations): no model instance per sale, line,
+    # customer and product. Writes answer through the serializer.
+
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(
+            selectors.sale_values(self.filter_queryset(self.get_queryset()))
+        )
+        return self.get_paginated_response(self._represent(page))
+
+    def retrieve(self, request, *args, **kwargs):
+        if request.accepted_renderer.format != "json":  # the browsable API's edit form
+            return super().retrieve(request, *args, **kwargs)  # wants the instance
+        queryset = self.get_queryset()
+        if request.query_params:  # filters apply to a detail too (DRF); none: nothing to do
+            queryset = self.filter_queryset(queryset)
+        queryset = selectors.sale_values(queryset)
+        sale = get_object_or_404(
+            queryset, pk=self.kwargs[self.lookup_url_kwarg or self.lookup_field]
+        )
+        self.check_object_permissions(request, sale)
+        return Response(self._represent([sale])[0])
+
+    @staticmethod
+    def _represent(sales: list[dict]) -> list[dict]:
+        items = selectors.sale_item_values(sale_ids=[sale["id"] for sale in sales])
+        return sale_representations(sales, items)
 
     def get_serializer_class(self):
         serializer_class = super().get_serializer_class()
