@@ -2,10 +2,10 @@ import django_filters
 from django_countries import countries
 
 from customers.models import Customer, CustomerSegment
-from salesproject.filtering import IsoDateTimeFilter, search_in
+from salesproject.filtering import FilterSet, IsoDateTimeFilter, search_in
 
 
-class CustomerFilter(django_filters.FilterSet):
+class CustomerFilter(FilterSet):
     search = django_filters.CharFilter(
         method=search_in("name", "email", "city", "phone"),
         label="Words to find in name, email, city or phone",

@@ -1,10 +1,16 @@
 import django_filters
 
 from products.models import Category, Product, StockMovement, StockMovementReason
-from salesproject.filtering import IsoDateTimeFilter, NumberFilter, StrictBooleanFilter, search_in
+from salesproject.filtering import (
+    FilterSet,
+    IsoDateTimeFilter,
+    NumberFilter,
+    StrictBooleanFilter,
+    search_in,
+)
 
 
-class CategoryFilter(django_filters.FilterSet):
+class CategoryFilter(FilterSet):
     search = django_filters.CharFilter(method=search_in("name", "description"))
     name = django_filters.CharFilter(lookup_expr="iexact")
 
@@ -13,7 +19,7 @@ class CategoryFilter(django_filters.FilterSet):
         fields = ["search", "name"]
 
 
-class ProductFilter(django_filters.FilterSet):
+class ProductFilter(FilterSet):
     search = django_filters.CharFilter(
         method=search_in("name", "sku"), label="Words to find in name or SKU"
     )
@@ -36,7 +42,7 @@ class ProductFilter(django_filters.FilterSet):
         return queryset.filter(stock_quantity__gt=0) if value else queryset.filter(stock_quantity=0)
 
 
-class StockMovementFilter(django_filters.FilterSet):
+class StockMovementFilter(FilterSet):
     product = NumberFilter(field_name="product_id")
     reason = django_filters.ChoiceFilter(choices=StockMovementReason.choices)
     reference = django_filters.CharFilter()

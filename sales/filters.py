@@ -5,14 +5,20 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from sales.models import Sale, SaleItem, SaleStatus
-from salesproject.filtering import IsoDateTimeFilter, NumberFilter, StrictBooleanFilter, search_in
+from salesproject.filtering import (
+    FilterSet,
+    IsoDateTimeFilter,
+    NumberFilter,
+    StrictBooleanFilter,
+    search_in,
+)
 
 
 def _start_of_day(day) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min), timezone.get_default_timezone())
 
 
-class SaleFilter(django_filters.FilterSet):
+class SaleFilter(FilterSet):
     sold_after = IsoDateTimeFilter(
         field_name="sold_at", lookup_expr="gte", label="Sold at or after (ISO 8601 datetime)"
     )
