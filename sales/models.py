@@ -55,6 +55,8 @@ class Sale(models.Model):
             models.Index(fields=["customer", "-sold_at"], name="sale_customer_sold_at_idx"),
             models.Index(fields=["status", "-sold_at"], name="sale_status_sold_at_idx"),
             models.Index(fields=["total"], name="sale_total_idx"),
+            # ?ordering=created_at / -created_at of the sales list (read backwards for -).
+            models.Index(fields=["created_at", "id"], name="sale_created_at_id_idx"),
         ]
 
     def __str__(self) -> str:
