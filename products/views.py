@@ -12,7 +12,9 @@ from accounts.services import api_key_authenticate
 from products import selectors, services
 from products.filters import CategoryFilter, ProductFilter, StockMovementFilter
 from products.serializers import (
+    CATEGORY_REPRESENTATION_VERSION,
     MAX_STOCK_QUANTITY,
+    PRODUCT_REPRESENTATION_VERSION,
     CatalogDetailSerializer,
     CatalogQuantityInputSerializer,
     CategoryInputSerializer,
@@ -21,7 +23,9 @@ from products.serializers import (
     ProductInputSerializer,
     ProductOutputSerializer,
     StockMovementOutputSerializer,
+    product_shows_cost,
 )
+from salesproject.conditional import ConditionalGetMixin
 from salesproject.dataio.views import TableBulkMixin, TableImportExportMixin
 from salesproject.errors import ApplicationError
 from salesproject.jobs.models import BatchJobKind
@@ -30,8 +34,9 @@ from salesproject.jobs.services import batch_job_create
 from salesproject.views import ServiceModelViewSet
 
 
-class CategoryViewSet(TableImportExportMixin, ServiceModelViewSet):
-    """Product categories. Anyone may read them; writes need a manager."""
+class CategoryViewSet(ConditionalGetMixin, TableImportExportMixin, ServiceModelViewSet):
+    """Product categories. Anyone may read them; writes need a manager. Reads answer with
+    ETag and Last-Modified, and 304 to a current If-None-Match or If-Modified-Since."""
 
     data_table = "categories"
     queryset = selectors.category_list()
@@ -41,6 +46,12 @@ class CategoryViewSet(TableImportExportMixin, ServiceModelViewSet):
     filterset_class = CategoryFilter
     ordering_fields = ["name", "created_at"]
     ordering = ["name", "id"]
+    representation_version = CATEGORY_REPRESENTATION_VERSION
+
+    def get_data_state(self):
+        if self.action == "list":
+            return selectors.category_list_state()
+        return selectors.category_detail_state(category_id=self.kwargs["pk"])
 
     def create_object(self, data):
         return services.category_create(**data)
@@ -52,9 +63,12 @@ class CategoryViewSet(TableImportExportMixin, ServiceModelViewSet):
         services.category_delete(category=instance)
 
 
-class ProductViewSet(TableBulkMixin, TableImportExportMixin, ServiceModelViewSet):
+class ProductViewSet(
+    ConditionalGetMixin, TableBulkMixin, TableImportExportMixin, ServiceModelViewSet
+):
     """Products: the public catalog. Anyone may read; `cost` is shown only to staff roles.
-    Setting `stock_quantity` records the difference in the stock ledger."""
+    Setting `stock_quantity` records the difference in the stock ledger. Reads answer with
+    ETag and Last-Modified, and 304 to a current If-None-Match or If-Modified-Since."""
 
     data_table = "products"
     queryset = selectors.product_list()
@@ -65,6 +79,15 @@ class ProductViewSet(TableBulkMixin, TableImportExportMixin, ServiceModelViewSet
     ordering_fields = ["name", "sku", "price", "stock_quantity", "created_at", "updated_at"]
     ordering = ["name", "id"]
     action_permissions = {"price_update": ["products.change_product"]}
+    representation_version = PRODUCT_REPRESENTATION_VERSION
+
+    def get_data_state(self):
+        if self.action == "list":
+            return selectors.product_list_state()
+        return selectors.product_detail_state(product_id=self.kwargs["pk"])
+
+    def get_representation_variant(self):
+        return {"cost": product_shows_cost(self.request)}
 
     @extend_schema(request=PriceUpdateInputSerializer, responses={200: dict, 202: dict})
     @action(detail=False, methods=["post"], url_path="price-update")
