@@ -433,6 +433,13 @@ def parse_args() -> argparse.Namespace:
         help="before each run wait up to this many seconds for the machine to be < 25%% busy "
         "(others' work); 0 = never wait. Default: %(default)s",
     )
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for the app under test, e.g. --env DB_CONN_MAX_AGE=0 (repeatable)",
+    )
     parser.add_argument("--seed", type=int, default=1, help="paths chosen (default 1)")
     parser.add_argument("--strict", action="store_true", help="exit 3 when a target is missed")
     parser.add_argument("--output", type=Path, default=RESULT_FILE, help="JSON result file")
@@ -445,6 +452,12 @@ def parse_args() -> argparse.Namespace:
     unknown = sorted(set(args.scenario_list) - set(SCENARIOS + BASELINES))
     if unknown:
         parser.error(f"unknown scenarios {unknown}; known: {', '.join(SCENARIOS + BASELINES)}")
+    args.app_env = {}
+    for item in args.env:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            parser.error(f"--env takes NAME=VALUE, not {item!r}")
+        args.app_env[name.strip()] = value
     if urlsplit(args.database_url).scheme not in ("postgres", "postgresql"):
         parser.error("set DATABASE_URL (or --database-url) to the seeded PostgreSQL database")
     return args
@@ -452,7 +465,8 @@ def parse_args() -> argparse.Namespace:
 
 def start_instance(args: argparse.Namespace, name: str, extra: dict[str, str]) -> AppInstance:
     db = urlsplit(args.database_url).path.lstrip("/")
-    app = AppInstance(name, db, app_env(args.redis_url, args.database_url, "bench_reads", extra))
+    env = app_env(args.redis_url, args.database_url, "bench_reads", {**args.app_env, **extra})
+    app = AppInstance(name, db, env)
     app.start(gunicorn_args(args.workers, args.worker_class, args.threads))
     log(f"{name}: gunicorn on {app.base_url} ({shlex.join(app.gunicorn_args)})")
     return app
@@ -630,6 +644,7 @@ def main() -> int:
                 "threads",
                 "wrk_threads",
                 "profile",
+                "app_env",
             )
         },
         "gunicorn": {a.name: shlex.join(["gunicorn", *a.gunicorn_args]) for a in apps},
