@@ -85,7 +85,12 @@ class StockMovement(models.Model):
 
     Reason = StockMovementReason
 
-    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="stock_movements")
+    product = models.ForeignKey(
+        Product,
+        on_delete=models.PROTECT,
+        related_name="stock_movements",
+        db_index=False,  # stockmove_product_created_idx (product, -created_at) serves it
+    )
     delta = models.IntegerField()
     reason = models.CharField(max_length=20, choices=StockMovementReason.choices)
     reference = models.CharField(max_length=100, blank=True, help_text="E.g. the sale reference.")
@@ -108,6 +113,8 @@ class StockMovement(models.Model):
         indexes = [
             models.Index(fields=["product", "-created_at"], name="stockmove_product_created_idx"),
             models.Index(fields=["reference"], name="stockmove_reference_idx"),
+            # The ledger list, newest first (cursor pages: the table grows with every sale).
+            models.Index(fields=["created_at", "id"], name="stockmove_created_at_id_idx"),
         ]
 
     def __str__(self) -> str:

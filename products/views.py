@@ -31,6 +31,7 @@ from salesproject.errors import ApplicationError
 from salesproject.jobs.models import BatchJobKind
 from salesproject.jobs.serializers import BatchJobOutputSerializer
 from salesproject.jobs.services import batch_job_create
+from salesproject.pagination import CursorPagination
 from salesproject.views import ServiceModelViewSet
 
 
@@ -150,9 +151,11 @@ def _jsonable(value):
 
 class StockMovementViewSet(viewsets.ReadOnlyModelViewSet):
     """The stock ledger, newest first: every stock change, with its reason and reference.
-    Per product the deltas sum to `stock_quantity`. Filter with `product=`."""
+    Per product the deltas sum to `stock_quantity`. Filter with `product=`. Cursor-paginated
+    (it grows with every sale): follow `next`."""
 
     queryset = selectors.stock_movement_list()
+    pagination_class = CursorPagination
     serializer_class = StockMovementOutputSerializer
     filterset_class = StockMovementFilter
     ordering_fields = ["created_at", "delta"]

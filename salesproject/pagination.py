@@ -11,14 +11,21 @@ class PageNumberPagination(pagination.PageNumberPagination):
     max_page_size = settings.API_MAX_PAGE_SIZE
 
 
-class SaleCursorPagination(pagination.CursorPagination):
-    """Cursor pagination for tables that grow without bound: no ``COUNT(*)``, stable pages.
+class CursorPagination(pagination.CursorPagination):
+    """Cursor pagination for tables that grow without bound (sales, the stock ledger): no
+    ``COUNT(*)``, stable pages, each page read from an index whatever its depth.
 
     Answers ``{"next", "previous", "results"}``. The ordering comes from ``?ordering=`` (see
-    :class:`salesproject.filtering.StrictOrderingFilter`) or defaults to newest first.
+    :class:`salesproject.filtering.StrictOrderingFilter`) or the view's ``ordering``.
     """
 
-    ordering = ("-sold_at", "-id")
+    ordering = ("-id",)
     page_size = settings.API_PAGE_SIZE
     page_size_query_param = "page_size"
     max_page_size = settings.API_MAX_PAGE_SIZE
+
+
+class SaleCursorPagination(CursorPagination):
+    """Sales: newest first by default."""
+
+    ordering = ("-sold_at", "-id")

@@ -7,7 +7,7 @@ import pytest
 from django.conf import settings
 
 from customers.models import Customer
-from products.models import Category
+from products.models import Category, StockMovement
 from sales.models import Sale
 from tests.api import assert_error, ids
 from tests.factories import make_customer, make_product, make_sale
@@ -95,7 +95,6 @@ def test_a_page_out_of_range_is_404_with_the_error_shape(api_client, page):
     ("url", "make"),
     [
         ("/api/products/", lambda n: make_product(name=f"P{n:02d}")),
-        ("/api/stock-movements/", lambda n: make_product(stock=n + 1)),
         ("/api/customers/", lambda n: make_customer(name=f"C{n:02d}")),
     ],
 )
@@ -192,3 +191,22 @@ def test_customers_default_page_is_bounded(analyst):
     body = analyst.get("/api/customers/").json()
     assert len(body["results"]) == settings.API_PAGE_SIZE
     assert body["count"] == settings.API_PAGE_SIZE + 2
+
+
+# --- Cursor pagination on the stock ledger -------------------------------------------------------
+
+
+def test_the_stock_ledger_uses_cursor_pages_newest_first_without_count(analyst):
+    products = [make_product(stock=n + 1) for n in range(5)]  # one opening movement each
+    first = analyst.get("/api/stock-movements/", {"page_size": 2}).json()
+    assert set(first) == {"next", "previous", "results"} and "cursor=" in first["next"]
+    seen, pages = walk(analyst, "/api/stock-movements/", {"page_size": 2})
+    assert pages == 3 and len(seen) == len(set(seen)) == 5
+    newest_first = StockMovement.objects.order_by("-created_at", "-id").values_list("id", flat=True)
+    assert seen == list(newest_first)
+    oldest_first, _ = walk(
+        analyst, "/api/stock-movements/", {"page_size": 2, "ordering": "created_at"}
+    )
+    assert oldest_first == seen[::-1]
+    only_one, _ = walk(analyst, "/api/stock-movements/", {"product": products[2].pk})
+    assert len(only_one) == 1

@@ -23,7 +23,7 @@ def test_ledger_lists_every_stock_change_newest_first(client_for):
     assert rows[0]["reference"] == sale.reference
     assert rows[0]["product"] == product.pk
     assert set(rows[0]) == {"id", "product", "delta", "reason", "reference", "actor", "created_at"}
-    assert response.json()["count"] == 2
+    assert response.json()["next"] is None  # cursor pages: no count on a growing ledger
 
 
 def test_retrieve_shows_the_actor_username(manager_client):
