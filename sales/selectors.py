@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
+from django.db import connection
 from django.db.models import Prefetch, QuerySet
 
+from products.models import Product
 from sales.models import Sale, SaleItem
 
 
@@ -50,15 +52,6 @@ SALE_VALUES = (
     "created_at",
     "updated_at",
 )
-SALE_ITEM_VALUES = (
-    "sale_id",
-    "product_id",
-    "product__sku",
-    "product__name",
-    "quantity",
-    "unit_price",
-    "line_total",
-)
 
 
 def sale_values(queryset: QuerySet[Sale]) -> QuerySet:
@@ -68,16 +61,29 @@ def sale_values(queryset: QuerySet[Sale]) -> QuerySet:
 
 
 def sale_item_values(*, sale_ids: Iterable[int]) -> dict[int, list[tuple]]:
-    """The lines of these sales as tuples of ``SALE_ITEM_VALUES``, by sale id, each sale's in
-    line order: one query."""
-    rows = (
-        SaleItem.objects.filter(sale_id__in=list(sale_ids))
-        .order_by("sale_id", "id")
-        .values_list(*SALE_ITEM_VALUES)
-    )
+    """The lines of these sales as tuples ``(sale_id, product_id, sku, name, quantity,
+    unit_price, line_total)``, by sale id, each sale's in line order: one query, written out
+    (the ORM's query building and row iteration were a fifth of a sales-list request's CPU for
+    these ~130 rows)."""
+    sale_ids = list(sale_ids)
     by_sale: dict[int, list[tuple]] = defaultdict(list)
-    for row in rows:
-        by_sale[row[0]].append(row)
+    if not sale_ids:
+        return by_sale
+    placeholders = ", ".join(["%s"] * len(sale_ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT item.sale_id, item.product_id, product.sku, product.name, item.quantity,
+                   item.unit_price, item.line_total
+            FROM {SaleItem._meta.db_table} item
+            JOIN {Product._meta.db_table} product ON product.id = item.product_id
+            WHERE item.sale_id IN ({placeholders})
+            ORDER BY item.sale_id, item.id
+            """,
+            sale_ids,
+        )
+        for row in cursor.fetchall():
+            by_sale[row[0]].append(row)
     return by_sale
 
 

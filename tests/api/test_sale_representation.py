@@ -102,9 +102,9 @@ def test_the_list_reads_sales_and_lines_in_two_queries_whatever_the_page_size(va
     for size in (2, 12):
         with CaptureQueriesContext(connection) as queries:
             assert client.get(f"/api/sales/?page_size={size}").status_code == 200
-        tables = [q["sql"].split(" FROM ")[1].split()[0] for q in queries.captured_queries]
-        assert tables.count('"sales_sale"') == 1 and tables.count('"sales_saleitem"') == 1
-        assert len(tables) == 2, tables
+        sql = [q["sql"] for q in queries.captured_queries]
+        lines = [q for q in sql if "sales_saleitem" in q]
+        assert len(sql) == 2 and len(lines) == 1, sql
 
 
 def test_filters_and_ordering_still_apply(varied_sales):
