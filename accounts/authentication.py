@@ -10,6 +10,10 @@ their permission set, is kept in the process for ``JWT_USER_CACHE_SECONDS`` (def
   entry here);
 - each request gets its own copy, so nothing one request sets on its user leaks into another.
 
+The token's signature check (PyJWT, HMAC-SHA256) is remembered too, per token string, until
+the sooner of its expiry and ``JWT_USER_CACHE_SECONDS``: a token seen before is not decoded and
+verified again (an expired one is refused as before).
+
 An access token itself stays valid until it expires whatever happens to its user (simplejwt's
 stateless design); this adds at most ``JWT_USER_CACHE_SECONDS`` to how late the database's
 ``is_active`` is seen.
@@ -31,12 +35,14 @@ from rest_framework_simplejwt.settings import api_settings
 MAX_CACHED_USERS = 10_000
 
 _users: dict[object, tuple[float, object]] = {}
+_tokens: dict[bytes, tuple[float, object]] = {}
 _lock = threading.Lock()
 
 
 def cached_users_clear() -> None:
     with _lock:
         _users.clear()
+        _tokens.clear()
 
 
 def cached_user_forget(user_id) -> None:
@@ -46,6 +52,22 @@ def cached_user_forget(user_id) -> None:
 
 
 class CachedUserJWTAuthentication(JWTAuthentication):
+    def get_validated_token(self, raw_token):
+        ttl = settings.JWT_USER_CACHE_SECONDS
+        if ttl <= 0:
+            return super().get_validated_token(raw_token)
+        now = time.time()  # wall clock: compared with the token's "exp"
+        entry = _tokens.get(raw_token)
+        if entry is not None and entry[0] > now:
+            return entry[1]
+        token = super().get_validated_token(raw_token)  # bad or expired: InvalidToken
+        expires = min(now + ttl, float(token.get("exp", now)))
+        with _lock:
+            if len(_tokens) >= MAX_CACHED_USERS:
+                _tokens.clear()
+            _tokens[raw_token] = (expires, token)
+        return token
+
     def get_user(self, validated_token):
         ttl = settings.JWT_USER_CACHE_SECONDS
         if ttl <= 0:

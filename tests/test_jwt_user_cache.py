@@ -1,11 +1,15 @@
 """The JWT authentication keeps the token's user (and permissions) in the process for
 JWT_USER_CACHE_SECONDS instead of loading them on every request (accounts/authentication.py)."""
 
+import time
+from datetime import timedelta
+
 import pytest
 from django.contrib.auth.models import Group
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
+from rest_framework_simplejwt.backends import TokenBackend
 from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts import authentication
@@ -106,3 +110,30 @@ def test_the_schema_still_names_the_bearer_scheme():
     schema = APIClient().get("/api/schema/?format=json").json()
     assert "jwtAuth" in schema["components"]["securitySchemes"]
     assert schema["components"]["securitySchemes"]["jwtAuth"]["scheme"] == "bearer"
+
+
+def test_a_token_seen_before_is_not_verified_again_until_it_expires(monkeypatch):
+    user = make_user(role="analyst")
+    token = AccessToken.for_user(user)
+    token.set_exp(lifetime=timedelta(seconds=2))
+    client = APIClient(HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert client.get("/api/customers/").status_code == 200
+    decoded = []
+    original = TokenBackend.decode
+    monkeypatch.setattr(
+        TokenBackend, "decode", lambda self, *a, **k: decoded.append(1) or original(self, *a, **k)
+    )
+    assert client.get("/api/customers/").status_code == 200
+    assert decoded == []  # remembered
+    time.sleep(max(0.0, float(token["exp"]) - time.time()) + 0.2)
+    error = assert_error(client.get("/api/customers/"), 401)
+    assert error["code"] == "token_not_valid" and decoded == [1]
+
+
+def test_a_bad_signature_is_refused_and_not_remembered():
+    user = make_user(role="analyst")
+    good = str(AccessToken.for_user(user))
+    forged = good[:-2] + ("AA" if not good.endswith("AA") else "BB")
+    for _ in range(2):
+        assert_error(APIClient(HTTP_AUTHORIZATION=f"Bearer {forged}").get("/api/customers/"), 401)
+    assert forged.encode() not in authentication._tokens
