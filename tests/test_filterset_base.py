@@ -63,3 +63,20 @@ def test_the_sale_filter_methods_still_filter():
             QueryDict(f"product={pen.pk}"), queryset=with_pen.__class__.objects.all()
         )
         assert list(result.qs) == [with_pen]
+
+
+def test_filtering_validates_only_the_named_filters_and_the_form_keeps_every_field():
+    named = SaleFilter(QueryDict("status=completed&total_min=5"))
+    assert named.is_valid()
+    assert set(named._filter_form().fields) == {"status", "total_min"}
+    assert set(named.form.fields) == set(SaleFilter.base_filters)  # the browsable API's form
+    bad = SaleFilter(QueryDict("status=lost&customer=1"))
+    assert not bad.is_valid() and set(bad.errors) == {"status"}
+    assert SaleFilter(QueryDict("")).is_valid()
+    again = SaleFilter(QueryDict("status=cancelled&total_min=7"))
+    assert again.is_valid() and type(again._filter_form()) is type(named._filter_form())
+
+
+def test_an_unknown_parameter_is_not_a_filter():
+    result = SaleFilter(QueryDict("page_size=5&ordering=-total&cursor=abc"))
+    assert result.is_valid() and result._filter_form().fields == {}
