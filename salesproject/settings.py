@@ -191,6 +191,8 @@ if _database["ENGINE"] == "django.db.backends.sqlite3":
         {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
     )
 else:
+    # Each worker keeps its connection: with 0, every request opens one (PostgreSQL forks a
+    # backend): 2.5x fewer sales-list requests/s in bench/http_reads.py (docs/PERFORMANCE.md).
     _database["CONN_MAX_AGE"] = _env_int("DB_CONN_MAX_AGE", 60, minimum=0)
     # Check a reused connection before each request (recovers from a dropped connection, at
     # the price of a SELECT 1 per request).
