@@ -7,7 +7,7 @@ from salesproject.filtering import FilterSet, IsoDateTimeFilter, search_in
 
 class CustomerFilter(FilterSet):
     search = django_filters.CharFilter(
-        method=search_in("name", "email", "city", "phone"),
+        method=search_in("name", "email", "city", "phone", one_text=True),
         label="Words to find in name, email, city or phone",
     )
     email = django_filters.CharFilter(lookup_expr="iexact")

@@ -1,4 +1,4 @@
-"""The trigram indexes of the searches (customers 0002, sales 0004) and the SQL shape of
+"""The trigram indexes of the searches (customers 0002-0003, sales 0004) and the SQL shape of
 ``search_in`` (``salesproject/filtering.py``).
 
 On PostgreSQL the indexes must exist on exactly the expressions Django compares
@@ -21,14 +21,20 @@ from tests.factories import make_customer, make_product, make_sale
 pytestmark = [pytest.mark.usefixtures("fast_password_hasher")]
 
 TRIGRAM_INDEXES = {
-    "customer_name_trgm_idx": ("customers_customer", "name"),
-    "customer_email_trgm_idx": ("customers_customer", "email"),
-    "customer_city_trgm_idx": ("customers_customer", "city"),
-    "customer_phone_trgm_idx": ("customers_customer", "phone"),
-    "sale_reference_trgm_idx": ("sales_sale", "reference"),
+    # the customer search: the four searched columns as one text (customers 0003)
+    "customer_search_text_trgm_idx": (
+        "customers_customer",
+        "upper((((((((name)::text || ' '::text) || (email)::text) || ' '::text) || "
+        "(city)::text) || ' '::text) || (phone)::text))",
+    ),
+    # the email= and city= filters (iexact)
+    "customer_email_trgm_idx": ("customers_customer", "upper((email)::text)"),
+    "customer_city_trgm_idx": ("customers_customer", "upper((city)::text)"),
+    "sale_reference_trgm_idx": ("sales_sale", "upper((reference)::text)"),
 }
+GONE = ["customer_name_trgm_idx", "customer_phone_trgm_idx"]  # 0002's, dropped by 0003
 LATEST = [
-    ("customers", "0002_customer_search_trigram_indexes"),
+    ("customers", "0003_customer_search_text_trigram_index"),
     ("sales", "0004_sale_reference_trigram_index"),
 ]
 
@@ -74,11 +80,28 @@ def test_the_trigram_indexes_exist_on_the_expressions_django_compares():
         assert cursor.fetchone() is not None, "pg_trgm is not installed"
     found = trigram_indexes()
     assert set(found) == set(TRIGRAM_INDEXES)
-    for name, (table, column) in TRIGRAM_INDEXES.items():
+    for name, (table, expression) in TRIGRAM_INDEXES.items():
         found_table, definition = found[name]
         assert found_table == table
         assert " USING gin " in definition, definition
-        assert f"upper(({column})::text) gin_trgm_ops" in definition, definition
+        assert f"{expression} gin_trgm_ops" in definition, definition
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname FROM pg_indexes WHERE indexname = ANY(%s)", [GONE])
+        assert cursor.fetchall() == []
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL SQL")
+def test_the_customer_search_compares_the_indexed_text_once_for_all_words():
+    """One subquery whose condition is the index's expression, each word AND-ed: PostgreSQL
+    answers it with one scan of customer_search_text_trgm_idx."""
+    from customers.filters import CustomerFilter
+    from customers.models import Customer
+
+    sql = str(CustomerFilter({"search": "ada london"}, queryset=Customer.objects.all()).qs.query)
+    text = '"name" || \' \' || U0."email" || \' \' || U0."city" || \' \' || U0."phone")'
+    assert sql.count("ANY(ARRAY(SELECT") == 1, sql
+    assert sql.count(text) == 2 and "LIKE UPPER(" in sql, sql
 
 
 @pytest.mark.django_db
@@ -191,3 +214,13 @@ def test_the_migrations_go_back_and_forth_and_do_nothing_off_postgresql():
     assert set(trigram_indexes()) == expected
     executor = MigrationExecutor(connection)
     assert all(key in executor.loader.applied_migrations for key in LATEST)
+
+
+@pytest.mark.embedded
+@pytest.mark.django_db
+def test_percent_and_underscore_in_a_search_word_are_literal(analyst):
+    wanted = make_customer(name="Promo 100% Ltd", email="x_y@shop.example")
+    make_customer(name="Promo 1000 Ltd", email="xzy@shop.example")
+    assert ids(analyst.get("/api/customers/", {"search": "100%"})) == [wanted.pk]
+    assert ids(analyst.get("/api/customers/", {"search": "x_y"})) == [wanted.pk]
+    assert ids(analyst.get("/api/customers/", {"search": "promo ltd"})) != []

@@ -29,9 +29,12 @@ class PostgresOnlyTrigramIndexes(migrations.operations.base.Operation):
 
     reversible = True
 
-    def __init__(self, table, indexes):
+    def __init__(self, table, indexes, drop=False):
         self.table = table
-        self.indexes = indexes  # [(index name, column), ...]
+        # [(index name, column), ...]; a tuple of columns instead of one indexes the text
+        # UPPER(c1 || ' ' || c2 || ...), which ``search_in(..., one_text=True)`` compares.
+        self.indexes = indexes
+        self.drop = drop  # the other way round: forwards drops them, backwards creates them
 
     def state_forwards(self, app_label, state):
         pass
@@ -41,23 +44,33 @@ class PostgresOnlyTrigramIndexes(migrations.operations.base.Operation):
             schema_editor.connection.alias, app_label
         )
 
-    def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        if not self._applies(app_label, schema_editor):
-            return
+    def _create(self, schema_editor):
         quote = schema_editor.quote_name
         for name, column in self.indexes:
+            if isinstance(column, tuple):
+                text = " || ' ' || ".join(quote(each) for each in column)
+                expression = f"UPPER({text})"
+            else:
+                expression = f"UPPER(({quote(column)})::text)"
             schema_editor.execute(
                 f"CREATE INDEX IF NOT EXISTS {quote(name)} ON {quote(self.table)} "
-                f"USING gin ((UPPER(({quote(column)})::text)) gin_trgm_ops)"
+                f"USING gin (({expression}) gin_trgm_ops)"
             )
         schema_editor.execute(f"ANALYZE {quote(self.table)}")
 
-    def database_backwards(self, app_label, schema_editor, from_state, to_state):
-        if not self._applies(app_label, schema_editor):
-            return
+    def _drop(self, schema_editor):
         for name, _column in self.indexes:
             schema_editor.execute(f"DROP INDEX IF EXISTS {schema_editor.quote_name(name)}")
 
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        if self._applies(app_label, schema_editor):
+            (self._drop if self.drop else self._create)(schema_editor)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        if self._applies(app_label, schema_editor):
+            (self._create if self.drop else self._drop)(schema_editor)
+
     def describe(self):
         names = ", ".join(name for name, _column in self.indexes)
-        return f"Create GIN trigram indexes {names} on {self.table} (PostgreSQL only)"
+        verb = "Drop" if self.drop else "Create"
+        return f"{verb} GIN trigram indexes {names} on {self.table} (PostgreSQL only)"
