@@ -10,9 +10,10 @@ under load (``bench/explain_filters.py``, ``bench/http_reads.py`` customer_searc
 The search now compares one text per customer, ``UPPER(name || ' ' || email || ' ' || city ||
 ' ' || phone)`` (``search_in(..., one_text=True)``): one condition per word, answered from
 this one index. A word never holds a space, so it is found in that text exactly when it is
-found in one of the columns: the same results. The name and phone indexes served only the
-search and go; the email and city ones stay (they answer the ``email=`` and ``city=``
-filters, ``UPPER(col) = UPPER('x')``).
+found in one of the columns: the same results. The phone index served only this search and
+goes; the name and email ones stay for the sales search (a sale's customer name or email, not
+its city or phone), and the email and city ones answer the ``email=`` and ``city=`` filters
+(``UPPER(col) = UPPER('x')``).
 """
 
 from django.db import migrations
@@ -32,7 +33,7 @@ class Migration(migrations.Migration):
         ),
         PostgresOnlyTrigramIndexes(
             table="customers_customer",
-            indexes=[("customer_name_trgm_idx", "name"), ("customer_phone_trgm_idx", "phone")],
+            indexes=[("customer_phone_trgm_idx", "phone")],
             drop=True,
         ),
     ]
