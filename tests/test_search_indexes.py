@@ -27,13 +27,12 @@ TRIGRAM_INDEXES = {
         "upper((((((((name)::text || ' '::text) || (email)::text) || ' '::text) || "
         "(city)::text) || ' '::text) || (phone)::text))",
     ),
-    # the sales search (a sale's customer name or email) and the email= and city= filters
+    # the sales search (a sale's customer name or email) and the email= filter
     "customer_name_trgm_idx": ("customers_customer", "upper((name)::text)"),
     "customer_email_trgm_idx": ("customers_customer", "upper((email)::text)"),
-    "customer_city_trgm_idx": ("customers_customer", "upper((city)::text)"),
     "sale_reference_trgm_idx": ("sales_sale", "upper((reference)::text)"),
 }
-GONE = ["customer_phone_trgm_idx"]  # 0002's, dropped by 0003
+GONE = ["customer_phone_trgm_idx", "customer_city_trgm_idx"]  # 0002's, dropped by 0003
 LATEST = [
     ("customers", "0003_customer_search_text_trigram_index"),
     ("sales", "0004_sale_reference_trigram_index"),
