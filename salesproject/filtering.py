@@ -173,6 +173,11 @@ class _TextHasWord(Func):
         return f"UPPER({text}) LIKE UPPER(%s){escape}", (*params, pattern)
 
 
+# A search word found in more related rows than this (e.g. "example" in most customers' emails)
+# is matched through the join, in the list's order, rather than by the related ids.
+RELATED_MATCHES_MAX = 1000
+
+
 def search_in(*field_names: str, one_text: bool = False):
     """A ``method=`` for a django-filter ``CharFilter``: case-insensitive match of every word
     of the query in any of ``field_names``. django-filter calls a callable ``method`` as
@@ -190,10 +195,15 @@ def search_in(*field_names: str, one_text: bool = False):
       one condition answered by one trigram index on that expression (customers: the OR of
       four per-column index scans was priced above a Seq Scan); a word holds no space, so the
       results are the same;
-    - with fields across a foreign key (``customer__name``): the model's own fields OR
-      ``customer_id = ANY(ARRAY(SELECT id FROM customer WHERE name LIKE OR ...))``, a BitmapOr
-      of the model's indexes; an OR across a join can only be answered by reading both tables.
-      Elsewhere than PostgreSQL, ``customer_id IN (SELECT ...)``. Paths of more than one
+    - with fields across a foreign key (``customer__name``): the related ids are read first
+      (one query, at most ``RELATED_MATCHES_MAX`` + 1), then the model's own fields OR
+      ``customer_id IN (ids)``, a BitmapOr of the model's indexes (an OR across a join can
+      only be answered by reading both tables). A search of one word found in more related
+      rows than that is matched through the join, which lets the planner walk the list's
+      ordering index and stop at the first page (a BitmapOr over the 92,000 customers whose
+      email holds "example" took 1.8 s on 1M sales); with more words their intersection is
+      rare, so each common one is ``customer_id = ANY(ARRAY(SELECT ...))``. Elsewhere than
+      PostgreSQL, ``customer_id IN (SELECT ...)``. Paths of more than one
       relation keep the plain join. The results are the same in every shape."""
     local = [field for field in field_names if "__" not in field]
     related: dict[str, list[str]] = {}
@@ -224,22 +234,30 @@ def search_in(*field_names: str, one_text: bool = False):
             for word in words:
                 condition &= Q(_TextHasWord(local, word))
             return own_rows(queryset, condition)
-        for word in words:
-            if not related:
+        if not related:
+            for word in words:
                 queryset = own_rows(queryset, any_contains(local, word))
-                continue
+            return queryset
+        for word in words:
             condition = any_contains(local, word)
             for prefix, fields in related.items():
                 relation = model._meta.get_field(prefix)
+                through_join = any_contains([f"{prefix}__{field}" for field in fields], word)
                 if not (relation.many_to_one or relation.one_to_one) or not relation.concrete:
-                    condition |= any_contains([f"{prefix}__{field}" for field in fields], word)
+                    condition |= through_join
                     continue
                 ids = relation.related_model._base_manager.filter(any_contains(fields, word))
-                ids = ids.order_by().values(relation.target_field.attname)
-                if postgres:
-                    condition |= Q(_EqualsAnyOfSubquery(F(relation.attname), Subquery(ids)))
-                else:
+                ids = ids.order_by().values_list(relation.target_field.attname, flat=True)
+                if not postgres:
                     condition |= Q(**{f"{relation.attname}__in": ids})
+                    continue
+                found = list(ids[: RELATED_MATCHES_MAX + 1])
+                if len(found) <= RELATED_MATCHES_MAX:
+                    condition |= Q(**{f"{relation.attname}__in": found})
+                elif len(words) == 1:  # one common fragment: walk the list's order
+                    condition |= through_join
+                else:
+                    condition |= Q(_EqualsAnyOfSubquery(F(relation.attname), Subquery(ids)))
             queryset = queryset.filter(condition)
         return queryset
 
