@@ -106,9 +106,7 @@ def test_the_customer_search_compares_the_indexed_text_once_for_all_words():
 
 @pytest.mark.django_db
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL SQL")
-def test_a_search_across_the_customer_of_a_sale_is_one_index_friendly_condition(
-    sales, monkeypatch
-):
+def test_a_search_across_the_customer_of_a_sale_is_one_index_friendly_condition(sales, monkeypatch):
     """The matching customers' ids first, then ``customer_id IN (ids)`` OR-ed with the
     reference: a BitmapOr of the sale's indexes, no join. A single word found in more
     customers than RELATED_MATCHES_MAX goes through the join (the planner walks the list's
