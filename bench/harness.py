@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
+import resource
 import signal
 import socket
 import subprocess
@@ -367,3 +369,29 @@ def get_token(app: AppInstance, username: str, password: str) -> str:
     if status != 200 or "access" not in body:
         raise RuntimeError(f"no token: {status} {body}")
     return body["access"]
+
+
+def run_wrk_measured(command: list[str], env: dict, meter: CpuMeter, json_prefix: str):
+    """Run wrk (``command``) with a script of bench/ that prints ``<json_prefix> {...}``
+    (bench/wrk_report.lua); returns its figures and the CPU used meanwhile, in cores, by each
+    group of ``meter``, by wrk itself and by everything else on the machine (``others``)."""
+    wrk_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_before = meter.snapshot()
+    result = subprocess.run(command, env=env, capture_output=True, text=True)
+    cpu_after = meter.snapshot()
+    wrk_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if result.returncode != 0:
+        raise RuntimeError(f"wrk failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    match = re.search(rf"^{json_prefix} (.*)$", result.stdout, re.MULTILINE)
+    if not match:
+        raise RuntimeError(f"wrk printed no {json_prefix} line:\n{result.stdout}")
+    stats = json.loads(match.group(1))
+    cpu = CpuMeter.cores(cpu_before, cpu_after)
+    wrk_seconds = (wrk_after.ru_utime - wrk_before.ru_utime) + (
+        wrk_after.ru_stime - wrk_before.ru_stime
+    )
+    cpu["wrk"] = round(wrk_seconds / (cpu_after.at - cpu_before.at), 2)
+    # Whatever else ran on the machine meanwhile (other people's work...), in cores.
+    ours = sum(value for key, value in cpu.items() if key != "machine_busy_pct")
+    cpu["others"] = round(max(0.0, cpu["machine_busy_pct"] * (os.cpu_count() or 1) / 100 - ours), 2)
+    return stats, cpu

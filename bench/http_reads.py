@@ -36,7 +36,6 @@ import json
 import os
 import random
 import re
-import resource
 import shlex
 import shutil
 import statistics
@@ -63,6 +62,7 @@ from harness import (  # bench/harness.py (bench/ is on sys.path)
     http_json,
     log,
     machine_info,
+    run_wrk_measured,
     wait_for_quiet_machine,
 )
 
@@ -245,24 +245,7 @@ def run_wrk(
     ]
     env = {**os.environ, "BENCH_TOKEN": token, "BENCH_PATHS_FILE": str(paths_file)}
     busy_before = wait_for_quiet_machine(args.wait_quiet) if args.wait_quiet > 0 else None
-    wrk_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu_before = meter.snapshot()
-    result = subprocess.run(command, env=env, capture_output=True, text=True)
-    cpu_after = meter.snapshot()
-    wrk_after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if result.returncode != 0:
-        raise RuntimeError(f"wrk failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
-    match = re.search(r"^HTTP_READS_JSON (.*)$", result.stdout, re.MULTILINE)
-    if not match:
-        raise RuntimeError(f"wrk printed no HTTP_READS_JSON line:\n{result.stdout}")
-    stats = json.loads(match.group(1))
-    cpu = CpuMeter.cores(cpu_before, cpu_after)
-    wrk_seconds = (wrk_after.ru_utime - wrk_before.ru_utime) + (
-        wrk_after.ru_stime - wrk_before.ru_stime
-    )
-    cpu["wrk"] = round(wrk_seconds / (cpu_after.at - cpu_before.at), 2)
-    ours = sum(value for key, value in cpu.items() if key != "machine_busy_pct")
-    cpu["others"] = round(max(0.0, cpu["machine_busy_pct"] * (os.cpu_count() or 1) / 100 - ours), 2)
+    stats, cpu = run_wrk_measured(command, env, meter, "HTTP_READS_JSON")
     ok = stats["status"].get("200", 0)
     stats.update(
         {

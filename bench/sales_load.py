@@ -29,11 +29,9 @@ import argparse
 import json
 import os
 import re
-import resource
 import shlex
 import shutil
 import statistics
-import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,6 +48,7 @@ from harness import (  # bench/harness.py (bench/ is on sys.path)
     gunicorn_args,
     log,
     machine_info,
+    run_wrk_measured,
     wait_for_quiet_machine,
     with_db,
 )
@@ -153,17 +152,7 @@ def run_wrk(
     pg.wait_idle(dbs)
     busy_before = wait_for_quiet_machine(args.wait_quiet) if args.wait_quiet > 0 else None
     sales_before = sales_count()
-    wrk_cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu_before = meter.snapshot()
-    result = subprocess.run(command, env=env, capture_output=True, text=True)
-    cpu_after = meter.snapshot()
-    wrk_cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if result.returncode != 0:
-        raise RuntimeError(f"wrk failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
-    match = re.search(r"^SALES_LOAD_JSON (.*)$", result.stdout, re.MULTILINE)
-    if not match:
-        raise RuntimeError(f"wrk printed no SALES_LOAD_JSON line:\n{result.stdout}")
-    stats = json.loads(match.group(1))
+    stats, cpu = run_wrk_measured(command, env, meter, "SALES_LOAD_JSON")
     created = stats["status"].get("201", 0)
     # Requests in flight when wrk stopped still complete on the server: wait for them.
     pg.wait_idle(dbs)
@@ -178,14 +167,6 @@ def run_wrk(
         (numeric_ids,),
     )[0][0]
     missing = len(answered_ids) - found
-    wrk_seconds = (wrk_cpu_after.ru_utime - wrk_cpu_before.ru_utime) + (
-        wrk_cpu_after.ru_stime - wrk_cpu_before.ru_stime
-    )
-    cpu = CpuMeter.cores(cpu_before, cpu_after)
-    cpu["wrk"] = round(wrk_seconds / (cpu_after.at - cpu_before.at), 2)
-    # Whatever else ran on the machine meanwhile (other people's test suites...), in cores.
-    ours = sum(value for key, value in cpu.items() if key != "machine_busy_pct")
-    cpu["others"] = round(max(0.0, cpu["machine_busy_pct"] * (os.cpu_count() or 1) / 100 - ours), 2)
     stats.update(
         {
             "connections": connections,
