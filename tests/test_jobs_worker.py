@@ -59,6 +59,7 @@ from salesproject.jobs.services import (
 )
 from salesproject.jobs.tasks import run_batch_job_task
 from tests.api import assert_error
+from tests.app_instances import database_url, server_dsn
 from tests.catalog.fake_catalog import FakeCatalog
 from tests.factories import ensure_role_groups, make_product
 
@@ -379,20 +380,13 @@ KILL_AFTER = 60  # sales recorded when the worker is killed
 STOCK = 100_000
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    host = db.get("HOST") or "127.0.0.1"
-    port = db.get("PORT") or 5432
-    return f"postgres://{db.get('USER') or 'postgres'}{password}@{host}:{port}/{db['NAME']}"
-
-
 @contextmanager
 def worker_process(queue: str, log: Path) -> Iterator[subprocess.Popen]:
     """``celery worker`` on the test database and this test's queue; always killed at the end."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CELERY_")}
     env.update(
-        DATABASE_URL=_database_url(),  # the database pytest-django created
+        # the database pytest-django created
+        DATABASE_URL=database_url(server_dsn(connection.settings_dict["NAME"])),
         REDIS_URL=django_settings.REDIS_URL,
         CELERY_BROKER_URL=app.conf.broker_url,
         CACHE_KEY_PREFIX=django_settings.CACHES["default"]["KEY_PREFIX"],

@@ -28,7 +28,8 @@ from products.tasks import retry_catalog_outbox_task
 from sales import services as sale_services
 from sales.models import Sale, SaleItem, SaleStatus
 from tests.api import assert_error
-from tests.catalog.conftest import RemoteCatalog, free_port
+from tests.app_instances import free_port
+from tests.catalog.conftest import RemoteCatalog
 from tests.catalog.fake_catalog import FakeCatalog
 from tests.factories import ensure_role_groups, make_user
 from tests.threads import run_at_once

@@ -15,16 +15,12 @@ does not share the app's settings (DEBUG is off in the app: errors are the produ
 
 from __future__ import annotations
 
-import os
 import re
-import secrets
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +28,18 @@ import pytest
 import requests
 from django.conf import settings as django_settings
 
-from tests.catalog.conftest import _database_url, _manage, _server_dsn, free_port
+from tests.app_instances import (
+    AppDatabase,
+    app_env,
+    database_url,
+    free_port,
+    manage,
+    scratch_database,
+    start_gunicorn,
+    stop_process,
+    wait_until_serving,
+)
 
-BASE_DIR = Path(__file__).resolve().parents[2]
-START_TIMEOUT = 30
 PASSWORD = "Fault-Tests-pw-123"
 USERNAME = "faultboss"
 
@@ -50,47 +54,14 @@ def _isolated_cache():
 
 
 @dataclass
-class FaultDB:
-    name: str
-    dsn: dict[str, object]
-    url: str
+class FaultDB(AppDatabase):
+    name: str = ""
+    url: str = ""
 
-    def sql(self, query: str, params: tuple = ()) -> list[tuple]:
-        import psycopg
-
-        with psycopg.connect(**self.dsn, autocommit=True) as conn:
-            cursor = conn.execute(query, params)
-            return cursor.fetchall() if cursor.description else []
-
-    def create_product(self, *, price: str = "10.00", stock: int = 100) -> int:
-        token = secrets.token_hex(4)
-        return self.sql(
-            """
-            WITH product AS (
-                INSERT INTO products_product
-                    (sku, name, price, cost, stock_quantity, is_active, created_at, updated_at)
-                VALUES (%s, %s, %s, 1, %s, true, now(), now())
-                RETURNING id
-            ), opening AS (
-                INSERT INTO products_stockmovement (product_id, delta, reason, reference,
-                                                    created_at)
-                SELECT id, %s, 'restock', 'opening stock', now() FROM product WHERE %s > 0
-            )
-            SELECT id FROM product
-            """,
-            (f"FLT-{token}", f"Fault product {token}", Decimal(price), stock, stock, stock),
-        )[0][0]
-
-    def stock(self, product_id: int) -> int:
-        return self.sql("SELECT stock_quantity FROM products_product WHERE id = %s", (product_id,))[
-            0
-        ][0]
-
-    def ledger_sum(self, product_id: int) -> int:
-        return self.sql(
-            "SELECT COALESCE(SUM(delta), 0) FROM products_stockmovement WHERE product_id = %s",
-            (product_id,),
-        )[0][0]
+    sku_prefix = "FLT"
+    product_name = "Fault product"
+    product_cost = "1"
+    default_stock = 100
 
     def count(self, table: str, where: str = "true", params: tuple = ()) -> int:
         return self.sql(f"SELECT count(*) FROM {table} WHERE {where}", params)[0][0]
@@ -108,38 +79,19 @@ class FaultDB:
         return len(rows)
 
 
-def _base_env(database_url: str) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("CATALOG_", "CELERY_", "REDIS_", "CACHE_", "DB_", "DEBUG"))
-    }
-    env.update(
-        DATABASE_URL=database_url,
-        READ_DOT_ENV="false",
-        DJANGO_SETTINGS_MODULE="salesproject.settings",
-        LOG_LEVEL="warning",
-        PYTHONUNBUFFERED="1",
-    )
-    return env
+def _base_env(url: str) -> dict[str, str]:
+    return app_env(url, without=("CATALOG_", "CELERY_", "REDIS_", "CACHE_", "DB_", "DEBUG"))
 
 
 @pytest.fixture(scope="session")
 def fault_db() -> Iterator[FaultDB]:
     if not django_settings.IS_POSTGRES:
         pytest.skip("the fault tests need PostgreSQL")
-    import psycopg
-
-    admin_dsn = _server_dsn("postgres")
-    name = f"sales_fault_{secrets.token_hex(4)}"
-    with psycopg.connect(**admin_dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        dsn = _server_dsn(name)
-        db = FaultDB(name=name, dsn=dsn, url=_database_url(dsn))
+    with scratch_database("sales_fault") as (name, dsn):
+        db = FaultDB(dsn=dsn, name=name, url=database_url(dsn))
         env = _base_env(db.url)
-        _manage(env, "migrate", "--noinput", "-v", "0")
-        _manage(
+        manage(env, "migrate", "--noinput", "-v", "0")
+        manage(
             {**env, "DJANGO_SUPERUSER_PASSWORD": PASSWORD},
             "createsuperuser",
             "--noinput",
@@ -149,9 +101,6 @@ def fault_db() -> Iterator[FaultDB]:
             "boss@example.com",
         )
         yield db
-    finally:
-        with psycopg.connect(**admin_dsn, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 # --- redis ------------------------------------------------------------------------------------
@@ -269,20 +218,6 @@ class App:
         return self.log.read_text() if self.log.exists() else ""
 
 
-def _wait_until_serving(process: subprocess.Popen, url: str, log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited ({process.returncode}):\n{log.read_text()}")
-        try:
-            if requests.get(f"{url}/health/live", timeout=1).status_code < 500:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"gunicorn did not answer within {START_TIMEOUT}s:\n{log.read_text()}")
-
-
 @pytest.fixture
 def start_app(fault_db) -> Iterator:
     apps: list[App] = []
@@ -304,32 +239,15 @@ def start_app(fault_db) -> Iterator:
         env.update(extra)
         port = free_port()
         log = Path(log_dir.name) / f"gunicorn-{port}.log"
-        gunicorn = Path(sys.executable).with_name("gunicorn")
-        with log.open("w") as out:
-            process = subprocess.Popen(
-                [
-                    str(gunicorn),
-                    "salesproject.wsgi:application",
-                    "--bind",
-                    f"127.0.0.1:{port}",
-                    "--workers",
-                    str(workers),
-                    "--timeout",
-                    "30",
-                    "--graceful-timeout",
-                    "2",
-                    "--log-level",
-                    "warning",
-                ],
-                cwd=BASE_DIR,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
+        process = start_gunicorn(
+            env, port=port, log=log, workers=workers, options=("--graceful-timeout", "2")
+        )
         url = f"http://127.0.0.1:{port}"
         app = App(url=url, process=process, log=log)
         apps.append(app)
-        _wait_until_serving(process, url, log)
+        wait_until_serving(
+            process, f"{url}/health/live", log, lambda response: response.status_code < 500
+        )
         token = requests.post(
             f"{url}/api/auth/token/",
             json={"username": USERNAME, "password": PASSWORD},
@@ -343,13 +261,7 @@ def start_app(fault_db) -> Iterator:
         yield start
     finally:
         for app in apps:
-            if app.process.poll() is None:
-                app.process.terminate()
-                try:
-                    app.process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    app.process.kill()
-                    app.process.wait()
+            stop_process(app.process)
         log_dir.cleanup()
 
 

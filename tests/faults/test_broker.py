@@ -18,7 +18,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.catalog.conftest import _manage, free_port
+from tests.app_instances import free_port, manage
 from tests.catalog.fake_catalog import FakeCatalog
 from tests.faults.conftest import _base_env, assert_ready
 
@@ -143,7 +143,7 @@ def test_broker_down_a_catalog_compensation_waits_in_the_outbox_until_the_beat_r
         # What the beat runs every minute (the broker is still down: run here, like a worker).
         env = _base_env(fault_db.url)
         env.update(catalog_env, REDIS_URL=f"{redis_server.url}/0")
-        _manage(env, "retry_catalog_outbox")
+        manage(env, "retry_catalog_outbox")
         assert fake.stock(product) == 10
         assert fault_db.sql(
             "SELECT status FROM products_catalogoutboxentry ORDER BY id OFFSET %s",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.catalog.conftest import free_port
+from tests.app_instances import free_port
 from tests.catalog.fake_catalog import FakeCatalog
 
 pytestmark = pytest.mark.django_db(databases=[])
