@@ -34,9 +34,9 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
 
-from machine import cpu_model, memory_gib  # bench/machine.py (bench/ is on sys.path)
+from harness import setup_django_on_postgres  # bench/harness.py (bench/ is on sys.path)
+from machine import cpu_model, memory_gib  # bench/machine.py
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULT_FILE = ROOT / "bench" / "results" / "analytics.json"
@@ -84,18 +84,9 @@ def main() -> int:
     parser.add_argument("--output", type=Path, default=RESULT_FILE, help="JSON result file")
     args = parser.parse_args()
 
-    if urlsplit(os.environ.get("DATABASE_URL", "")).scheme not in ("postgres", "postgresql"):
-        print("Set DATABASE_URL to the PostgreSQL bench database (see --help).", file=sys.stderr)
+    if not setup_django_on_postgres():
         return 2
-    # bench/ (on sys.path as the script's folder) might hold modules named like packages
-    # (e.g. a bench script named like a library): the project root comes first, bench/ goes.
-    here = Path(__file__).resolve().parent
-    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
-    sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "salesproject.settings")
     import django
-
-    django.setup()
     from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.db import connection, transaction

@@ -26,9 +26,9 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
-from machine import cpu_model, memory_gib  # bench/machine.py (bench/ is on sys.path)
+from harness import setup_django_on_postgres  # bench/harness.py (bench/ is on sys.path)
+from machine import cpu_model, memory_gib  # bench/machine.py
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULT_FILE = ROOT / "bench" / "results" / "bulk_products.json"
@@ -66,16 +66,8 @@ def main() -> int:
     parser.add_argument("--output", type=Path, default=RESULT_FILE, help="JSON result file")
     args = parser.parse_args()
 
-    if urlsplit(os.environ.get("DATABASE_URL", "")).scheme not in ("postgres", "postgresql"):
-        print("Set DATABASE_URL to the PostgreSQL bench database (see --help).", file=sys.stderr)
+    if not setup_django_on_postgres():
         return 2
-    here = Path(__file__).resolve().parent  # bench/ must not shadow packages: the root first
-    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
-    sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "salesproject.settings")
-    import django
-
-    django.setup()
     from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.db import connection

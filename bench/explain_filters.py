@@ -27,12 +27,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
+
+from harness import setup_django_on_postgres  # bench/harness.py (bench/ is on sys.path)
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULT_FILE = ROOT / "bench" / "results" / "explain_filters.json"
@@ -210,17 +210,8 @@ def main() -> int:
     parser.add_argument("--output", type=Path, default=RESULT_FILE, help="(%(default)s)")
     args = parser.parse_args()
 
-    if urlsplit(os.environ.get("DATABASE_URL", "")).scheme not in ("postgres", "postgresql"):
-        print("Set DATABASE_URL to the PostgreSQL bench database (see --help).", file=sys.stderr)
+    if not setup_django_on_postgres():
         return 2
-    # bench/ (on sys.path as the script's folder) might hold modules named like packages.
-    here = Path(__file__).resolve().parent
-    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
-    sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "salesproject.settings")
-    import django
-
-    django.setup()
     from django.contrib.auth import get_user_model
     from django.db import connection
     from django.test.utils import CaptureQueriesContext

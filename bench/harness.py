@@ -11,6 +11,7 @@ import resource
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -25,6 +26,24 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
 RESULTS_DIR = ROOT / "bench" / "results"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def setup_django_on_postgres() -> bool:
+    """For a benchmark that runs the app in its own process: False (after saying why) unless
+    DATABASE_URL names a PostgreSQL database; otherwise bench/ comes off ``sys.path`` (its
+    scripts are named like the project's packages, e.g. ``analytics``), the project root goes
+    first, and Django is set up."""
+    if urlsplit(os.environ.get("DATABASE_URL", "")).scheme not in ("postgres", "postgresql"):
+        print("Set DATABASE_URL to the PostgreSQL bench database (see --help).", file=sys.stderr)
+        return False
+    here = Path(__file__).resolve().parent
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "salesproject.settings")
+    import django
+
+    django.setup()
+    return True
 
 
 def machine_info(pg_version: str | None = None) -> dict:
