@@ -24,6 +24,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.probes import python_output
+
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
@@ -268,12 +270,8 @@ def test_collectstatic_with_the_image_settings(tmp_path):
         "STATIC_FILES_MANIFEST": "true",
         "READ_DOT_ENV": "false",
     }
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
-        timeout=300,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    output = python_output(code, env, timeout=300)
+    assert output.strip() == "whitenoise.storage.CompressedManifestStaticFilesStorage"
     assert (tmp_path / "staticfiles.json").is_file()
     assert list((tmp_path / "admin" / "css").glob("base.*.css.gz"))
 

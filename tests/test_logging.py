@@ -11,9 +11,6 @@ import logging
 import os
 import re
 import socket
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -23,6 +20,7 @@ from salesproject import health
 from salesproject.celery import app as celery_app
 from salesproject.request_id import HEADER
 from tests.catalog.fake_catalog import FakeCatalog
+from tests.probes import python_output
 
 HEX_ID = re.compile(r"[0-9a-f]{32}")
 
@@ -157,7 +155,6 @@ def test_text_lines_show_the_request_id_in_brackets(client, db, logging_check):
     assert "WARNING tests.outside [-] no request here" in text
 
 
-ROOT = Path(__file__).resolve().parent.parent
 TASK_ID_PROBE = """
 import logging, os
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "salesproject.settings")
@@ -190,16 +187,7 @@ def test_task_records_carry_the_task_id():
     # that other tests of a whole run may have changed.
     env = {k: v for k, v in os.environ.items() if k not in ("CELERY_BROKER_URL",)}
     env.update(READ_DOT_ENV="false", CELERY_TASK_ALWAYS_EAGER="true")
-    result = subprocess.run(
-        [sys.executable, "-c", TASK_ID_PROBE],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["task-abc-1", "None"]
+    assert python_output(TASK_ID_PROBE, env, timeout=120).split() == ["task-abc-1", "None"]
 
 
 @pytest.fixture
@@ -275,20 +263,9 @@ LOG_FORMAT_PROBE = (
 )
 def test_log_format_defaults_to_text_in_debug_and_json_otherwise(variables, expected):
     import os
-    import subprocess
-    import sys
 
-    from tests.test_settings import CONFIG_VARIABLES, ROOT
+    from tests.test_settings import CONFIG_VARIABLES
 
     env = {k: v for k, v in os.environ.items() if k not in CONFIG_VARIABLES}
     env.update(variables, READ_DOT_ENV="false")
-    result = subprocess.run(
-        [sys.executable, "-c", LOG_FORMAT_PROBE],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == expected
+    assert python_output(LOG_FORMAT_PROBE, env).strip() == expected

@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -18,9 +15,9 @@ from products.catalog_client import CatalogUnavailableError, ProductCatalogClien
 from products.services import InsufficientStockError, product_purchase
 from salesproject.celery import app as celery_app
 from tests.factories import make_product, make_user
+from tests.probes import python_output
 
 TOKEN = "metrics-token-for-the-tests-0123456789"
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def value(name: str, **labels: str) -> float:
@@ -219,15 +216,7 @@ def test_multiprocess_mode_aggregates_the_files_of_every_process(tmp_path):
         "READ_DOT_ENV": "false",
     }
     for _ in range(2):
-        result = subprocess.run(
-            [sys.executable, "-c", MULTIPROCESS_PROBE],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert result.returncode == 0, result.stderr
+        output = python_output(MULTIPROCESS_PROBE, env)
     assert list(tmp_path.glob("counter_*.db"))
     # The second process reads its own two sales and the first process's two.
-    assert "sales_recorded_total 4.0" in result.stdout
+    assert "sales_recorded_total 4.0" in output

@@ -29,6 +29,7 @@ from tests.factories import (
     make_sale,
     make_user,
 )
+from tests.probes import python_output
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "pw-Secret-123"  # tests.factories.make_user
@@ -100,14 +101,10 @@ def test_production_security_settings_from_env():
         DATA_UPLOAD_MAX_MEMORY_SIZE="1048576",
         DJANGO_SETTINGS_MODULE="salesproject.settings",
     )
-    result = subprocess.run(
-        [sys.executable, "-c", f"import django; django.setup(); {code}"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
+    output = python_output(f"import django; django.setup(); {code}", env)
     import json
 
-    assert json.loads(result.stdout) == [
+    assert json.loads(output) == [
         31536000,
         True,
         True,

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.probes import run_python
+
 ROOT = Path(__file__).resolve().parent.parent
 PROBE = """
 import json
@@ -74,9 +76,7 @@ CONFIG_VARIABLES = (
 def load_settings(**variables: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in CONFIG_VARIABLES}
     env.update(variables, READ_DOT_ENV="false")
-    return subprocess.run(
-        [sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
-    )
+    return run_python(PROBE, env)
 
 
 def loaded(**variables: str) -> dict:
