@@ -15,15 +15,6 @@ local script_dir = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 package.path = script_dir .. "?.lua;" .. package.path
 local report = require("wrk_report") -- bench/wrk_report.lua
 
-local threads = {}
-local thread_count = 0
-
-function setup(thread)
-  thread_count = thread_count + 1
-  thread:set("thread_id", thread_count)
-  table.insert(threads, thread)
-end
-
 function init(args)
   local file = assert(io.open(os.getenv("BENCH_PATHS_FILE") or "", "r"), "BENCH_PATHS_FILE")
   local paths = {}
@@ -59,5 +50,5 @@ function response(status, response_headers, body)
 end
 
 function done(summary, latency, requests_done)
-  report.write("HTTP_READS_JSON", threads, summary, latency)
+  report.write("HTTP_READS_JSON", summary, latency)
 end

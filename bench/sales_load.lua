@@ -17,15 +17,6 @@ local script_dir = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 package.path = script_dir .. "?.lua;" .. package.path
 local report = require("wrk_report") -- bench/wrk_report.lua
 
-local threads = {}
-local thread_count = 0
-
-function setup(thread)
-  thread_count = thread_count + 1
-  thread:set("thread_id", thread_count)
-  table.insert(threads, thread)
-end
-
 local function split_ids(text)
   local ids = {}
   for id in string.gmatch(text or "", "%d+") do
@@ -82,12 +73,12 @@ function done(summary, latency, requests)
   local ids_file = os.getenv("BENCH_IDS_FILE")
   if ids_file then
     local out = assert(io.open(ids_file, "w"))
-    for _, thread in ipairs(threads) do
+    for _, thread in ipairs(report.threads) do
       for _, id in ipairs(thread:get("created_ids") or {}) do
         out:write(id, "\n")
       end
     end
     out:close()
   end
-  report.write("SALES_LOAD_JSON", threads, summary, latency)
+  report.write("SALES_LOAD_JSON", summary, latency)
 end

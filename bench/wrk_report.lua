@@ -2,23 +2,31 @@
 --
 --   local report = require("wrk_report")   -- after adding the script's folder to package.path
 --   report.count(status)                    -- in response(): counts the status in this thread
---   report.write("PREFIX", threads, summary, latency)   -- in done(): prints "PREFIX {...}"
+--   report.write("PREFIX", summary, latency)   -- in done(): prints "PREFIX {...}"
+--
+-- Requiring it defines wrk's setup(): each thread gets "thread_id" (1, 2, ...) and is kept in
+-- report.threads (done() reads the threads' own variables from there).
 --
 -- The JSON has requests, duration_s, requests_per_s, latency_ms (p50, p90, p95, p99, max,
 -- mean), the count of each HTTP status (summed over the threads) and wrk's socket errors.
 
-local report = {}
+local report = { threads = {} }
 
 statuses = {}
+
+function setup(thread)
+  table.insert(report.threads, thread)
+  thread:set("thread_id", #report.threads)
+end
 
 function report.count(status)
   local key = tostring(status)
   statuses[key] = (statuses[key] or 0) + 1
 end
 
-function report.write(prefix, threads, summary, latency)
+function report.write(prefix, summary, latency)
   local counts = {}
-  for _, thread in ipairs(threads) do
+  for _, thread in ipairs(report.threads) do
     for key, count in pairs(thread:get("statuses") or {}) do
       counts[key] = (counts[key] or 0) + count
     end
