@@ -263,21 +263,34 @@ else:
         }
     }
 
+
+def _redis_server(url: str) -> tuple[str, int]:
+    """``(host, port)`` of a redis:// URL, whatever its spelling (case, default port,
+    credentials): what tells whether two URLs reach the same Redis."""
+    parts = urlsplit(url)
+    return (parts.hostname or "").lower(), parts.port or 6379
+
+
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="").strip()
+_broker_variable = "CELERY_BROKER_URL"
 if not CELERY_BROKER_URL and REDIS_URL:
-    # The broker lives in its own Redis database, apart from the cache.
+    # The broker lives in its own Redis database, the cache's + 1, so that deployments sharing a
+    # Redis with caches in different databases never share a broker.
+    _broker_variable = "CELERY_BROKER_DB"
     CELERY_BROKER_URL = _with_redis_db(
-        REDIS_URL, _env_int("CELERY_BROKER_DB", 1 if _cache_db != 1 else 2, minimum=0)
+        REDIS_URL, _env_int("CELERY_BROKER_DB", _cache_db + 1, minimum=0)
     )
 if CELERY_BROKER_URL and REDIS_URL:
     _parts = urlsplit(CELERY_BROKER_URL)
     if _parts.scheme in ("redis", "rediss"):
-        _broker_db = _redis_db_number("CELERY_BROKER_URL", CELERY_BROKER_URL)
-        if _parts.netloc == urlsplit(REDIS_URL).netloc and _broker_db == _cache_db:
+        _broker_db = _redis_db_number(_broker_variable, CELERY_BROKER_URL)
+        if _redis_server(CELERY_BROKER_URL) == _redis_server(REDIS_URL) and _broker_db == _cache_db:
             raise _config_error(
-                "CELERY_BROKER_URL",
-                f"it uses Redis database {_broker_db}, the same as the cache (REDIS_URL); "
-                "give the broker its own database number",
+                _broker_variable,
+                f"the broker would use Redis database {_broker_db} on "
+                f"{':'.join(map(str, _redis_server(REDIS_URL)))}, the same as the cache "
+                "(REDIS_URL); give the broker its own database number (the default is the "
+                "cache's + 1)",
             )
 CELERY_TASK_ALWAYS_EAGER = _env_bool("CELERY_TASK_ALWAYS_EAGER", default=not CELERY_BROKER_URL)
 CELERY_TASK_EAGER_PROPAGATES = True

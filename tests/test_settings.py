@@ -105,14 +105,52 @@ def test_real_services_from_urls():
     assert values["db_name"] == "sales"
     assert values["cache"] == "django_redis.cache.RedisCache"
     assert values["cache_location"] == "redis://cache.example:6379/3"
-    # The broker gets its own Redis database number.
-    assert values["broker"] == "redis://cache.example:6379/1"
+    # The broker gets its own Redis database number: the cache's + 1.
+    assert values["broker"] == "redis://cache.example:6379/4"
     assert values["eager"] is False
 
 
-def test_broker_db_skips_the_cache_db():
-    values = loaded(REDIS_URL="redis://127.0.0.1:6379/1")
-    assert values["broker"] == "redis://127.0.0.1:6379/2"
+@pytest.mark.parametrize("cache_db", [0, 1, 7])
+def test_broker_default_is_the_cache_db_plus_one(cache_db):
+    """Two deployments on one Redis (caches in db 0 and db 2) get two brokers (db 1 and 3),
+    never one shared broker; the rest of the URL (credentials, options) is kept."""
+    values = loaded(REDIS_URL=f"redis://:pw@127.0.0.1:6380/{cache_db}?health_check_interval=5")
+    assert values["broker"] == f"redis://:pw@127.0.0.1:6380/{cache_db + 1}?health_check_interval=5"
+
+
+def test_broker_db_setting_still_chooses_the_db():
+    values = loaded(REDIS_URL="redis://127.0.0.1:6379/3", CELERY_BROKER_DB="9")
+    assert values["broker"] == "redis://127.0.0.1:6379/9"
+
+
+def test_broker_on_another_redis_server_may_use_the_same_db_number():
+    values = loaded(
+        REDIS_URL="redis://cache.example:6379/0", CELERY_BROKER_URL="redis://broker.example:6379/0"
+    )
+    assert values["broker"] == "redis://broker.example:6379/0"
+
+
+@pytest.mark.parametrize(
+    ("redis_url", "broker"),
+    [
+        ("redis://127.0.0.1:6379/0", {"CELERY_BROKER_URL": "redis://127.0.0.1:6379/0"}),
+        # The same server and db spelled differently: default port, no db (= 0), credentials,
+        # upper-case host, TLS scheme, options.
+        ("redis://localhost:6379/0", {"CELERY_BROKER_URL": "redis://localhost"}),
+        ("redis://Cache.Example/2", {"CELERY_BROKER_URL": "redis://:secret@cache.example:6379/2"}),
+        (
+            "rediss://cache.example:6379/4",
+            {"CELERY_BROKER_URL": "redis://cache.example:6379/4?x=1"},
+        ),
+        ("redis://127.0.0.1:6379/3", {"CELERY_BROKER_DB": "3"}),
+    ],
+)
+def test_broker_in_the_cache_db_is_refused(redis_url, broker):
+    result = load_settings(REDIS_URL=redis_url, **broker)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "Invalid environment variable CELERY_BROKER_" in result.stderr
+    assert "the same as the cache (REDIS_URL)" in result.stderr
 
 
 @pytest.mark.parametrize(
