@@ -207,7 +207,7 @@ def test_a_failed_export_leaves_no_partial_file(small, tmp_path):
     target = tmp_path / "taken"
     target.mkdir()
     (target / "keep").write_text("x")
-    with pytest.raises(OSError):
+    with pytest.raises(CommandError, match=r"--out .*taken.* is a directory"):
         call_command(
             "export_data",
             "products",
@@ -238,6 +238,25 @@ def test_export_unknown_extension_is_an_error(small, tmp_path):
         stdout=StringIO(),
     )
     assert out.read_bytes() == export_bytes("categories", "json")
+
+
+@pytest.mark.django_db
+def test_export_to_a_missing_directory_is_a_command_error(small, tmp_path):
+    """Issue 14 item 8: a CommandError naming the path (exit 1, no traceback), nothing written."""
+    out = tmp_path / "nonexistent" / "dir" / "x.csv"
+    with pytest.raises(CommandError, match=r"--out .*nonexistent/dir.* does not exist"):
+        call_command("export_data", "sales", "--out", str(out), "--no-progress")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.django_db
+def test_export_under_a_file_is_a_command_error(small, tmp_path):
+    (tmp_path / "plain").write_text("x")
+    with pytest.raises(CommandError, match=r"--out .*plain.* is not a directory"):
+        call_command(
+            "export_data", "sales", "--out", str(tmp_path / "plain" / "x.csv"), "--no-progress"
+        )
+    assert (tmp_path / "plain").read_text() == "x"
 
 
 @pytest.mark.parametrize("name", ["import_data", "export_data"])
@@ -318,3 +337,14 @@ def test_exit_status_of_import_data(tmp_path):
     missing = manage("export_data", "sales", "--out", str(tmp_path / "s.csv"), "--filter", "x=1")
     assert missing.returncode == 1 and "Unknown filter(s) x" in missing.stderr
     assert not (tmp_path / "s.csv").exists() and Sale.objects.count() == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not settings.IS_POSTGRES, reason="a second process needs a shared database")
+@pytest.mark.django_db(transaction=True)
+def test_export_to_a_missing_directory_exits_1_without_a_traceback(tmp_path):
+    done = manage("export_data", "sales", "--out", str(tmp_path / "nonexistent" / "x.csv"))
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert "CommandError: The directory of --out" in done.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -39,6 +39,7 @@ class Command(BaseCommand):
             queryset = self._filtered(options["table"], options["filter"])
         except ApplicationError as error:
             raise CommandError(error.message) from None
+        self._check_out(options["out"])
         partial = f"{options['out']}.partial"
         written = 0
         try:
@@ -57,11 +58,26 @@ class Command(BaseCommand):
                     written += len(chunk)
                     bar.update(len(chunk))
             os.replace(partial, options["out"])  # never leave a half-written file behind
-        except BaseException:
+        except BaseException as error:
             if os.path.exists(partial):
                 os.remove(partial)
+            if isinstance(error, OSError):  # disk full, permissions, a directory in the way
+                raise CommandError(
+                    f"Cannot write {options['out']!r}: {error.strerror or error}."
+                ) from None
             raise
         self.stdout.write(self.style.SUCCESS(f"Wrote {options['out']} ({written:,} bytes, {fmt})."))
+
+    @staticmethod
+    def _check_out(out: str) -> None:
+        """Refuse a path that cannot be written before any query runs."""
+        directory = os.path.dirname(os.path.abspath(out))
+        if os.path.isdir(out):
+            raise CommandError(f"--out {out!r} is a directory; give a file name.")
+        if not os.path.exists(directory):
+            raise CommandError(f"The directory of --out {out!r} does not exist: {directory}.")
+        if not os.path.isdir(directory):
+            raise CommandError(f"The directory of --out {out!r} is not a directory: {directory}.")
 
     @staticmethod
     def _filtered(table: str, filters: list[str]):
