@@ -1,7 +1,11 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerView,
+)
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView, TokenVerifyView
 
 from analytics.dashboard import dashboard
@@ -26,6 +30,12 @@ api_patterns = [
     path("auth/token/verify/", TokenVerifyView.as_view(), name="token_verify"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    # ReDoc without drf-spectacular's Google Fonts links (templates/api_docs/redoc.html).
+    path(
+        "redoc/",
+        SpectacularRedocView.as_view(url_name="schema", template_name="api_docs/redoc.html"),
+        name="redoc",
+    ),
     # The catalog contract (DESIGN.md): Api-Key auth and {"detail"} bodies.
     path("products/<str:pk>/purchase/", ProductPurchaseView.as_view(), name="product-purchase"),
     path("products/<str:pk>/restock/", ProductRestockView.as_view(), name="product-restock"),
