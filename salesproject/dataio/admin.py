@@ -22,6 +22,7 @@ from import_export.forms import ImportForm
 from import_export.results import Error, Result, RowResult
 from tablib import Dataset
 
+from salesproject.dataio.exporter import text_columns
 from salesproject.dataio.formats import CONTENT_TYPES, WRITERS, BadRow, open_table
 from salesproject.dataio.importer import ImportOptions
 from salesproject.dataio.services import data_import
@@ -84,7 +85,9 @@ class _TableFormat:
         return dataset
 
     def export_data(self, dataset, **kwargs):
-        return b"".join(WRITERS[self.fmt](dataset.headers, dataset))
+        # The CSV writer escapes the text columns (set by TableResource.export) against formulas.
+        text_columns = getattr(dataset, "text_columns", ())
+        return b"".join(WRITERS[self.fmt](dataset.headers, dataset, text_columns=text_columns))
 
 
 class TableCSV(_TableFormat, base_formats.CSV):
@@ -124,6 +127,7 @@ class TableResource(resources.Resource):
 
     def export(self, queryset=None, **kwargs):
         dataset = Dataset(headers=self.table.column_names)
+        dataset.text_columns = text_columns(self.table.columns)
         for row in self.table.export_rows(queryset):
             dataset.append(row)
         return dataset

@@ -11,9 +11,11 @@ from django.db import connections, transaction
 from django.db.models import QuerySet
 
 from salesproject.dataio.columns import Column
-from salesproject.dataio.formats import FORMULA_PREFIXES, WRITERS
+from salesproject.dataio.formats import WRITERS
 
 EXPORT_CHUNK_ROWS = 5_000
+# Columns whose cells are free text: exported as stored, escaped against formulas in CSV only.
+TEXT_KINDS = ("text", "email")
 _cursor_names = itertools.count(1)
 
 
@@ -25,9 +27,13 @@ def queryset_rows(
     if connections[queryset.db].vendor == "postgresql":
         yield from _postgresql_rows(queryset, columns)
         return
-    formats = [column.format for column in columns]
+    formats = [_stored_text if column.kind in TEXT_KINDS else column.format for column in columns]
     for values in queryset.iterator(EXPORT_CHUNK_ROWS):
         yield [fmt(value) for fmt, value in zip(formats, values, strict=True)]
+
+
+def _stored_text(value) -> str:
+    return "" if value is None else value
 
 
 # --- PostgreSQL: the cells formatted by the server, read with a server-side cursor ---------------
@@ -37,19 +43,12 @@ def queryset_rows(
 # cursor is a plain (not WITH HOLD) named cursor in a transaction, planned for the whole result
 # (cursor_tuple_fraction = 1) rather than for the first rows.
 
-# FORMULA_PREFIXES as SQL literals (a KeyError here if one is added without its literal).
-_SQL_PREFIXES = {"=": "'='", "+": "'+'", "-": "'-'", "@": "'@'", "\t": "E'\\t'", "\r": "E'\\r'"}
-_QUOTED_PREFIXES = ", ".join(_SQL_PREFIXES[prefix] for prefix in FORMULA_PREFIXES)
-
 
 def sql_format(column: Column, value: str) -> str:
-    """SQL giving ``column.format`` of the SQL expression ``value`` (its text, '' for NULL)."""
-    if column.kind in ("text", "email"):  # formats.escape_formula
-        text = f"({value})::text"
-        return (
-            f"CASE WHEN left(ltrim({text}, ''''), 1) IN ({_QUOTED_PREFIXES}) "
-            f"THEN '''' || {text} ELSE COALESCE({text}, '') END"
-        )
+    """SQL giving the cell text of the SQL expression ``value`` ('' for NULL): the stored text
+    for text columns (the CSV writer escapes formulas), else ``column.format``."""
+    if column.kind in TEXT_KINDS:
+        return f"COALESCE(({value})::text, '')"
     if column.kind == "datetime":
         utc = f"(({value}) AT TIME ZONE 'UTC')"
         return (
@@ -88,6 +87,13 @@ def _postgresql_rows(queryset: QuerySet, columns: Sequence[Column]) -> Iterator[
                     yield list(row)
 
 
+def text_columns(columns: Sequence[Column]) -> list[int]:
+    """The positions of the text columns: the cells a CSV export escapes against formulas."""
+    return [index for index, column in enumerate(columns) if column.kind in TEXT_KINDS]
+
+
 def export_stream(table, fmt: str, queryset: QuerySet | None = None) -> Iterator[bytes]:
     """The file's bytes, in chunks."""
-    return WRITERS[fmt](table.column_names, table.export_rows(queryset))
+    return WRITERS[fmt](
+        table.column_names, table.export_rows(queryset), text_columns=text_columns(table.columns)
+    )

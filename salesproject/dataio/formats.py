@@ -3,8 +3,8 @@
 Readers give the header and then ``(row_number, [cell text, ...])`` one row at a time, so memory
 does not grow with the file. Rows are numbered as a spreadsheet shows them: the header is row 1,
 the first data row is row 2 (for JSON, the first record is row 2 as well, as if a header row
-preceded it). Writers take rows of cell text and escape text cells against spreadsheet formula
-injection.
+preceded it). Writers take rows of cell text; the CSV writer escapes text cells against
+spreadsheet formula injection (XLSX cells are typed text, JSON keeps the stored value).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import codecs
 import csv
 import io
 import json
-import tempfile
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, datetime, time
@@ -426,12 +425,22 @@ def open_table(raw: IO[bytes], fmt: str, expected: Sequence[str]) -> TableReader
 # --- writers -----------------------------------------------------------------------------------
 
 
-def iter_csv(header: Sequence[str], rows: Iterable[Sequence[str]]) -> Iterator[bytes]:
-    """CSV bytes in chunks of about 64 KiB (UTF-8, comma, minimal quoting, ``\\r\\n``)."""
+def iter_csv(
+    header: Sequence[str], rows: Iterable[Sequence[str]], text_columns: Sequence[int] = ()
+) -> Iterator[bytes]:
+    """CSV bytes in chunks of about 64 KiB (UTF-8, comma, minimal quoting, ``\\r\\n``). The
+    cells of ``text_columns`` (positions) are escaped with :func:`escape_formula`: a CSV file
+    is opened by spreadsheets, which would run ``=...`` as a formula."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(header)
+    risky = (*FORMULA_PREFIXES, "'")
     for row in rows:
+        for index in text_columns:
+            cell = row[index]
+            if cell.startswith(risky):
+                row = list(row)
+                row[index] = escape_formula(cell)
         writer.writerow(row)
         if buffer.tell() >= _CHUNK:
             yield buffer.getvalue().encode()
@@ -440,8 +449,11 @@ def iter_csv(header: Sequence[str], rows: Iterable[Sequence[str]]) -> Iterator[b
     yield buffer.getvalue().encode()
 
 
-def iter_json(header: Sequence[str], rows: Iterable[Sequence[str]]) -> Iterator[bytes]:
-    """A JSON array of objects, one per line, every value a string (decimals stay exact)."""
+def iter_json(
+    header: Sequence[str], rows: Iterable[Sequence[str]], text_columns: Sequence[int] = ()
+) -> Iterator[bytes]:
+    """A JSON array of objects, one per line, every value a string (decimals stay exact) and
+    the stored text as it is (no formula escaping: no spreadsheet reads JSON)."""
     buffer = io.StringIO()
     buffer.write("[")
     separator = "\n"
@@ -458,27 +470,20 @@ def iter_json(header: Sequence[str], rows: Iterable[Sequence[str]]) -> Iterator[
     yield buffer.getvalue().encode()
 
 
-def iter_xlsx(header: Sequence[str], rows: Iterable[Sequence[str]]) -> Iterator[bytes]:
-    """An XLSX workbook (openpyxl write-only mode, spooled to a temporary file), in chunks.
-    Cells are strings, as in the CSV: a spreadsheet must not reinterpret SKUs or prices."""
-    from openpyxl import Workbook
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+def iter_xlsx(
+    header: Sequence[str], rows: Iterable[Sequence[str]], text_columns: Sequence[int] = ()
+) -> Iterator[bytes]:
+    """An XLSX workbook streamed as the rows come (see :mod:`salesproject.dataio.xlsx_stream`).
+    Every cell is a text cell, as in the CSV: a spreadsheet must not reinterpret SKUs or
+    prices, nor run ``=...`` as a formula, so no apostrophe is needed."""
+    from salesproject.dataio.xlsx_stream import iter_xlsx_stream
 
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("data")
-    sheet.append(list(header))
-    clean = ILLEGAL_CHARACTERS_RE.sub
-    for row in rows:
-        # XLSX cannot hold control characters (other than tab and newlines): they are dropped.
-        sheet.append([clean("", cell) if cell else cell for cell in row])
-    with tempfile.TemporaryFile() as spool:
-        workbook.save(spool)
-        spool.seek(0)
-        while chunk := spool.read(_CHUNK):
-            yield chunk
+    return iter_xlsx_stream(header, rows)
 
 
-WRITERS: dict[str, Callable[[Sequence[str], Iterable[Sequence[str]]], Iterator[bytes]]] = {
+# writer(header, rows, text_columns) -> the file's bytes in chunks
+# writer(header, rows, text_columns) -> the file's bytes in chunks
+WRITERS: dict[str, Callable[..., Iterator[bytes]]] = {
     "csv": iter_csv,
     "json": iter_json,
     "xlsx": iter_xlsx,

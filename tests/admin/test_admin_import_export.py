@@ -606,6 +606,16 @@ def test_export_formats(su_client, shop, fmt):
     assert response["Content-Disposition"].endswith(f'.{extension}"')
 
 
+@pytest.mark.parametrize("fmt", [CSV, XLSX, JSON])
+def test_export_escapes_formulas_in_csv_only(su_client, shop, fmt):
+    """Issue 14 item 9: an apostrophe in CSV only; XLSX and JSON carry the stored text."""
+    make_customer(name="=1+2", email="formula@example.com", phone="+44 7302 616414")
+    header, rows = exported_rows(export_post(su_client, "customers", "q=formula", fmt), fmt)
+    row = dict(zip(header, rows[0], strict=True))
+    quote = "'" if fmt == CSV else ""
+    assert (row["name"], row["phone"]) == (f"{quote}=1+2", f"{quote}+44 7302 616414")
+
+
 def test_analyst_can_export(client, shop):
     client = staff(client, "analyst")
     header, rows = exported_rows(export_post(client, "sales", "status__exact=completed"))

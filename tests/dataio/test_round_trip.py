@@ -126,7 +126,8 @@ def test_xlsx_and_json_exports_are_text_cells(dataset, fmt):
             "stock_quantity": "96",
             "is_active": "true",
         }
-        assert {record["sku"] for record in records} >= {"HAM-001", "'=CMD|' /C calc'!A0"}
+        # JSON keeps the stored text: no apostrophe (only CSV escapes formulas)
+        assert {record["sku"] for record in records} >= {"HAM-001", "=CMD|' /C calc'!A0"}
 
 
 def test_xlsx_export_of_text_with_a_control_character(db):
@@ -143,3 +144,46 @@ def test_email_cells_are_escaped_in_exports(db):
 
     make_customer(name="Eve", email="=1+2@example.com")
     assert "\r\n'=1+2@example.com,Eve," in export_bytes("customers").decode()
+
+
+
+FORMULA_LOOKING = [
+    {"email": "=1+2@example.com", "name": "=1+2", "phone": "+44 7302 616414", "city": "-5"},
+    {"email": "sum@example.com", "name": "@SUM(A1)", "phone": "-5", "city": "=A1"},
+]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx", "json"])
+def test_formula_looking_text_is_escaped_in_csv_only_and_round_trips(db, fmt):
+    """Issue 14 item 9: the apostrophe guards CSV (opened by spreadsheets) only; XLSX holds
+    text cells (never formulas), JSON the stored value; each imports back unchanged."""
+    import io
+    import json
+
+    from openpyxl import load_workbook
+
+    from tests.factories import make_customer
+
+    for values in FORMULA_LOOKING:
+        make_customer(**values)
+    fields = list(FORMULA_LOOKING[0])
+    data = export_bytes("customers", fmt)
+    if fmt == "csv":
+        text = data.decode()
+        assert "'=1+2@example.com,'=1+2,'+44 7302 616414,'-5," in text
+        assert "sum@example.com,'@SUM(A1),'-5,'=A1," in text
+    elif fmt == "json":
+        records = json.loads(data)
+        assert [{name: record[name] for name in fields} for record in records] == FORMULA_LOOKING
+    else:
+        sheet = load_workbook(io.BytesIO(data)).worksheets[0]  # not read-only: cell types
+        header = [cell.value for cell in sheet[1]]
+        for row, values in enumerate(FORMULA_LOOKING, start=2):
+            cells = [sheet.cell(row, header.index(name) + 1) for name in fields]
+            assert [cell.value for cell in cells] == list(values.values())
+            assert all(cell.data_type == "s" for cell in cells)  # text, not formulas
+    Customer.objects.all().delete()
+    report = import_bytes("customers", data, fmt)
+    assert report.ok and report.created == 2, report.summary()
+    stored = Customer.objects.order_by("email").values(*fields)
+    assert list(stored) == FORMULA_LOOKING
