@@ -482,7 +482,6 @@ def iter_xlsx(
 
 
 # writer(header, rows, text_columns) -> the file's bytes in chunks
-# writer(header, rows, text_columns) -> the file's bytes in chunks
 WRITERS: dict[str, Callable[..., Iterator[bytes]]] = {
     "csv": iter_csv,
     "json": iter_json,
