@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -123,17 +124,42 @@ class HttpCatalog:
     def __init__(self, client: ProductCatalogClient | None = None) -> None:
         self.client = client or ProductCatalogClient.from_settings()
 
+    # --- the deadline -----------------------------------------------------------------------
+
+    def _begin(self, *, fresh: bool) -> None:
+        """Start one operation's budget for all its catalog calls (``CATALOG_SALE_DEADLINE``):
+        a sale starts it when it reads its products and keeps it through its stock
+        transaction; a stock transaction on its own (cancel, edit) starts its own."""
+        if fresh or self.client.deadline is None:
+            self.client.deadline = time.monotonic() + settings.CATALOG_SALE_DEADLINE
+
+    def _end(self) -> None:
+        self.client.deadline = None
+
     # --- reads ------------------------------------------------------------------------------
 
     def get_products(self, product_ids: Iterable[int]) -> dict[int, CatalogProduct]:
-        """Fetch each product from the remote and refresh its local mirror row."""
-        remote: list[RemoteProduct] = []
-        for product_id in sorted(set(product_ids)):
-            product = self.client.get_product(product_id)
-            if product is not None:
-                remote.append(product)
-        services.catalog_mirror_upsert(products=remote)
-        return _local_products(product.id for product in remote)
+        """Fetch each product from the remote and refresh its local mirror row.
+
+        ``product_ids`` are our ids. A mirror is asked for under its ``remote_id``; an id we do
+        not have at all is taken as the remote catalog's id of a product not mirrored yet (its
+        first use: the mirror gets that same id). Our own local products (no ``remote_id``) are
+        not in the remote catalog: they are left out (the sale calls them unknown)."""
+        self._begin(fresh=True)
+        try:
+            wanted = set(product_ids)
+            linked = services.catalog_remote_ids(wanted)
+            present = set(Product.objects.filter(pk__in=wanted).values_list("pk", flat=True))
+            remote: list[RemoteProduct] = []
+            for remote_id in sorted({*linked.values(), *(wanted - present)}):
+                product = self.client.get_product(remote_id)
+                if product is not None:
+                    remote.append(product)
+        except BaseException:
+            self._end()
+            raise
+        local_ids = services.catalog_mirror_upsert(products=remote)
+        return _local_products(pk for pk in local_ids.values() if pk in wanted)
 
     # --- writes -----------------------------------------------------------------------------
 
@@ -151,7 +177,12 @@ class HttpCatalog:
             raise RuntimeError("HttpCatalog.stock_transaction must not run inside a transaction")
         decrements = {pid: delta for pid, delta in deltas.items() if delta < 0}
         increments = {pid: delta for pid, delta in deltas.items() if delta > 0}
-        applied = self._take_remote_stock(decrements, reference=reference)
+        self._begin(fresh=False)
+        try:
+            applied = self._take_remote_stock(decrements, reference=reference)
+        except BaseException:
+            self._end()
+            raise
         try:
             with transaction.atomic():
                 yield
@@ -170,6 +201,8 @@ class HttpCatalog:
         except BaseException:
             self._undo(applied, reference=reference)
             raise
+        finally:
+            self._end()
 
     def _take_remote_stock(
         self, decrements: Mapping[int, int], *, reference: str
@@ -177,9 +210,17 @@ class HttpCatalog:
         """Purchase each line on the remote, in product-id order. On any failure the
         purchases already made are undone before the error goes up."""
         applied: list[_AppliedChange] = []
+        remote_ids = services.catalog_remote_ids(decrements)
         for product_id, delta in sorted(decrements.items()):
+            if product_id not in remote_ids:
+                self._undo(applied, reference=reference)
+                raise ApplicationError(
+                    f"Product {product_id} is a local product: the remote catalog does not "
+                    "have it (see sync_catalog --adopt-by-sku).",
+                    code="invalid_product",
+                )
             try:
-                remote = self.client.purchase(product_id, -delta)
+                remote = self.client.purchase(remote_ids[product_id], -delta)
             except RemoteInsufficientStockError as exc:
                 self._undo(applied, reference=reference)
                 raise services.InsufficientStockError(
@@ -225,9 +266,14 @@ class HttpCatalog:
             mirror=False,
         )
         applied.clear()
-        services.catalog_outbox_process(
-            entry_ids=[entry.pk for entry in entries], client=self.client
-        )
+        entry_ids = [entry.pk for entry in entries]
+        left = self.client.time_left()
+        if left is not None and left <= 0:
+            # Out of time: the entries are sent by a task (the worker, or in process where
+            # tasks run eagerly), retried by the beat task until done.
+            services.enqueue_outbox_processing(entry_ids)
+            return
+        services.catalog_outbox_process(entry_ids=entry_ids, client=self.client)
 
 
 def get_catalog() -> Catalog:

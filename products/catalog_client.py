@@ -22,7 +22,6 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
 from salesproject import metrics
 from salesproject.errors import ApplicationError
@@ -30,6 +29,9 @@ from salesproject.errors import ApplicationError
 logger = logging.getLogger("catalog")
 
 RETRY_AFTER_SECONDS = 5
+GET_RETRY_BACKOFF = 0.1  # seconds before the first retry of a read, doubled for each next one
+_RETRY_STATUSES = frozenset({502, 503, 504})
+LIST_MAX_PAGES = 1000  # list_products follows at most this many pages
 _AVAILABLE = re.compile(r"Only (\d+) available")
 
 
@@ -119,23 +121,46 @@ class ProductCatalogClient:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
-        self.timeout = (connect_timeout, timeout)
+        self.read_timeout = timeout
+        self.connect_timeout = connect_timeout
+        self.get_retries = get_retries
+        # A time.monotonic() instant after which no call is made and a call in flight gives up
+        # (one sale's budget for all its catalog calls, set by HttpCatalog); None: no deadline.
+        self.deadline: float | None = None
         self.session = requests.Session()
-        retry = Retry(
-            total=get_retries,
-            connect=get_retries,
-            read=get_retries,
-            status=get_retries,
-            backoff_factor=0.1,
-            status_forcelist=(502, 503, 504),
-            allowed_methods=frozenset({"GET", "HEAD"}),  # only idempotent calls are retried
-            raise_on_status=False,
-        )
-        adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=32)
+        # No retries inside urllib3: reads are retried by get_product, within the deadline.
+        adapter = HTTPAdapter(max_retries=0, pool_connections=4, pool_maxsize=32)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers["Accept"] = "application/json"
         self.supports_restock_endpoint: bool | None = None
+
+    @property
+    def timeout(self) -> tuple[float, float]:
+        return (self.connect_timeout, self.read_timeout)
+
+    def time_left(self) -> float | None:
+        """Seconds until the deadline (``None`` without one)."""
+        return None if self.deadline is None else self.deadline - time.monotonic()
+
+    def _call_timeout(self, method: str, url: str) -> tuple[float, float]:
+        """Each call's timeouts: the configured ones, cut to the time left before the deadline.
+        With no time left the call is not made (nothing was sent: nothing to undo)."""
+        left = self.time_left()
+        if left is None:
+            return self.timeout
+        if left <= 0:
+            metrics.catalog_error("deadline")
+            logger.warning(
+                "catalog call %s %s not made: the deadline has passed",
+                method,
+                urlsplit(url).path,
+            )
+            raise CatalogUnavailableError(
+                "The catalog did not answer within this request's time budget "
+                "(CATALOG_SALE_DEADLINE)."
+            )
+        return (min(self.connect_timeout, left), min(self.read_timeout, left))
 
     @classmethod
     def from_settings(cls) -> ProductCatalogClient:
@@ -154,10 +179,11 @@ class ProductCatalogClient:
         return f"{self.base_url}/products/{int(product_id)}/{action + '/' if action else ''}"
 
     def _send(self, method: str, url: str, **kwargs) -> requests.Response:
+        timeout = self._call_timeout(method, url)
         started = time.monotonic()
         outcome, status = "connection_error", "error"
         try:
-            response = self.session.request(method, url, timeout=self.timeout, **kwargs)
+            response = self.session.request(method, url, timeout=timeout, **kwargs)
             status = str(response.status_code)
             # 4xx answers of the contract (404, 400 not enough stock) are answers, not errors.
             failed = response.status_code >= 500 or response.status_code in (401, 403)
@@ -241,8 +267,33 @@ class ProductCatalogClient:
 
     # --- the contract -----------------------------------------------------------------------
 
+    def _get(self, url: str) -> requests.Response:
+        """A GET (idempotent), tried again after a timeout, a dropped connection or a 502/503/
+        504, up to ``get_retries`` times and only while time is left before the deadline."""
+        for attempt in range(self.get_retries + 1):
+            last = attempt == self.get_retries
+            try:
+                response = self._send("GET", url)
+            except CatalogUnavailableError:
+                if last or not self._time_for_another_try(attempt):
+                    raise
+                continue
+            if response.status_code not in _RETRY_STATUSES or last:
+                return response
+            if not self._time_for_another_try(attempt):
+                return response
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _time_for_another_try(self, attempt: int) -> bool:
+        pause = GET_RETRY_BACKOFF * (2**attempt)
+        left = self.time_left()
+        if left is not None and left <= pause:
+            return False
+        time.sleep(pause)
+        return True
+
     def get_product(self, product_id: int) -> RemoteProduct | None:
-        response = self._send("GET", self._url(product_id))
+        response = self._get(self._url(product_id))
         if response.status_code == 404:
             return None
         self._raise_for_common(response, product_id)
@@ -251,6 +302,39 @@ class ProductCatalogClient:
                 f"The catalog answered HTTP {response.status_code} for product {product_id}."
             )
         return parse_remote_product(self._json(response), product_id)
+
+    def list_products(self) -> list[RemoteProduct]:
+        """Every product of the remote: ``GET {base}/products/``, which the contract answers as
+        a plain list; a paginated answer (``{"results", "next"}``, e.g. another deployment of
+        this project) is followed page by page, at most ``LIST_MAX_PAGES`` pages, on the same
+        host only."""
+        url: str | None = f"{self.base_url}/products/"
+        origin = urlsplit(self.base_url)[:2]
+        products: list[RemoteProduct] = []
+        for _page in range(LIST_MAX_PAGES):
+            response = self._get(url)
+            self._raise_for_common(response, 0)
+            if response.status_code != 200:
+                raise CatalogUnavailableError(
+                    f"The catalog answered HTTP {response.status_code} to the product list."
+                )
+            body = self._json(response)
+            rows = body.get("results") if isinstance(body, dict) else body
+            if not isinstance(rows, list):
+                raise CatalogUnavailableError("The catalog's product list is not a list.")
+            for row in rows:
+                row_id = row.get("id") if isinstance(row, dict) else None
+                products.append(parse_remote_product(row, _int_or_none(row_id)))
+            url = body.get("next") if isinstance(body, dict) else None
+            if not url:
+                return products
+            if urlsplit(url)[:2] != origin:
+                raise CatalogUnavailableError(
+                    f"The catalog's product list points to another host: {url!r}."
+                )
+        raise CatalogUnavailableError(
+            f"The catalog's product list has more than {LIST_MAX_PAGES} pages."
+        )
 
     def purchase(
         self, product_id: int, quantity: int, *, idempotency_key: str | None = None
@@ -339,6 +423,13 @@ class ProductCatalogClient:
                 f"(HTTP {response.status_code})."
             )
         return parse_remote_product(self._json(response), product_id)
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _is_connect_failure(exc: requests.ConnectionError) -> bool:

@@ -42,6 +42,15 @@ class Product(models.Model):
         default=0, help_text="Changed only through the stock ledger (StockMovement)."
     )
     is_active = models.BooleanField(default=True)
+    remote_id = models.BigIntegerField(
+        "remote catalog id",
+        null=True,
+        blank=True,
+        unique=True,
+        editable=False,
+        help_text="CATALOG_BACKEND=http: the id of the remote catalog product this row mirrors. "
+        "Empty for our own (local) products, which the remote catalog never touches.",
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 

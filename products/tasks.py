@@ -19,6 +19,7 @@ def retry_catalog_outbox_task() -> dict[str, int]:
 
 @shared_task(name="products.sync_catalog")
 def sync_catalog_task(product_ids: list[int] | None = None) -> dict[str, int]:
-    """Refresh the local mirrors of remote catalog products (HTTP catalog)."""
-    result = services.catalog_sync(product_ids=product_ids)
+    """Refresh the local mirrors of remote catalog products (HTTP catalog); ``product_ids``
+    are the remote catalog's ids (default: every mirrored product)."""
+    result = services.catalog_sync(remote_ids=product_ids)
     return {key: len(ids) for key, ids in result.items()}

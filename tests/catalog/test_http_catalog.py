@@ -14,9 +14,11 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from io import StringIO
 
 import pytest
 from django.conf import settings
+from django.core.management import call_command
 from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
@@ -171,6 +173,80 @@ def test_insufficient_stock_on_the_second_of_three_lines_gives_the_first_back(re
     assert outbox() == [(first, 3, "compensation", "done")]
     assert_settled(remote.stock, opening)
     assert_remote_ledger(remote, first, second, third)
+
+
+def _local_product(pk: int | None = None, *, sku: str, name: str = "Local only") -> Product:
+    """One of our own products, made before the switch to the remote catalog."""
+    return Product.objects.create(pk=pk, sku=sku, name=name, price="5.00")
+
+
+def _remote_sku(remote: RemoteCatalog, product_id: int) -> str:
+    return remote.sql("SELECT sku FROM products_product WHERE id = %s", (product_id,))[0][0]
+
+
+def test_a_local_product_with_a_remote_products_id_never_becomes_its_mirror(remote, client_as):
+    """Mirrors are keyed by the remote id: a local product whose id happens to be a remote
+    product's id stays ours (not sellable through the remote), and the remote product gets a
+    mirror of its own, with another id."""
+    alpha = remote.create_product(price="12.34", stock=10)
+    local = _local_product(alpha, sku="LOCAL-1")
+    seller = client_as("sales")
+
+    refused = seller.post(SALES, sale_body((alpha, 1)), format="json")
+
+    assert_error(refused, 400, "invalid_product")
+    local.refresh_from_db()
+    assert (local.sku, local.name, str(local.price), local.remote_id) == (
+        "LOCAL-1",
+        "Local only",
+        "5.00",
+        None,
+    )
+    assert local.stock_quantity == 0 == local_ledger_sum(local.pk)
+    assert remote.stock(alpha) == 10
+
+    call_command("sync_catalog", "--ids", str(alpha), stdout=StringIO())
+
+    mirror = Product.objects.get(remote_id=alpha)
+    assert mirror.pk != alpha
+    assert (mirror.sku, str(mirror.price), mirror.stock_quantity) == (
+        _remote_sku(remote, alpha),
+        "12.34",
+        10,
+    )
+    local.refresh_from_db()
+    assert (local.name, local.remote_id) == ("Local only", None)
+    sold_mirror = seller.post(SALES, sale_body((mirror.pk, 2)), format="json")
+    assert sold_mirror.status_code == 201, sold_mirror.json()
+    assert remote.stock(alpha) == 8
+    mirror.refresh_from_db()
+    assert mirror.stock_quantity == 8 == local_ledger_sum(mirror.pk)
+    assert outbox() == []
+    assert_remote_ledger(remote, alpha)
+
+
+def test_sync_catalog_adopt_by_sku_links_local_products_to_the_remote_ones(remote, client_as):
+    hammer = remote.create_product(price="12.34", stock=10)
+    ours = _local_product(sku=_remote_sku(remote, hammer), name="Our hammer")
+    lonely = _local_product(sku="ONLY-HERE-1")
+    out = StringIO()
+
+    call_command("sync_catalog", "--adopt-by-sku", "--deactivate-unmatched", stdout=out)
+
+    assert f"product {ours.pk} -> remote product {hammer}" in out.getvalue()
+    ours.refresh_from_db()
+    assert (ours.remote_id, str(ours.price), ours.stock_quantity) == (hammer, "12.34", 10)
+    assert local_ledger_sum(ours.pk) == 10  # the adoption's adjustment is in the ledger
+    lonely.refresh_from_db()
+    assert (lonely.remote_id, lonely.is_active) == (None, False)
+
+    response = client_as("sales").post(SALES, sale_body((ours.pk, 3)), format="json")
+
+    assert response.status_code == 201, response.json()
+    assert remote.stock(hammer) == 7
+    ours.refresh_from_db()
+    assert ours.stock_quantity == 7 == local_ledger_sum(ours.pk)
+    assert_remote_ledger(remote, hammer)
 
 
 def test_unknown_remote_product_is_a_400_naming_the_line(remote, client_as):
@@ -346,6 +422,47 @@ def test_timeout_after_the_remote_applied_is_a_503_and_the_purchase_is_given_bac
     fake.wait_idle()
     assert fake.stock(product) == 10
     assert_settled(fake.stock, {product: 10})
+
+
+def test_a_frozen_read_ends_the_sale_at_its_deadline_without_retrying(
+    fake, client_as, use_catalog, settings
+):
+    """CATALOG_SALE_DEADLINE bounds all of a sale's catalog calls: a read that outlasts it is
+    given up (its timeout is the time left, under CATALOG_TIMEOUT) and not tried again."""
+    use_catalog(fake.url, fake.api_key, timeout=5.0)
+    settings.CATALOG_SALE_DEADLINE = 0.5
+    product = fake.add_product(stock=10)
+    fake.delay("get", 2.0)  # answers within CATALOG_TIMEOUT, but after the deadline
+
+    response = client_as("sales").post(SALES, sale_body((product, 2)), format="json")
+
+    assert_error(response, 503, "catalog_unavailable")
+    assert response["Retry-After"] == "5"
+    assert fake.count("get") == 1  # no retry once the time is out
+    assert fake.count("purchase") == 0
+    assert_nothing_sold()
+    fake.wait_idle()
+    assert_settled(fake.stock, {product: 10})
+
+
+def test_a_frozen_purchase_past_the_deadline_is_a_503_and_given_back(
+    fake, client_as, use_catalog, settings
+):
+    use_catalog(fake.url, fake.api_key, timeout=5.0)
+    settings.CATALOG_SALE_DEADLINE = 0.5
+    first = fake.add_product(stock=10)
+    second = fake.add_product(stock=10)
+    fake.delay("purchase", 2.0, apply_first=True, product_id=second)  # taken, answered late
+
+    response = client_as("sales").post(SALES, sale_body((first, 1), (second, 2)), format="json")
+
+    assert_error(response, 503, "catalog_unavailable")
+    assert_nothing_sold()
+    fake.wait_idle()
+    # Both purchases were given back, though the deadline had passed: through the outbox.
+    assert (fake.stock(first), fake.stock(second)) == (10, 10)
+    assert outbox() == [(first, 1, "compensation", "done"), (second, 2, "compensation", "done")]
+    assert_settled(fake.stock, {first: 10, second: 10})
 
 
 def test_timeout_before_the_remote_applied_settles_once_the_late_purchase_lands(fake, client_as):

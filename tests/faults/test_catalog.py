@@ -74,6 +74,9 @@ def test_dead_remote_catalog_sale_is_a_quick_503_with_nothing_done(
         **_catalog_env(f"http://127.0.0.1:{free_port()}/api", "any-key"),
     )
     product = fault_db.create_product(stock=10)
+    # A mirror of the (dead) remote's product of the same id: local products are not sold
+    # through the remote catalog at all.
+    fault_db.sql("UPDATE products_product SET remote_id = id WHERE id = %s", (product,))
     sales = fault_db.count("sales_sale")
     response, elapsed = app.timed(
         "POST", "/api/sales/", json={"items": [{"product": product, "quantity": 1}]}
