@@ -485,7 +485,7 @@ class SaleTable(ImportTable):
             else:
                 report.updated -= 1
         report.error_count = errors.count
-        report.errors = sorted(errors.kept, key=lambda error: (error.row, error.column))
+        report.errors = errors.errors()
         if failures and options.on_error == "abort":
             report.aborted = True
             report.created = report.updated = 0

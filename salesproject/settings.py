@@ -609,3 +609,12 @@ if JOB_HEARTBEAT_TIMEOUT <= 2 * JOB_HEARTBEAT_SECONDS:
 # write starts a new generation. Off: every answer is computed (benchmarks, debugging).
 ANALYTICS_CACHE_ENABLED = _env_bool("ANALYTICS_CACHE_ENABLED", default=True)
 ANALYTICS_CACHE_SECONDS = _env_int("ANALYTICS_CACHE_SECONDS", CACHE_TIMEOUT, minimum=1)
+# Bounds on what one import file may cost (docs/security.md, "File imports"): data rows, columns
+# (also the widest XLSX sheet read), characters in one CSV line / XLSX row / JSON object (a longer
+# one is an error for that row), row errors kept for the report and the errors file (all are
+# counted), and the wall-clock limit of an import job (it fails with a message saying so).
+IMPORT_MAX_ROWS = _env_int("IMPORT_MAX_ROWS", 5_000_000, minimum=1)
+IMPORT_MAX_COLUMNS = _env_int("IMPORT_MAX_COLUMNS", 64, minimum=16)
+IMPORT_MAX_LINE_LENGTH = _env_int("IMPORT_MAX_LINE_LENGTH", 65_536, minimum=1024)
+IMPORT_ERRORS_KEPT = _env_int("IMPORT_ERRORS_KEPT", 1_000, minimum=1)
+IMPORT_JOB_TIME_LIMIT = _env_int("IMPORT_JOB_TIME_LIMIT", 1800, minimum=10)

@@ -19,6 +19,8 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import IO, Any
 
+from django.conf import settings
+
 from salesproject.errors import ApplicationError
 
 FORMATS = ("csv", "xlsx", "json")
@@ -31,7 +33,7 @@ DELIMITERS = (",", ";", "\t")
 # A text cell starting with one of these is a formula to a spreadsheet (OWASP "CSV injection").
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _CHUNK = 1 << 16
-_MAX_RECORD = 1 << 20
+_NEWLINES = ("\n", "\r")
 
 
 class TableFileError(ApplicationError):
@@ -94,6 +96,43 @@ class TableReader:
     @property
     def bytes_read(self) -> int:
         return 0
+
+    def again(self) -> TableReader | None:
+        """A new reader of the same input from its start (the errors file is written from a
+        second pass, with the cells exactly as read), or None when it cannot be read again."""
+        return None
+
+
+def max_columns() -> int:
+    return settings.IMPORT_MAX_COLUMNS
+
+
+def max_line_length() -> int:
+    return settings.IMPORT_MAX_LINE_LENGTH
+
+
+def check_width(count: int, what: str = "The header") -> None:
+    """A file wider than IMPORT_MAX_COLUMNS is refused before its rows are read."""
+    if count > max_columns():
+        raise TableFileError(
+            f"{what} has {count} columns; an import file has at most {max_columns()} "
+            "(IMPORT_MAX_COLUMNS)."
+        )
+
+
+def too_long(length: int) -> BadRow:
+    return BadRow(
+        f"the row is longer than {max_line_length()} characters ({length:,} or more; "
+        "IMPORT_MAX_LINE_LENGTH): it was not read."
+    )
+
+
+def _rewind(raw: IO[bytes]) -> bool:
+    try:
+        raw.seek(0)
+    except (AttributeError, OSError, ValueError):
+        return False
+    return True
 
 
 def _normalize_header(cells: Sequence[Any]) -> list[str]:
@@ -161,6 +200,7 @@ class CsvReader(TableReader):
 
     def __init__(self, raw: IO[bytes], expected: Sequence[str]) -> None:
         super().__init__()
+        self._source, self._expected = raw, expected
         self._raw = _CountingReader(raw)
         buffered = io.BufferedReader(self._raw, _CHUNK)
         start = buffered.peek(4)[:4]
@@ -170,15 +210,30 @@ class CsvReader(TableReader):
                 "it again."
             )
         self._text = io.TextIOWrapper(buffered, encoding="utf-8-sig", errors="strict", newline="")
+        limit = max_line_length()
+        if csv.field_size_limit() < limit:  # a field is never longer than its line
+            csv.field_size_limit(limit)
+        self._lines = _BoundedLines(self._text, limit)
         try:
-            first_line = self._text.readline()
+            first_line = self._text.readline(limit + 1)
         except UnicodeDecodeError as error:
             raise _not_utf8(error, raw) from None
+        if len(first_line) > limit and not first_line.endswith(_NEWLINES):
+            raise TableFileError(
+                f"The header line is longer than {limit} characters (IMPORT_MAX_LINE_LENGTH): "
+                "is this a table file with one header line?"
+            )
         if not first_line.strip():
             raise empty_file_error(expected)
-        self.delimiter = _sniff_delimiter(first_line, expected)
-        self.header = _normalize_header(next(csv.reader([first_line], delimiter=self.delimiter)))
-        self._reader = csv.reader(self._text, delimiter=self.delimiter, strict=False)
+        try:
+            self.delimiter = _sniff_delimiter(first_line, expected)
+            self.header = _normalize_header(
+                next(csv.reader([first_line], delimiter=self.delimiter))
+            )
+        except csv.Error as error:
+            raise TableFileError(f"The header line cannot be read as CSV: {error}.") from None
+        check_width(len(self.header))
+        self._reader = csv.reader(self._lines, delimiter=self.delimiter, strict=False)
 
     def rows(self) -> Iterator[tuple[int, list[str]]]:
         row_number = 1
@@ -195,12 +250,43 @@ class CsvReader(TableReader):
                     f"Row {row_number + 1} cannot be read as CSV: {error}."
                 ) from None
             row_number += 1
-            if values and any(values):
+            if self._lines.overlong:
+                yield row_number, too_long(self._lines.overlong)
+                self._lines.overlong = 0
+            elif values and any(values):
                 yield row_number, values
 
     @property
     def bytes_read(self) -> int:
         return self._raw.count
+
+    def again(self) -> CsvReader | None:
+        return CsvReader(self._source, self._expected) if _rewind(self._source) else None
+
+
+class _BoundedLines:
+    """The physical lines of a text stream, none longer than ``limit`` characters in memory: a
+    longer line is skipped (read and dropped in chunks), given to the CSV parser as an empty
+    line, and its length left in ``overlong`` for the reader to reject that row."""
+
+    def __init__(self, text: IO[str], limit: int) -> None:
+        self._text, self._limit = text, limit
+        self.overlong = 0
+
+    def __iter__(self) -> _BoundedLines:
+        return self
+
+    def __next__(self) -> str:
+        line = self._text.readline(self._limit + 1)
+        if not line:
+            raise StopIteration
+        if len(line) <= self._limit or line.endswith(_NEWLINES):
+            return line
+        length = len(line)
+        while (rest := self._text.readline(_CHUNK)) and not rest.endswith(_NEWLINES):
+            length += len(rest)
+        self.overlong = length + len(rest)
+        return "\n"
 
 
 def _sniff_delimiter(first_line: str, expected: Sequence[str]) -> str:
@@ -235,16 +321,33 @@ class XlsxReader(TableReader):
         super().__init__()
         from openpyxl import load_workbook
 
+        self._source, self._expected = raw, expected
         try:
+            _refuse_dtds(raw)
+            raw.seek(0)
             self._workbook = load_workbook(raw, read_only=True, data_only=True)
-        except (zipfile.BadZipFile, KeyError, OSError, ValueError) as error:
+            sheet = self._workbook.worksheets[0]
+        except (zipfile.BadZipFile, KeyError, OSError, ValueError, IndexError, SyntaxError) as e:
             raise TableFileError(
-                f"The file is not a valid XLSX workbook ({type(error).__name__}). Export it "
+                f"The file is not a valid XLSX workbook ({type(e).__name__}). Export it "
                 "from your spreadsheet as .xlsx, or import a CSV."
             ) from None
-        sheet = self._workbook.worksheets[0]
-        self._rows = sheet.iter_rows(values_only=True)
+        # Read-only mode takes the sheet's size from its <dimension> tag and pads every row to
+        # it: a tiny file declaring A1:XFD1048576 would make a billion cells. Refuse a declared
+        # size over the limits, then forget it and read each row no wider than the limit.
+        declared_width, declared_rows = sheet.max_column, sheet.max_row
+        if declared_width:
+            check_width(declared_width, f"The sheet declares {declared_width} columns: it")
+        if declared_rows and declared_rows - 1 > settings.IMPORT_MAX_ROWS:
+            raise TableFileError(
+                f"The sheet declares {declared_rows - 1} data rows; an import file has at most "
+                f"{settings.IMPORT_MAX_ROWS} (IMPORT_MAX_ROWS). Split it into smaller files."
+            )
+        sheet.reset_dimensions()
+        self._rows = sheet.iter_rows(max_col=max_columns() + 1, values_only=True)
+        self._row_number = 0
         for header in self._rows:
+            self._row_number += 1
             if any(cell not in (None, "") for cell in header):
                 break
         else:
@@ -252,16 +355,71 @@ class XlsxReader(TableReader):
         self.header = _normalize_header(header)
         while self.header and not self.header[-1]:
             self.header.pop()
+        check_width(len(self.header))
 
-    def rows(self) -> Iterator[tuple[int, list[str]]]:
-        width = len(self.header)
-        for row_number, values in enumerate(self._rows, start=2):
-            cells = [_cell_text(value) for value in values]
-            while len(cells) > width and not cells[-1]:
-                cells.pop()
-            if any(cells):
-                yield row_number, cells
+    def rows(self) -> Iterator[tuple[int, list[str] | BadRow]]:
+        width, limit = len(self.header), max_line_length()
+        for row_number, values in enumerate(self._rows, start=self._row_number + 1):
+            end = len(values)  # up to the last cell with a value (at most IMPORT_MAX_COLUMNS + 1)
+            while end and values[end - 1] in (None, ""):
+                end -= 1
+            if not end:
+                continue
+            cells = [_cell_text(value) for value in values[: max(end, width)]]
+            length = sum(map(len, cells))
+            yield row_number, (too_long(length) if length > limit else cells)
         self._workbook.close()
+
+    @property
+    def bytes_read(self) -> int:
+        """How far into the file the worksheet has been read (its compressed bytes)."""
+        try:
+            return self._source.tell()
+        except (AttributeError, OSError, ValueError):
+            return 0
+
+    def again(self) -> XlsxReader | None:
+        return XlsxReader(self._source, self._expected) if _rewind(self._source) else None
+
+
+_PROLOG_LIMIT = 1 << 16
+
+
+def _refuse_dtds(raw: IO[bytes]) -> None:
+    """Refuse a workbook whose XML parts declare a DTD (entities: "billion laughs", external
+    references), as defusedxml does. A DTD can only stand in an XML document's prolog, before
+    its root element, so only each part's start is read."""
+    with zipfile.ZipFile(raw) as archive:
+        for info in archive.infolist():
+            if not info.filename.endswith((".xml", ".rels", ".vml")):
+                continue
+            with archive.open(info) as part:
+                start = part.read(_PROLOG_LIMIT).decode("utf-8", errors="replace")
+            if _declares_dtd(start, complete=info.file_size <= _PROLOG_LIMIT):
+                raise TableFileError(
+                    f"The workbook's {info.filename} declares a DTD (<!DOCTYPE>/<!ENTITY>): "
+                    "refused, as a spreadsheet never needs one. Save it again from your "
+                    "spreadsheet as .xlsx."
+                )
+
+
+def _declares_dtd(text: str, *, complete: bool) -> bool:
+    """Whether the XML prolog at the start of ``text`` holds a DTD (a prolog longer than the
+    text read counts as one: it cannot be checked)."""
+    position = 0
+    while True:
+        position = text.find("<", position)
+        if position < 0:
+            return not complete
+        if text.startswith("<?", position):
+            end = text.find("?>", position)
+        elif text.startswith("<!--", position):
+            end = text.find("-->", position)
+        else:  # <!DOCTYPE (or another declaration) before the root element, or the root
+            return text.startswith("<!", position)
+        if end < 0:
+            return not complete
+        position = end + 2
 
 
 class JsonReader(TableReader):
@@ -271,6 +429,7 @@ class JsonReader(TableReader):
 
     def __init__(self, raw: IO[bytes], expected: Sequence[str]) -> None:
         super().__init__()
+        self._source, self._expected = raw, expected
         self._raw = _CountingReader(raw)
         self._text = io.TextIOWrapper(
             io.BufferedReader(self._raw, _CHUNK), encoding="utf-8-sig", errors="strict"
@@ -288,6 +447,8 @@ class JsonReader(TableReader):
             )
         self._pos += 1
         self._first = self._next_object(2)
+        if isinstance(self._first, dict):
+            check_width(len(self._first), "The first object")
         self.header = _normalize_header(self._first.keys()) if self._first is not None else []
         if self._first is None:
             self.header = list(expected)  # an empty array: nothing to import, headers are moot
@@ -325,15 +486,26 @@ class JsonReader(TableReader):
                 raise TableFileError(f"Invalid JSON before row {row_number}: expected ',' or ']'.")
             self._pos += 1
             self._skip_space()
+        limit = max_line_length()
         while True:
             try:
                 value, self._pos = self._decoder.raw_decode(self._buffer, self._pos)
                 break
             except json.JSONDecodeError as error:
-                # Maybe the object goes on in the next chunk; no row is bigger than a megabyte.
-                if len(self._buffer) - self._pos < _MAX_RECORD and self._fill():
+                # Maybe the object goes on in the next chunk, up to IMPORT_MAX_LINE_LENGTH.
+                if len(self._buffer) - self._pos <= limit and self._fill():
                     continue
+                if len(self._buffer) - self._pos > limit:
+                    raise TableFileError(
+                        f"Row {row_number} of the JSON array is longer than {limit} characters "
+                        "(IMPORT_MAX_LINE_LENGTH) or is not valid JSON."
+                    ) from None
                 raise TableFileError(f"Invalid JSON in row {row_number}: {error.msg}.") from None
+            except RecursionError:
+                raise TableFileError(
+                    f"Row {row_number} of the JSON array is nested too deeply; each row is an "
+                    "object of plain values."
+                ) from None
         if not isinstance(value, dict):
             raise TableFileError(
                 f"Row {row_number} of the JSON array is not an object; each row is an object "
@@ -352,6 +524,9 @@ class JsonReader(TableReader):
     @property
     def bytes_read(self) -> int:
         return self._raw.count
+
+    def again(self) -> JsonReader | None:
+        return JsonReader(self._source, self._expected) if _rewind(self._source) else None
 
 
 class BadRow:
@@ -372,13 +547,18 @@ def record_cells(
     because one item omitted its key)."""
     if not isinstance(record, dict):
         return BadRow("Not an object; each row is an object with the column names as keys.")
+    if len(record) > max_columns():
+        return BadRow(
+            f"{len(record)} keys; a row has at most {max_columns()} (IMPORT_MAX_COLUMNS)."
+        )
     keys = _normalize_header(record.keys())
-    unknown = [key for key in keys if key not in header]
+    known, present = set(header), set(keys)
+    unknown = [key for key in keys if key not in known]
     if unknown:
         return BadRow(
             f"Unknown key(s) {', '.join(unknown)}; the first row has {', '.join(header)}."
         )
-    missing = [name for name in header if name not in keys] if all_keys else ()
+    missing = [name for name in header if name not in present] if all_keys else ()
     if missing:
         return BadRow(
             f"Key(s) {', '.join(missing)} missing; every row has the keys of the first one "
@@ -409,12 +589,20 @@ class RecordsReader(TableReader):
         super().__init__()
         self._records = records
         first = records[0] if records else None
+        if isinstance(first, dict):
+            check_width(len(first), "The first item")
         self.header = _normalize_header(first.keys()) if isinstance(first, dict) else list(expected)
 
     def rows(self) -> Iterator[tuple[int, list[str] | BadRow]]:
         header = self.header
         for index, record in enumerate(self._records):
             yield index, record_cells(record, header, all_keys=True)
+
+    def again(self) -> RecordsReader:
+        reader = RecordsReader.__new__(RecordsReader)
+        TableReader.__init__(reader)
+        reader._records, reader.header = self._records, self.header
+        return reader
 
 
 def open_table(raw: IO[bytes], fmt: str, expected: Sequence[str]) -> TableReader:

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import heapq
 import itertools
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import DatabaseError, transaction
 
@@ -30,12 +32,23 @@ from salesproject.errors import ApplicationError
 
 ON_ERROR_CHOICES = ("abort", "skip")
 DEFAULT_BATCH_SIZE = 5_000
-SEGMENT_ROWS = 50_000  # rows per COPY; a cancelled job is noticed between two
-MAX_REPORTED_ERRORS = 1_000
+SEGMENT_ROWS = 50_000  # rows per COPY
+CHECK_SECONDS = 2.0  # while reading, the cancel flag and the time limit are checked this often
+# Columns of the errors file after the rejected row's own cells. Any column whose name starts
+# with ERROR_PREFIX is ignored by an import, so the errors file, fixed, imports as it is.
+ERROR_PREFIX = "_error"
+ERROR_COLUMNS = ("_error_row", "_error_column", "_error")
+PHASES = ("reading", "checking", "writing", "applying stock")
 
 
 class ImportCancelled(Exception):
     """The import's job was cancelled: everything is rolled back."""
+
+
+class ImportTimeLimit(ApplicationError):
+    """The import ran past its time limit (a job's IMPORT_JOB_TIME_LIMIT): rolled back."""
+
+    code = "import_time_limit"
 
 
 @dataclass(frozen=True)
@@ -62,10 +75,14 @@ class ImportOptions:
     source_name: str = ""
     errors_out: IO[str] | None = None
     progress: Callable[[int, int], None] | None = None  # (rows read, bytes read)
+    phase: Callable[[str], None] | None = None  # told each of PHASES as it starts
     should_cancel: Callable[[], bool] | None = None
+    time_limit: float | None = None  # seconds from the start; over it: ImportTimeLimit
     preview_rows: int = 0  # the admin's preview: classify the first N rows one by one
 
     def __post_init__(self) -> None:
+        self._started = time.monotonic()
+        self._checked = self._started
         if self.on_error not in ON_ERROR_CHOICES:
             raise ApplicationError(
                 f"on_error must be one of {', '.join(ON_ERROR_CHOICES)}, not {self.on_error!r}.",
@@ -75,6 +92,27 @@ class ImportOptions:
             raise ApplicationError(
                 "batch_size must be between 1 and 100000.",
                 fields={"batch_size": ["Use a number between 1 and 100000."]},
+            )
+
+    def enter_phase(self, name: str) -> None:
+        self.check_stop()
+        if self.phase:
+            self.phase(name)
+
+    def check_stop(self, *, every: float = 0.0) -> None:
+        """Raise if the job was cancelled or is over its time limit (at most once per
+        ``every`` seconds: the cancel flag is a query)."""
+        now = time.monotonic()
+        if now - self._checked < every:
+            return
+        self._checked = now
+        if self.should_cancel and self.should_cancel():
+            raise ImportCancelled
+        if self.time_limit is not None and now - self._started > self.time_limit:
+            raise ImportTimeLimit(
+                f"The import ran over its time limit of {self.time_limit:g} s "
+                "(IMPORT_JOB_TIME_LIMIT) and was rolled back: nothing was written. Split the "
+                "file into smaller ones, or raise the limit."
             )
 
 
@@ -139,31 +177,96 @@ class ImportReport:
 
 
 class ErrorLog:
-    """Every row error: counted, the first ones kept for the report, all of them written to the
-    errors file (the rejected row's cells, then the row number, column and reason)."""
+    """Every row error is counted; the errors of the first ``IMPORT_ERRORS_KEPT`` rejected rows
+    (in file order) are kept, for the report and the errors file. Memory does not grow with the
+    number of errors: rejected rows are counted as they come (the reading phase gives each row's
+    errors together), and the rows rejected by the set-based checks are rows of the staging
+    table."""
 
-    def __init__(self, header: Sequence[str], out: IO[str] | None) -> None:
+    def __init__(self, keep: int | None = None) -> None:
         self.count = 0
-        self.kept: list[RowError] = []
-        self.rejected_rows: set[int] = set()
+        self.rejected = 0  # distinct rejected rows
+        self.keep = keep if keep is not None else settings.IMPORT_ERRORS_KEPT
+        self.kept: dict[int, list[RowError]] = {}
+        self._largest: list[int] = []  # heap of -row over ``kept``: the row to drop first
         self.rejected_groups: set[str] = set()
-        self._writer = csv.writer(out) if out is not None else None
-        self._width = len(header)
-        if self._writer is not None:
-            self._writer.writerow([*header, "error_row", "error_column", "error"])
-
-    @property
-    def writes_file(self) -> bool:
-        return self._writer is not None
+        self._last_row: int | None = None
 
     def add(self, row: int, column: str, message: str, cells: Sequence[str] | None = None) -> None:
+        """One error of ``row`` (``cells`` is accepted and ignored: the errors file is written
+        from the file itself)."""
         self.count += 1
-        self.rejected_rows.add(row)
-        if len(self.kept) < MAX_REPORTED_ERRORS:
-            self.kept.append(RowError(row, column, message))
-        if self._writer is not None:  # the cells padded or cut to the header, then the error
-            padded = [*(cells or ())[: self._width], *[""] * (self._width - len(cells or ()))]
-            self._writer.writerow([*padded, row, column, message])
+        if row != self._last_row:  # a row's errors come together while reading
+            self._last_row = row
+            self.rejected += 1
+        errors = self.kept.get(row)
+        if errors is not None:
+            if len(errors) < 100:
+                errors.append(RowError(row, column, message))
+            return
+        if len(self.kept) >= self.keep:
+            if row > -self._largest[0]:
+                return
+            del self.kept[-heapq.heappop(self._largest)]
+        self.kept[row] = [RowError(row, column, message)]
+        heapq.heappush(self._largest, -row)
+
+    def add_rows(self, found: Iterable[tuple[int, str, str]]) -> set[int]:
+        """Errors of staged rows (from the checks, in any order, a row maybe more than once);
+        returns the rows."""
+        rows: set[int] = set()
+        for row, column, message in found:
+            if row not in rows:
+                rows.add(row)
+                self.rejected += 1
+            self._last_row = row  # counted above
+            self.add(row, column, message)
+        return rows
+
+    def errors(self) -> list[RowError]:
+        return [
+            error
+            for row in sorted(self.kept)
+            for error in sorted(self.kept[row], key=lambda error: error.column)
+        ]
+
+    def write_file(self, reader: TableReader, out: IO[str]) -> None:
+        """The kept rejected rows, in file order, with their cells exactly as read from the
+        file (a second pass over it, up to the last kept row), then ``_error_row``,
+        ``_error_column`` and ``_error`` (a row's several errors joined by "; "). Columns of
+        the file named ``_error…`` (an errors file imported again) are left out."""
+        writer = csv.writer(out)
+        keep = [i for i, name in enumerate(reader.header) if not name.startswith(ERROR_PREFIX)]
+        writer.writerow([*(reader.header[i] for i in keep), *ERROR_COLUMNS])
+        if not self.kept:
+            return
+        width, last = len(reader.header), max(self.kept)
+        again = reader.again()
+        cells_of: Iterator[tuple[int, list[str] | BadRow]] = iter(())
+        if again is not None:
+            cells_of = again.rows()
+        pending = dict(self.kept)
+        for row_number, cells in cells_of:
+            if row_number > last:
+                break
+            errors = pending.pop(row_number, None)
+            if errors is not None:
+                self._write_row(writer, errors, cells, keep, width)
+        for errors in (pending[row] for row in sorted(pending)):  # not found again (e.g. API)
+            self._write_row(writer, errors, BadRow(""), keep, width)
+
+    @staticmethod
+    def _write_row(writer, errors: list[RowError], cells, keep: list[int], width: int) -> None:
+        values = [] if isinstance(cells, BadRow) else list(cells)
+        values = [*values[:width], *[""] * (width - len(values))]
+        writer.writerow(
+            [
+                *(values[i] for i in keep),
+                errors[0].row,
+                "; ".join(dict.fromkeys(error.column for error in errors if error.column)),
+                "; ".join(error.message for error in errors),
+            ]
+        )
 
 
 class ImportTable:
@@ -194,20 +297,21 @@ class ImportTable:
     def check_header(self, reader: TableReader) -> list[Column]:
         """The table's columns in the file's order; a clear error for missing, unknown or
         repeated columns."""
-        header = reader.header
+        header = [name for name in reader.header if not name.startswith(ERROR_PREFIX)]
         known = {column.name: column for column in self.columns}
         problems = []
-        repeated = sorted({name for name in header if name and header.count(name) > 1})
+        seen: set[str] = set()
+        repeated = sorted({name for name in header if name and (name in seen or seen.add(name))})
         if repeated:
-            problems.append(f"repeated column(s): {', '.join(repeated)}")
-        missing = [c.name for c in self.columns if c.required and c.name not in header]
+            problems.append(f"repeated column(s): {_listed(repeated)}")
+        missing = [c.name for c in self.columns if c.required and c.name not in seen]
         if missing:
             problems.append(f"missing column(s): {', '.join(missing)}")
         unknown = [name or "(empty)" for name in header if name not in known]
         if unknown:
-            problems.append(f"unknown column(s): {', '.join(unknown)}")
+            problems.append(f"unknown column(s): {_listed(unknown)}")
         if problems:
-            found = ", ".join(name or "(empty)" for name in header)
+            found = _listed([name or "(empty)" for name in header])
             hint = ""
             if reader.delimiter and len(header) == 1 and missing:
                 hint = " (is the delimiter a comma, a semicolon or a tab?)"
@@ -249,6 +353,11 @@ class ImportTable:
         records its failures in ``errors`` and corrects ``report``."""
 
 
+def _listed(names: Sequence[str], most: int = 20) -> str:
+    shown = ", ".join(names[:most])
+    return shown + (f" … ({len(names) - most} more)" if len(names) > most else "")
+
+
 def duplicate_key_check(
     stage: Stage, key: Sequence[str], *, case_insensitive: bool = False, label: str = ""
 ) -> Iterator[tuple[int, str, str]]:
@@ -280,9 +389,11 @@ def _parse_rows(
     table: ImportTable,
     errors: ErrorLog,
     width: int,
+    used: list[int] | None = None,
 ) -> Iterator[tuple[Any, ...]]:
     """Valid rows as staged tuples (row number, then every table column in table order);
-    invalid ones go to the error log."""
+    invalid ones go to the error log. ``used``: the positions of the file's cells that are
+    table columns (None: all of them; ``_error…`` columns are left out)."""
     count = len(table.columns)
     positions = [table.column_names.index(column.name) for column in layout]
     in_table_order = positions == list(range(count))
@@ -307,6 +418,8 @@ def _parse_rows(
                     cells,
                 )
                 continue
+        if used is not None:
+            cells = [cells[i] for i in used]
         try:
             parsed = [parse(text) for parse, text in zip(parsers, cells)]  # noqa: B905 (same width)
         except CellError:
@@ -362,7 +475,9 @@ def run_import(table: ImportTable, reader: TableReader, options: ImportOptions) 
         table=table.name, format=reader.format, dry_run=options.dry_run, counted=table.counted
     )
     layout = table.check_header(reader)
-    errors = ErrorLog(reader.header, options.errors_out)  # rejected rows as the file has them
+    used = [i for i, name in enumerate(reader.header) if not name.startswith(ERROR_PREFIX)]
+    errors = ErrorLog()
+    max_rows = settings.IMPORT_MAX_ROWS
     stage: Stage | None = None
     try:
         with transaction.atomic():
@@ -370,35 +485,47 @@ def run_import(table: ImportTable, reader: TableReader, options: ImportOptions) 
             stage.present = {column.name for column in layout}
             stage.row_label, stage.source_label = reader.row_label, reader.source_label
             rows_read = 0
+            options.enter_phase("reading")
 
             def counted_rows():
+                # Every batch of rows read (valid or not): progress, the cancel flag and the
+                # time limit; rows stream into COPY as they are parsed, so the database loads
+                # one batch while Python validates the next.
                 nonlocal rows_read
+                batch = options.batch_size
                 for row in reader.rows():
                     rows_read += 1
+                    if rows_read > max_rows:
+                        raise TableFileError(
+                            f"The {reader.source_label} has more than {max_rows} rows "
+                            "(IMPORT_MAX_ROWS). Split it into smaller files."
+                        )
                     yield row
+                    if rows_read % batch == 0:
+                        if options.progress:
+                            options.progress(rows_read, reader.bytes_read)
+                        options.check_stop(every=0 if batch < 1000 else CHECK_SECONDS)
 
-            parsed = _parse_rows(counted_rows(), layout, table, errors, len(reader.header))
-
-            def reporting(segment):
-                # Progress every batch; rows stream into COPY as they are parsed, so the
-                # database loads one batch while Python validates the next.
-                for index, row in enumerate(segment, start=1):
-                    yield row
-                    if options.progress and index % options.batch_size == 0:
-                        options.progress(rows_read, reader.bytes_read)
-
+            parsed = _parse_rows(
+                counted_rows(),
+                layout,
+                table,
+                errors,
+                len(reader.header),
+                used if len(used) < len(reader.header) else None,
+            )
             segment_rows = max(options.batch_size, SEGMENT_ROWS)
-            while stage.load(reporting(itertools.islice(parsed, segment_rows))) == segment_rows:
-                if options.should_cancel and options.should_cancel():  # between COPYs
-                    raise ImportCancelled
+            while stage.load(itertools.islice(parsed, segment_rows)) == segment_rows:
+                options.check_stop()
             report.rows = rows_read
             if options.progress:
                 options.progress(rows_read, reader.bytes_read)
+            options.enter_phase("checking")
             stage.analyze()
-            _run_checks(stage, table, layout, errors, options)
+            _run_checks(stage, table, errors, options)
             report.error_count = errors.count
-            report.rejected = len(errors.rejected_rows)
-            report.errors = sorted(errors.kept, key=lambda error: (error.row, error.column))
+            report.rejected = errors.rejected
+            report.errors = errors.errors()
             if errors.count and options.on_error == "abort":
                 report.aborted = True
                 report.message = (
@@ -410,8 +537,7 @@ def run_import(table: ImportTable, reader: TableReader, options: ImportOptions) 
             report.created, report.updated, report.unchanged = table.classify(stage, options)
             if options.dry_run:
                 raise _Rollback
-            if options.should_cancel and options.should_cancel():
-                raise ImportCancelled
+            options.enter_phase("writing")
             table.merge(stage, options)
     except _Rollback:
         pass
@@ -426,32 +552,29 @@ def run_import(table: ImportTable, reader: TableReader, options: ImportOptions) 
             with contextlib.suppress(DatabaseError):
                 stage.drop()
     if not report.aborted and not options.dry_run:
+        if options.phase and options.apply_stock:
+            options.phase("applying stock")
         table.after_import(options, report, errors)
+        if errors.count != report.error_count:  # its failures (sales with --apply-stock)
+            report.error_count, report.errors = errors.count, errors.errors()
+    if options.errors_out is not None:
+        errors.write_file(reader, options.errors_out)
     report.seconds = time.perf_counter() - started
     metrics.import_rows(table.name, read=report.rows or 0, rejected=report.rejected or 0)
     return report
 
 
-def _run_checks(
-    stage: Stage,
-    table: ImportTable,
-    layout: Sequence[Column],
-    errors: ErrorLog,
-    options: ImportOptions,
-) -> None:
-    found: list[tuple[int, str, str]] = list(table.checks(stage))
-    rejected = {row for row, _, _ in found}
-    found.extend(
-        table.reject_related(stage, errors.rejected_rows | rejected, errors.rejected_groups)
+def _run_checks(stage: Stage, table: ImportTable, errors: ErrorLog, options: ImportOptions) -> None:
+    """The set-based checks; the rows they reject are staged rows, never rows rejected while
+    reading (those were not staged)."""
+    rejected = errors.add_rows(table.checks(stage))
+    rejected |= errors.add_rows(
+        (row, column, message)
+        for row, column, message in table.reject_related(stage, rejected, errors.rejected_groups)
+        if row not in rejected
     )
-    if not found:
-        return
-    staged_rows = {row for row, _, _ in found}
-    cells = _stage_cells(stage, layout, staged_rows) if errors.writes_file else {}
-    for row, column, message in found:
-        errors.add(row, column, message, cells.get(row))
-    if options.on_error == "skip":
-        stage.delete_rows(staged_rows)
+    if rejected and options.on_error == "skip":
+        stage.delete_rows(rejected)
 
 
 def _preview(stage: Stage, table: ImportTable, limit: int) -> list[tuple[int, str, list[str]]]:

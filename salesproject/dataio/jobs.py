@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 
+from django.conf import settings
 from django.core.files import File
 
 from salesproject.dataio.formats import TableFileError
@@ -19,7 +20,9 @@ def run_import_job(job: BatchJob) -> None:
     total = job.input_file.size
 
     def progress(rows: int, bytes_read: int) -> None:
-        jobs.batch_job_progress(job=job, done=bytes_read or rows, total=total)
+        # One unit for every format: bytes of the file read (XLSX: how far into the zip the
+        # worksheet has been read), never more than the file's size.
+        jobs.batch_job_progress(job=job, done=min(bytes_read, total), total=total)
 
     with tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as errors_out:
         options = ImportOptions(
@@ -31,6 +34,7 @@ def run_import_job(job: BatchJob) -> None:
             errors_out=errors_out,
             progress=progress,
             should_cancel=lambda: jobs.batch_job_cancel_requested(job_id=job.pk),
+            time_limit=settings.IMPORT_JOB_TIME_LIMIT,
         )
         job.progress_unit = "bytes"
         try:
@@ -46,6 +50,7 @@ def run_import_job(job: BatchJob) -> None:
         except (TableFileError, ApplicationError) as error:
             jobs.batch_job_finish(job=job, status=BatchJobStatus.FAILED, message=error.message)
             return
+        jobs.batch_job_progress(job=job, done=total, total=total)  # the whole file was read
         errors_out.seek(0)
         jobs.batch_job_finish(
             job=job,

@@ -3,6 +3,8 @@
 import logging
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 from django.utils.module_loading import import_string
 
 from salesproject.errors import ApplicationError
@@ -27,6 +29,15 @@ def run_batch_job_task(job_id: int) -> None:
     try:
         with services.JobHeartbeat(job):
             import_string(HANDLERS[job.kind])(job)
+    except SoftTimeLimitExceeded:  # the worker's limit for any task: a clear failure, no retry
+        logger.warning("Batch job %s (%s) ran over the task time limit", job.pk, job.kind)
+        services.batch_job_finish(
+            job=job,
+            status=BatchJobStatus.FAILED,
+            message=f"The job ran over the worker's time limit of "
+            f"{settings.CELERY_TASK_SOFT_TIME_LIMIT} s (CELERY_TASK_TIME_LIMIT) and was stopped. "
+            + services.STALE_OUTCOME.get(job.kind, ""),
+        )
     except ApplicationError as error:  # the data did not allow it: the job says why
         logger.warning("Batch job %s (%s) failed: %s", job.pk, job.kind, error.message)
         services.batch_job_finish(job=job, status=BatchJobStatus.FAILED, message=error.message)

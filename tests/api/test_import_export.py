@@ -704,7 +704,7 @@ def test_a_job_with_bad_rows_fails_with_an_error_report_and_a_csv(manager_client
     assert errors["Content-Type"] == "text/csv; charset=utf-8"
     assert f'filename="job-{job["id"]}-errors.csv"' in errors["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(b"".join(errors.streaming_content).decode())))
-    assert rows[0] == [*HEADERS["customers"], "error_row", "error_column", "error"]
+    assert rows[0] == [*HEADERS["customers"], "_error_row", "_error_column", "_error"]
     assert [row[:2] + row[6:8] for row in rows[1:]] == [
         ["bad-email", "Bad", "3", "email"],
         ["other@example.com", "Other", "4", "country"],
@@ -730,7 +730,7 @@ def test_the_errors_csv_keeps_the_files_own_columns(manager_client, settings, db
     assert job["status"] == "failed"
     errors = manager_client.get(job["errors_url"])
     rows = list(csv.reader(io.StringIO(b"".join(errors.streaming_content).decode())))
-    assert rows[0] == ["name", "email", "error_row", "error_column", "error"]
+    assert rows[0] == ["name", "email", "_error_row", "_error_column", "_error"]
     assert [row[:4] for row in rows[1:]] == [
         ["Bad", "bad-email", "2", "email"],
         ["Dup again", "D@example.com", "4", "email"],

@@ -420,7 +420,7 @@ def test_skip_imports_the_good_rows_and_reports_the_bad_ones(small):
     assert SaleItem.objects.filter(sale__reference="GOOD-1").count() == 2
     assert row_counts()["sales"] == before["sales"] + 2
     rows = list(csv.reader(io.StringIO(errors_out.getvalue())))
-    assert rows[0] == [*SALE_COLUMNS, "error_row", "error_column", "error"]  # the file's own
+    assert rows[0] == [*SALE_COLUMNS, "_error_row", "_error_column", "_error"]  # the file's own
     by_row = {row[-3]: row for row in rows[1:]}
     assert set(by_row) == {"3", "4", "6"}
     assert by_row["4"][:6] == sale(reference="BAD-1", sku="NOCAT-ß", qty="0")

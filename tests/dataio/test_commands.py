@@ -71,7 +71,7 @@ def test_an_aborted_import_fails_and_writes_nothing(small, tmp_path):
 
 
 @pytest.mark.django_db
-def test_skip_with_rejections_exits_2_and_writes_the_errors_file(small, tmp_path):
+def test_skip_with_rejections_exits_3_and_writes_the_errors_file(small, tmp_path):
     errors = tmp_path / "errors.csv"
     with pytest.raises(SystemExit) as exited:
         run_import(
@@ -82,11 +82,11 @@ def test_skip_with_rejections_exits_2_and_writes_the_errors_file(small, tmp_path
             "--errors-out",
             str(errors),
         )
-    assert exited.value.code == 2
+    assert exited.value.code == 3
     assert Customer.objects.filter(email="n1@example.com").exists()
     rows = list(csv.reader(errors.open(encoding="utf-8")))
     assert rows == [
-        ["email", "name", "error_row", "error_column", "error"],  # the file's own columns
+        ["email", "name", "_error_row", "_error_column", "_error"],  # the file's own columns
         ["bad", "X", "3", "email", "email 'bad' is not a valid email address."],
     ]
 
@@ -326,7 +326,7 @@ def test_exit_status_of_import_data(tmp_path):
         "--errors-out",
         str(errors),
     )
-    assert skipped.returncode == 2, skipped.stderr
+    assert skipped.returncode == 3, skipped.stderr
     assert "rows created 1" in skipped.stdout and "rows rejected 1" in skipped.stdout
     assert f"Rejected rows written to {errors}" in skipped.stderr
     assert "bad,X,3,email," in errors.read_text(encoding="utf-8")

@@ -1,16 +1,36 @@
 import os
 import sys
+from argparse import RawDescriptionHelpFormatter
 
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from salesproject.dataio.formats import FORMATS, format_from_name
-from salesproject.dataio.importer import DEFAULT_BATCH_SIZE, ON_ERROR_CHOICES, ImportOptions
+from salesproject.dataio.importer import (
+    DEFAULT_BATCH_SIZE,
+    ERROR_COLUMNS,
+    ERROR_PREFIX,
+    ON_ERROR_CHOICES,
+    ImportOptions,
+)
 from salesproject.dataio.services import data_import
 from salesproject.dataio.tables import TABLES
 from salesproject.errors import ApplicationError
 
-EXIT_REJECTED_ROWS = 2
+EXIT_REJECTED_ROWS = 3  # 2 is argparse's usage error
+
+EPILOG = f"""\
+Exit status:
+  0  done: every row imported (or, with --dry-run, would be)
+  1  failed: nothing was written (a bad file, or a bad row with --on-error abort)
+  2  usage error: wrong arguments (argparse)
+  3  done with rejected rows (--on-error skip): the good rows were imported
+
+errors file (--errors-out): the rejected rows in file order with their cells exactly as in the
+file, then the columns {", ".join(ERROR_COLUMNS)} (the row, the column(s) and the reason). Up to
+IMPORT_ERRORS_KEPT rows are written (all are counted). An import ignores every column whose name
+starts with {ERROR_PREFIX}, so fix the cells and import the errors file as it is.
+"""
 
 
 class Command(BaseCommand):
@@ -21,9 +41,15 @@ class Command(BaseCommand):
         "of duplicating. Sales files have one row per sale line: reference, sold_at, "
         "customer_email, sku, quantity, unit_price (optional status); they record history and "
         "leave stock alone unless --apply-stock. With --on-error abort (the default) one bad "
-        "row means nothing is written. Exit status: 0 done, 1 failed (nothing written), 2 done "
-        "but some rows were rejected (--on-error skip)."
+        "row means nothing is written. Columns named _error… are ignored (the errors file imports "
+        "again as it is)."
     )
+
+    def create_parser(self, prog_name, subcommand, **kwargs):
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        parser.epilog = EPILOG
+        parser.formatter_class = RawDescriptionHelpFormatter
+        return parser
 
     def add_arguments(self, parser):
         parser.add_argument("table", choices=list(TABLES), help="What the file holds.")
@@ -48,7 +74,10 @@ class Command(BaseCommand):
             "rows (a sale with one bad line is left out whole) and report the others.",
         )
         parser.add_argument(
-            "--errors-out", metavar="FILE", help="Write the rejected rows, with the reason, as CSV."
+            "--errors-out",
+            metavar="FILE",
+            help="Write the rejected rows as CSV, as they were in the file, with the reason in "
+            "_error… columns that an import ignores (see below).",
         )
         parser.add_argument(
             "--apply-stock",
@@ -70,18 +99,24 @@ class Command(BaseCommand):
             if options["errors_out"]:
                 errors_out = open(options["errors_out"], "w", encoding="utf-8", newline="")  # noqa: SIM115
             size = os.path.getsize(path)
+            title = f"Importing {options['table']}"
             bar = tqdm(
-                total=size if fmt != "xlsx" else None,
-                unit="B" if fmt != "xlsx" else " rows",
+                total=size,
+                unit="B",
                 unit_scale=True,
-                desc=f"Importing {options['table']}",
+                desc=title,
                 disable=options["no_progress"],
                 file=sys.stderr,
             )
 
-            def progress(rows: int, bytes_read: int) -> None:
-                bar.update((bytes_read if fmt != "xlsx" else rows) - bar.n)
-                bar.set_postfix(rows=rows, refresh=False)
+            def progress(rows: int, bytes_read: int) -> None:  # bytes for every format
+                bar.update(min(bytes_read, size) - bar.n)
+                bar.set_postfix_str(f"rows={rows:,}", refresh=False)
+
+            def phase(name: str) -> None:  # reading, checking, writing, applying stock
+                if name != "reading":
+                    bar.update(size - bar.n)
+                bar.set_description(f"{title}: {name}")
 
             import_options = ImportOptions(
                 dry_run=options["dry_run"],
@@ -91,6 +126,7 @@ class Command(BaseCommand):
                 source_name=os.path.basename(path),
                 errors_out=errors_out,
                 progress=progress,
+                phase=phase,
             )
             with open(path, "rb") as source, bar:
                 report = data_import(

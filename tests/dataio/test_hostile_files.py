@@ -1,0 +1,260 @@
+"""Hostile and oversized files: each is refused early with a clear message, errors are counted
+for every row but kept only up to a cap, and the errors file can be fixed and imported again."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import zipfile
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.management import call_command
+
+from customers.models import Customer
+from salesproject.dataio.formats import TableFileError
+from salesproject.dataio.importer import ImportOptions
+from salesproject.dataio.services import data_import
+from salesproject.jobs.models import BatchJob, BatchJobStatus
+from salesproject.jobs.services import batch_job_create
+from tests.dataio import csv_bytes, import_bytes, xlsx_bytes
+
+pytestmark = pytest.mark.django_db
+
+
+def _rewrite_xlsx(data: bytes, member: str, change) -> bytes:
+    """The workbook with one member's XML passed through ``change``."""
+    source = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            content = source.read(info.filename)
+            if info.filename == member:
+                content = change(content.decode()).encode()
+            target.writestr(info.filename, content)
+    return out.getvalue()
+
+
+def dimension_bomb(rows=(("email", "name"), ("a@example.com", "A"))) -> bytes:
+    """A small workbook whose sheet declares A1:XFD1048576 (the 'dimension bomb')."""
+    return _rewrite_xlsx(
+        xlsx_bytes(rows),
+        "xl/worksheets/sheet1.xml",
+        lambda xml: re.sub(r'<dimension ref="[^"]*"\s*/>', '<dimension ref="A1:XFD1048576"/>', xml),
+    )
+
+
+# --- XLSX -----------------------------------------------------------------------------------------
+
+
+def test_xlsx_declaring_a_huge_width_is_refused_before_reading():
+    data = dimension_bomb()
+    assert b"XFD1048576" in zipfile.ZipFile(io.BytesIO(data)).read("xl/worksheets/sheet1.xml")
+    with pytest.raises(TableFileError, match=r"declares 16384 columns"):
+        import_bytes("customers", data, "xlsx")
+
+
+def test_xlsx_declaring_more_rows_than_the_limit_is_refused(settings):
+    settings.IMPORT_MAX_ROWS = 10
+    data = _rewrite_xlsx(
+        xlsx_bytes([("email", "name"), ("a@example.com", "A")]),
+        "xl/worksheets/sheet1.xml",
+        lambda xml: re.sub(r'<dimension ref="[^"]*"\s*/>', '<dimension ref="A1:B500"/>', xml),
+    )
+    with pytest.raises(
+        TableFileError, match=r"declares 499 data rows.* at most 10 \(IMPORT_MAX_ROWS\)"
+    ):
+        import_bytes("customers", data, "xlsx")
+
+
+def test_a_cell_far_right_of_the_header_is_not_padded():
+    """A sheet whose row has cells in columns D and XFD: the row is read no wider than the
+    header (plus one column, to see that it has more), never padded to 16384 cells; it is
+    rejected for its extra cells."""
+    data = _rewrite_xlsx(
+        xlsx_bytes([("email", "name"), ("a@example.com", "A")]),
+        "xl/worksheets/sheet1.xml",
+        lambda xml: xml.replace(
+            '<c r="B2" t="inlineStr"><is><t>A</t></is></c>',
+            '<c r="B2" t="inlineStr"><is><t>A</t></is></c>'
+            '<c r="D2" t="inlineStr"><is><t>near</t></is></c>'
+            '<c r="XFD2" t="inlineStr"><is><t>far</t></is></c>',
+        ),
+    )
+    report = import_bytes("customers", data, "xlsx", on_error="skip")
+    assert report.rejected == 1
+    assert "has 4 cells; the header has 2 columns" in report.errors[0].message
+
+
+def test_xlsx_with_a_dtd_is_refused():
+    data = _rewrite_xlsx(
+        xlsx_bytes([("email", "name"), ("a@example.com", "A")]),
+        "xl/worksheets/sheet1.xml",
+        lambda xml: xml.replace(
+            "<worksheet",
+            '<!DOCTYPE worksheet [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]><worksheet',
+            1,
+        ),
+    )
+    with pytest.raises(TableFileError, match=r"DTD"):
+        import_bytes("customers", data, "xlsx")
+
+
+# --- CSV ------------------------------------------------------------------------------------------
+
+
+def test_csv_header_line_over_the_limit_is_a_file_error():
+    data = ("email,name," + "x" * 200_000 + "\nA@example.com,A\n").encode()
+    with pytest.raises(TableFileError, match=r"header line is longer than"):
+        import_bytes("customers", data)
+
+
+def test_a_csv_line_over_the_limit_is_an_error_for_that_row_only(settings):
+    settings.IMPORT_MAX_LINE_LENGTH = 1024
+    data = (
+        "email,name\nok1@example.com,A\nlong@example.com," + "y" * 5000 + "\nok2@example.com,B\n"
+    ).encode()
+    report = import_bytes("customers", data, on_error="skip")
+    assert report.rows == 3 and report.rejected == 1
+    assert report.errors[0].row == 3 and "longer than 1024 characters" in report.errors[0].message
+    assert Customer.objects.filter(email__in=["ok1@example.com", "ok2@example.com"]).count() == 2
+
+
+def test_errors_are_counted_but_kept_up_to_the_cap(settings):
+    settings.IMPORT_ERRORS_KEPT = 5
+    rows = [("email", "name"), *[(f"bad{i}", "X") for i in range(50)], ("g@example.com", "G")]
+    errors_out = io.StringIO()
+    report = import_bytes("customers", csv_bytes(rows), on_error="skip", errors_out=errors_out)
+    assert report.error_count == 50 and report.rejected == 50
+    assert [error.row for error in report.errors] == [2, 3, 4, 5, 6]
+    assert report.as_dict()["errors_truncated"] is True
+    lines = list(csv.reader(io.StringIO(errors_out.getvalue())))
+    assert [line[0] for line in lines[1:]] == ["bad0", "bad1", "bad2", "bad3", "bad4"]
+
+
+# --- JSON -----------------------------------------------------------------------------------------
+
+
+def test_json_nested_very_deep_is_a_file_error():
+    data = b"[" + b"[" * 100_000 + b"]" * 100_000 + b"]"
+    with pytest.raises(TableFileError, match=r"nested too deep"):
+        import_bytes("customers", data, "json")
+
+
+def test_json_object_with_too_many_keys_is_a_file_error(settings):
+    settings.IMPORT_MAX_LINE_LENGTH = 10_000_000
+    record = {f"k{i}": i for i in range(90_000)}
+    data = json.dumps([record]).encode()
+    with pytest.raises(TableFileError, match=r"90000 columns.*IMPORT_MAX_COLUMNS"):
+        import_bytes("customers", data, "json")
+
+
+# --- the errors file can be fixed and imported again ---------------------------------------------
+
+
+def test_the_errors_file_is_in_file_order_with_raw_cells_and_imports_again(tmp_path):
+    source = tmp_path / "sales.csv"
+    source.write_text(
+        "email,name,city\n"
+        "dup@example.com,First,Paris\n"
+        "bad-1,One,Oslo\n"
+        "dup@example.com,Second,Rome\n"
+        "ok@example.com,Ok,  Lyon  \n"
+        "bad-2,Two,Nice\n",
+        encoding="utf-8",
+    )
+    errors = tmp_path / "errors.csv"
+    with pytest.raises(SystemExit) as exited:
+        call_command(
+            "import_data",
+            "customers",
+            str(source),
+            "--on-error",
+            "skip",
+            "--errors-out",
+            str(errors),
+            "--no-progress",
+            stdout=io.StringIO(),
+            stderr=io.StringIO(),
+        )
+    assert exited.value.code == 3
+    lines = list(csv.reader(errors.open(encoding="utf-8")))
+    assert lines[0] == ["email", "name", "city", "_error_row", "_error_column", "_error"]
+    assert [line[:4] for line in lines[1:]] == [
+        ["bad-1", "One", "Oslo", "3"],
+        ["dup@example.com", "Second", "Rome", "4"],
+        ["bad-2", "Two", "Nice", "6"],
+    ]
+    fixed = [line for line in lines]
+    fixed[1][0], fixed[2][0], fixed[3][0] = "one@example.com", "second@example.com", "two@x.org"
+    with errors.open("w", encoding="utf-8", newline="") as out:
+        csv.writer(out).writerows(fixed)
+    call_command("import_data", "customers", str(errors), "--no-progress", stdout=io.StringIO())
+    assert set(
+        Customer.objects.filter(
+            email__in=["one@example.com", "second@example.com", "two@x.org"]
+        ).values_list("name", flat=True)
+    ) == {"One", "Second", "Two"}
+
+
+def test_import_data_help_documents_the_exit_codes():
+    from salesproject.dataio.management.commands.import_data import Command
+
+    text = Command().create_parser("manage.py", "import_data").format_help()
+    assert "3" in text and "usage error" in text and "_error" in text
+
+
+# --- jobs -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("media_root", "jobs_in_process")
+def test_an_xlsx_job_counts_progress_in_bytes_up_to_the_total():
+    rows = [("email", "name"), *[(f"p{i}@example.com", f"P{i}") for i in range(3000)]]
+    data = xlsx_bytes(rows)
+    job = batch_job_create(
+        kind="import",
+        params={"table": "customers", "format": "xlsx", "file_name": "c.xlsx"},
+        input_file=ContentFile(data),
+        input_name="c.xlsx",
+    )
+    job.refresh_from_db()
+    assert job.status == BatchJobStatus.SUCCEEDED, job.message
+    assert job.progress_unit == "bytes" and job.progress_total == len(data)
+    assert 0 < job.progress_done <= job.progress_total
+
+
+@pytest.mark.usefixtures("media_root", "jobs_in_process")
+def test_a_job_over_its_time_limit_fails_with_a_clear_message(settings):
+    settings.IMPORT_JOB_TIME_LIMIT = 0
+    job = batch_job_create(
+        kind="import",
+        params={"table": "customers", "format": "csv", "file_name": "c.csv"},
+        input_file=ContentFile(csv_bytes([("email", "name"), ("t@example.com", "T")])),
+        input_name="c.csv",
+    )
+    job.refresh_from_db()
+    assert job.status == BatchJobStatus.FAILED
+    assert "time limit" in job.message and "IMPORT_JOB_TIME_LIMIT" in job.message
+    assert not Customer.objects.filter(email="t@example.com").exists()
+
+
+def test_cancel_is_checked_while_reading(settings):
+    """The cancel flag is read during the reading phase (not only between 50k-row segments)."""
+    calls = []
+
+    def should_cancel():
+        calls.append(1)
+        return len(calls) >= 2
+
+    rows = [("email", "name"), *[(f"c{i}@example.com", "C") for i in range(5000)]]
+    with pytest.raises(Exception) as raised:
+        data_import(
+            table="customers",
+            source=io.BytesIO(csv_bytes(rows)),
+            fmt="csv",
+            options=ImportOptions(should_cancel=should_cancel, batch_size=100),
+        )
+    assert type(raised.value).__name__ == "ImportCancelled"
+    assert not BatchJob.objects.exists() and not Customer.objects.exists()
