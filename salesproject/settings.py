@@ -120,7 +120,6 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI and ReDoc as our own static files (no CDN)
-    "import_export",
     "django_countries",
     "accounts",
     "customers",
@@ -129,6 +128,10 @@ INSTALLED_APPS = [
     "analytics",
     "salesproject.dataio",
     "salesproject.jobs",
+    # After our apps: of two management commands with one name the earlier app's wins, so
+    # salesproject.dataio's ``import``/``export`` (which refuse and name import_data and
+    # export_data) shadow django-import-export's generic ones, which write around the services.
+    "import_export",
 ]
 
 MIDDLEWARE = [
