@@ -329,6 +329,9 @@ CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-keys": {"task": "sales.purge_idempotency_keys", "schedule": 3600.0},
     # Mark failed the batch jobs whose worker stopped sending heartbeats (killed, machine lost).
     "fail-stale-jobs": {"task": "jobs.fail_stale_jobs", "schedule": 60.0},
+    # Delete the uploaded files and error reports of jobs finished more than
+    # JOB_FILES_RETENTION_DAYS ago (the job rows stay, noting it), and orphaned job files.
+    "purge-job-files": {"task": "jobs.purge_job_files", "schedule": 3600.0},
     # Delete the Redis keys of old cache generations (analytics:g{N}:… below the current N) with
     # SCAN + UNLINK in batches, on the cache's database only; a no-op on the local-memory cache.
     "purge-stale-cache": {"task": "analytics.purge_stale_cache", "schedule": 600.0},
@@ -605,6 +608,9 @@ JOB_HEARTBEAT_SECONDS = _env_int("JOB_HEARTBEAT_SECONDS", 5, minimum=1)
 JOB_HEARTBEAT_TIMEOUT = _env_int("JOB_HEARTBEAT_TIMEOUT", 120, minimum=10)
 if JOB_HEARTBEAT_TIMEOUT <= 2 * JOB_HEARTBEAT_SECONDS:
     raise _config_error("JOB_HEARTBEAT_TIMEOUT", "it must be more than twice JOB_HEARTBEAT_SECONDS")
+# A finished job's uploaded file and error report are deleted this many days after it ended
+# (beat entry purge-job-files, command purge_job_files); the job row stays and notes it.
+JOB_FILES_RETENTION_DAYS = _env_int("JOB_FILES_RETENTION_DAYS", 7, minimum=1)
 
 # --- Analytics -----------------------------------------------------------------------------------
 

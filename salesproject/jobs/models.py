@@ -43,6 +43,12 @@ class BatchJob(models.Model):
     error_file = models.FileField(
         upload_to="jobs/errors/%Y/%m/%d/", blank=True, help_text="Every rejected row, as CSV."
     )
+    files_purged_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the uploaded file and the error report were deleted "
+        "(JOB_FILES_RETENTION_DAYS after the job finished).",
+    )
     message = models.TextField(blank=True)
     cancel_requested = models.BooleanField(default=False)
     created_by = models.ForeignKey(

@@ -30,6 +30,7 @@ class BatchJobOutputSerializer(serializers.ModelSerializer):
             "created_at",
             "started_at",
             "finished_at",
+            "files_purged_at",
         ]
         read_only_fields = fields
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -17,12 +18,13 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from django.core.files import File
 from django.db import transaction
+from django.db.models import Q
 from django.db.transaction import on_commit
 from django.utils import timezone
 from kombu.exceptions import KombuError
 
 from salesproject.errors import ApplicationError, ConflictError
-from salesproject.jobs.models import BatchJob, BatchJobStatus
+from salesproject.jobs.models import FINISHED_STATUSES, BatchJob, BatchJobKind, BatchJobStatus
 
 logger = logging.getLogger(__name__)
 PROGRESS_TIMEOUT = 24 * 3600
@@ -82,6 +84,13 @@ def batch_job_retry(*, job: BatchJob) -> BatchJob:
             raise ConflictError(
                 f"Job {job.pk} is {job.status}; only a failed job can be run again.",
                 code="job_not_failed",
+            )
+        if job.kind == BatchJobKind.IMPORT and not job.input_file:
+            raise ConflictError(
+                f"Job {job.pk}'s uploaded file was deleted on "
+                f"{_purged_on(job)} (files are kept JOB_FILES_RETENTION_DAYS days): upload the "
+                "file again to import it.",
+                code="job_files_purged",
             )
         job.status, job.finished_at, job.started_at = BatchJobStatus.QUEUED, None, None
         job.cancel_requested, job.message = False, ""
@@ -269,3 +278,108 @@ def batch_job_cancel(*, job: BatchJob) -> BatchJob:
             return _finish(job, BatchJobStatus.CANCELLED, message="Cancelled before it started.")
         job.save(update_fields=["cancel_requested"])
     return job
+
+
+# --- retention of job files ------------------------------------------------------------------
+
+JOB_FILES_ROOT = "jobs"  # where BatchJob.input_file and error_file are stored (upload_to)
+_PURGE_BATCH = 500
+
+
+@dataclass
+class JobFilesPurge:
+    jobs: int = 0  # jobs whose files were deleted
+    files: int = 0
+    bytes: int = 0
+    orphans: int = 0  # files of no job (its row deleted, or an upload rolled back)
+
+
+def _purged_on(job: BatchJob) -> str:
+    return f"{job.files_purged_at:%Y-%m-%d}" if job.files_purged_at else "an unknown date"
+
+
+def batch_job_files_purge(*, days: int | None = None, now: datetime | None = None) -> JobFilesPurge:
+    """Delete the uploaded file and the error report of every job that finished more than
+    ``days`` (JOB_FILES_RETENTION_DAYS) ago; the job row stays, its ``files_purged_at`` set.
+    Then delete the job files older than that which no job refers to. Safe to run at any time
+    and twice (a beat entry runs it hourly)."""
+    days = settings.JOB_FILES_RETENTION_DAYS if days is None else days
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=days)
+    result = JobFilesPurge()
+    expired = BatchJob.objects.filter(
+        ~Q(input_file="") | ~Q(error_file=""),
+        status__in=FINISHED_STATUSES,
+        finished_at__lt=cutoff,
+    )
+    while True:
+        with transaction.atomic():
+            jobs = list(expired.select_for_update(skip_locked=True).order_by("pk")[:_PURGE_BATCH])
+            names = [field.name for job in jobs for field in (job.input_file, job.error_file)]
+            BatchJob.objects.filter(pk__in=[job.pk for job in jobs]).update(
+                input_file="", error_file="", files_purged_at=now
+            )
+        if not jobs:
+            break
+        # After the commit: a failure here leaves orphans for the next run, never a job row
+        # pointing at a deleted file.
+        for name in filter(None, names):
+            result.files += 1
+            result.bytes += _delete_file(name)
+        result.jobs += len(jobs)
+    result.orphans = _purge_orphans(cutoff)
+    if result.jobs or result.orphans:
+        logger.info(
+            "Purged the files of %s job(s) (%s files, %s bytes) and %s orphaned file(s)",
+            result.jobs,
+            result.files,
+            result.bytes,
+            result.orphans,
+        )
+    return result
+
+
+def _storage():
+    return BatchJob._meta.get_field("input_file").storage
+
+
+def _delete_file(name: str) -> int:
+    storage = _storage()
+    try:
+        size = storage.size(name)
+    except OSError:
+        size = 0
+    try:
+        storage.delete(name)
+    except OSError:
+        logger.warning("Could not delete the job file %s", name, exc_info=True)
+        return 0
+    return size
+
+
+def _purge_orphans(cutoff: datetime) -> int:
+    storage = _storage()
+    referenced = set()
+    for names in BatchJob.objects.values_list("input_file", "error_file").iterator(2000):
+        referenced.update(filter(None, names))
+    deleted = 0
+    pending = [JOB_FILES_ROOT]
+    while pending:
+        directory = pending.pop()
+        try:
+            directories, files = storage.listdir(directory)
+        except (FileNotFoundError, NotImplementedError):
+            continue
+        pending.extend(f"{directory}/{name}" for name in directories)
+        for file_name in files:
+            name = f"{directory}/{file_name}"
+            if name in referenced:
+                continue
+            try:
+                if storage.get_modified_time(name) >= cutoff:
+                    continue
+            except (OSError, NotImplementedError):
+                continue
+            if _delete_file(name) or not storage.exists(name):
+                deleted += 1
+    return deleted

@@ -52,3 +52,9 @@ def run_batch_job_task(job_id: int) -> None:
 @shared_task(name="jobs.fail_stale_jobs")
 def fail_stale_jobs_task() -> int:
     return services.batch_jobs_fail_stale()
+
+
+@shared_task(name="jobs.purge_job_files")
+def purge_job_files_task() -> int:
+    """Delete the files of jobs finished over JOB_FILES_RETENTION_DAYS ago; how many jobs."""
+    return services.batch_job_files_purge().jobs

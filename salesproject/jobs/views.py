@@ -2,14 +2,15 @@
 counts and errors; ``POST /api/jobs/{id}/cancel/``, ``POST /api/jobs/{id}/retry/``;
 ``GET /api/jobs/{id}/errors/`` (CSV)."""
 
+from django.conf import settings
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
-from rest_framework import permissions, viewsets
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from salesproject.errors import NotFoundError
+from salesproject.errors import ApplicationError, NotFoundError
 from salesproject.jobs import services
 from salesproject.jobs.models import BatchJob
 from salesproject.jobs.serializers import BatchJobOutputSerializer
@@ -51,15 +52,39 @@ class BatchJobViewSet(viewsets.ReadOnlyModelViewSet):
         job.refresh_from_db()
         return Response(self.get_serializer(job).data)
 
-    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.BINARY})
+    @extend_schema(
+        responses={
+            (200, "text/csv"): OpenApiTypes.BINARY,
+            410: OpenApiResponse(description="Deleted after JOB_FILES_RETENTION_DAYS, or lost."),
+        }
+    )
     @action(detail=True, methods=["get"])
     def errors(self, request, pk=None):
-        """Every rejected row of the job, as CSV: the row's cells, then row, column, reason."""
+        """Every rejected row of the job, as CSV: the row's cells, then row, column, reason.
+        410 once the file was deleted (JOB_FILES_RETENTION_DAYS after the job finished)."""
         job = self.get_object()
+        if not job.error_file and job.files_purged_at:
+            raise ApplicationError(
+                f"Job {job.pk}'s error report was deleted on {job.files_purged_at:%Y-%m-%d}: "
+                f"job files are kept {settings.JOB_FILES_RETENTION_DAYS} days "
+                "(JOB_FILES_RETENTION_DAYS). The first errors are still in the job's "
+                "error_report.",
+                code="job_files_purged",
+                status_code=status.HTTP_410_GONE,
+            )
         if not job.error_file:
             raise NotFoundError(f"Job {job.pk} has no error report.")
+        try:
+            content = job.error_file.open("rb")
+        except FileNotFoundError:  # deleted by hand, or a media volume this process lacks
+            raise ApplicationError(
+                f"Job {job.pk}'s error report is missing from the file storage "
+                f"({job.error_file.name}). The first errors are still in the job's error_report.",
+                code="job_file_missing",
+                status_code=status.HTTP_410_GONE,
+            ) from None
         return FileResponse(
-            job.error_file.open("rb"),
+            content,
             as_attachment=True,
             filename=f"job-{job.pk}-errors.csv",
             content_type="text/csv; charset=utf-8",

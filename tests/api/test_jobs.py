@@ -126,6 +126,7 @@ def test_detail_fields(client_for):
         "created_at",
         "started_at",
         "finished_at",
+        "files_purged_at",
     }
     assert body["id"] == job.pk
     assert body["url"] == f"http://testserver{detail(job)}"
