@@ -154,6 +154,7 @@ def test_json_object_with_too_many_keys_is_a_file_error(settings):
 # --- the errors file can be fixed and imported again ---------------------------------------------
 
 
+@pytest.mark.embedded
 def test_the_errors_file_is_in_file_order_with_raw_cells_and_imports_again(tmp_path):
     source = tmp_path / "sales.csv"
     source.write_text(
@@ -258,3 +259,48 @@ def test_cancel_is_checked_while_reading(settings):
         )
     assert type(raised.value).__name__ == "ImportCancelled"
     assert not BatchJob.objects.exists() and not Customer.objects.exists()
+
+
+@pytest.mark.embedded
+def test_a_sales_errors_file_keeps_the_cells_as_written_and_imports_again(tmp_path):
+    """Rows rejected by the set-based checks (unknown sku, their sale's other line) come back
+    with their cells as the file had them (``…Z`` timestamps, ``9.5``), not re-formatted from
+    the staged values; fixed, the errors file imports as it is."""
+    from sales.models import Sale
+    from tests.factories import make_product
+
+    make_product(sku="HAM-1", price="9.50", stock=10)
+    make_product(sku="HAM-2", price="9.50", stock=10)
+    source = tmp_path / "sales.csv"
+    source.write_text(
+        "reference,sold_at,customer_email,sku,quantity,unit_price\n"
+        "S-1,2025-01-02T03:04:05Z,,HAM-1,1,9.5\n"
+        "S-2,2025-01-03T00:00:00Z,,NOPE,2,9.5\n"
+        "S-2,2025-01-03T00:00:00Z,,HAM-1,1,9.5\n",
+        encoding="utf-8",
+    )
+    errors = tmp_path / "errors.csv"
+    with pytest.raises(SystemExit) as exited:
+        call_command(
+            "import_data",
+            "sales",
+            str(source),
+            "--on-error",
+            "skip",
+            "--errors-out",
+            str(errors),
+            "--no-progress",
+            stdout=io.StringIO(),
+            stderr=io.StringIO(),
+        )
+    assert exited.value.code == 3
+    lines = list(csv.reader(errors.open(encoding="utf-8")))
+    assert [line[:7] for line in lines[1:]] == [
+        ["S-2", "2025-01-03T00:00:00Z", "", "NOPE", "2", "9.5", "3"],
+        ["S-2", "2025-01-03T00:00:00Z", "", "HAM-1", "1", "9.5", "4"],
+    ]
+    lines[1][3] = "HAM-2"
+    with errors.open("w", encoding="utf-8", newline="") as out:
+        csv.writer(out).writerows(lines)
+    call_command("import_data", "sales", str(errors), "--no-progress", stdout=io.StringIO())
+    assert Sale.objects.get(reference="S-2").items.count() == 2
