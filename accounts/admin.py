@@ -12,6 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models, transaction
 from django.db.models import ProtectedError, RestrictedError
@@ -20,6 +22,7 @@ from django.urls import reverse
 
 from accounts.models import ApiKey
 from accounts.services import api_key_create
+from salesproject.admin_search import BoundedSearchAdminMixin
 from salesproject.errors import ApplicationError, protected_error_message
 
 SERVICE_ERRORS = (ApplicationError, ValidationError)
@@ -158,7 +161,7 @@ class ServiceAdminMixin:
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(ServiceAdminMixin, admin.ModelAdmin):
+class ApiKeyAdmin(BoundedSearchAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
     """API keys. Adding asks only for a name; the full key is shown once, in the success
     message. Only the hash of the secret is stored, and it is never displayed. A key can then
     only be renamed or deactivated."""
@@ -199,3 +202,15 @@ class ApiKeyAdmin(ServiceAdminMixin, admin.ModelAdmin):
                 messages.SUCCESS,
             )
         return response
+
+
+# django.contrib.auth's own admins (users: username, names, email; groups: name) search too:
+# re-registered with the bound of every other admin search (salesproject/admin_search.py).
+for _model in (get_user_model(), Group):
+    if admin.site.is_registered(_model):
+        _registered = type(admin.site.get_model_admin(_model))
+        if not issubclass(_registered, BoundedSearchAdminMixin):
+            admin.site.unregister(_model)
+            admin.site.register(
+                _model, type(_registered.__name__, (BoundedSearchAdminMixin, _registered), {})
+            )

@@ -18,6 +18,7 @@ from analytics.selectors import (
 )
 from customers.models import Customer, CustomerSegment
 from products.models import Category, Product
+from salesproject.filtering import check_date_in_range
 
 MAX_DAYS = 3660  # ten years
 MAX_LIMIT = 100
@@ -27,10 +28,14 @@ class AnalyticsQuerySerializer(serializers.Serializer):
     """The period and the filters every analytics endpoint takes."""
 
     date_from = serializers.DateField(
-        required=False, help_text="First day (local, inclusive). Default: 29 days before date_to."
+        required=False,
+        validators=[check_date_in_range],
+        help_text="First day (local, inclusive). Default: 29 days before date_to.",
     )
     date_to = serializers.DateField(
-        required=False, help_text="Last day (local, inclusive). Default: today."
+        required=False,
+        validators=[check_date_in_range],
+        help_text="Last day (local, inclusive). Default: today.",
     )
     category = serializers.IntegerField(
         required=False, min_value=1, help_text="Only lines of products of this category id."

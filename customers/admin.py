@@ -8,11 +8,14 @@ from customers import services
 from customers.models import Customer
 from customers.resources import CustomerResource
 from sales.selectors import customer_has_sales
+from salesproject.admin_search import BoundedSearchAdminMixin
 from salesproject.dataio.admin import TableImportExportAdmin
 
 
 @admin.register(Customer)
-class CustomerAdmin(TableImportExportAdmin, ServiceAdminMixin, admin.ModelAdmin):
+class CustomerAdmin(
+    BoundedSearchAdminMixin, TableImportExportAdmin, ServiceAdminMixin, admin.ModelAdmin
+):
     resource_classes = [CustomerResource]
     list_display = ("name", "email", "city", "country", "segment", "created_at")
     search_fields = ("name", "email", "city", "phone")

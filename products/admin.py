@@ -19,6 +19,7 @@ from products import services
 from products.models import CatalogOutboxEntry, Category, Product, StockMovement
 from products.resources import CategoryResource, ProductResource
 from sales.selectors import product_has_sales
+from salesproject.admin_search import BoundedSearchAdminMixin
 from salesproject.dataio.admin import TableImportExportAdmin
 from salesproject.errors import ApplicationError
 
@@ -26,7 +27,9 @@ LEDGER_INLINE_ROWS = 50
 
 
 @admin.register(Category)
-class CategoryAdmin(TableImportExportAdmin, ServiceAdminMixin, admin.ModelAdmin):
+class CategoryAdmin(
+    BoundedSearchAdminMixin, TableImportExportAdmin, ServiceAdminMixin, admin.ModelAdmin
+):
     resource_classes = [CategoryResource]
     list_display = ("name", "product_count", "created_at")
     search_fields = ("name",)
@@ -145,7 +148,9 @@ class PriceChangeForm(forms.Form):
 
 
 @admin.register(Product)
-class ProductAdmin(TableImportExportAdmin, ServiceAdminMixin, admin.ModelAdmin):
+class ProductAdmin(
+    BoundedSearchAdminMixin, TableImportExportAdmin, ServiceAdminMixin, admin.ModelAdmin
+):
     resource_classes = [ProductResource]
     form = ProductAdminForm
     list_display = (
@@ -303,7 +308,7 @@ class ProductAdmin(TableImportExportAdmin, ServiceAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(StockMovement)
-class StockMovementAdmin(admin.ModelAdmin):
+class StockMovementAdmin(BoundedSearchAdminMixin, admin.ModelAdmin):
     """The stock ledger, read-only for everyone: it is written only by the stock services."""
 
     list_display = ("created_at", "product", "delta", "reason", "reference", "actor")
@@ -324,7 +329,7 @@ class StockMovementAdmin(admin.ModelAdmin):
 
 
 @admin.register(CatalogOutboxEntry)
-class CatalogOutboxEntryAdmin(admin.ModelAdmin):
+class CatalogOutboxEntryAdmin(BoundedSearchAdminMixin, admin.ModelAdmin):
     """Remote catalog stock changes still to make (HTTP catalog): read-only; the retry task
     sends them with backoff, and "Retry now" sends the selected pending ones at once."""
 

@@ -32,6 +32,7 @@ from sales import services
 from sales.models import IdempotencyKey, Sale, SaleItem, SaleStatus
 from sales.resources import SaleResource
 from sales.services import MAX_LINE_QUANTITY, SaleLine
+from salesproject.admin_search import BoundedSearchAdminMixin
 from salesproject.dataio.admin import TableImportExportAdmin
 from salesproject.errors import ConflictError
 
@@ -189,7 +190,7 @@ class RemoteCatalogTransactionMixin:
 
 
 @admin.register(IdempotencyKey)
-class IdempotencyKeyAdmin(admin.ModelAdmin):
+class IdempotencyKeyAdmin(BoundedSearchAdminMixin, admin.ModelAdmin):
     """Stored answers of ``POST /api/sales/`` with an ``Idempotency-Key`` (read-only)."""
 
     list_display = ("key", "user", "status", "response_status", "sale", "created_at", "expires_at")
@@ -207,7 +208,11 @@ class IdempotencyKeyAdmin(admin.ModelAdmin):
 
 @admin.register(Sale)
 class SaleAdmin(
-    TableImportExportAdmin, ServiceAdminMixin, RemoteCatalogTransactionMixin, admin.ModelAdmin
+    BoundedSearchAdminMixin,
+    TableImportExportAdmin,
+    ServiceAdminMixin,
+    RemoteCatalogTransactionMixin,
+    admin.ModelAdmin,
 ):
     resource_classes = [SaleResource]
     form = SaleAdminForm

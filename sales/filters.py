@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from sales.models import Sale, SaleItem, SaleStatus
 from salesproject.filtering import (
+    DateFilter,
     FilterSet,
     IsoDateTimeFilter,
     NumberFilter,
@@ -25,8 +26,8 @@ class SaleFilter(FilterSet):
     sold_before = IsoDateTimeFilter(
         field_name="sold_at", lookup_expr="lt", label="Sold before (ISO 8601 datetime)"
     )
-    date_from = django_filters.DateFilter(method="filter_date_from", label="From this day (incl.)")
-    date_to = django_filters.DateFilter(method="filter_date_to", label="To this day (inclusive)")
+    date_from = DateFilter(method="filter_date_from", label="From this day (incl.)")
+    date_to = DateFilter(method="filter_date_to", label="To this day (inclusive)")
     customer = NumberFilter(field_name="customer_id")
     has_customer = StrictBooleanFilter(field_name="customer", lookup_expr="isnull", exclude=True)
     product = NumberFilter(method="filter_product", label="Has a line of product id")

@@ -14,11 +14,14 @@ from django.core.exceptions import NON_FIELD_ERRORS, ObjectDoesNotExist
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import ProtectedError, RestrictedError
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
+from django.utils.html import escape
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from salesproject.database import is_query_timeout
 
 logger = logging.getLogger(__name__)
 
@@ -120,6 +123,60 @@ def _django_validation_to_drf(exc: DjangoValidationError) -> exceptions.Validati
     return exceptions.ValidationError({"non_field_errors": exc.messages})
 
 
+QUERY_TIMEOUT_RETRY_AFTER = 5  # seconds
+
+
+def query_timeout_message() -> str:
+    from django.conf import settings
+
+    return (
+        f"The query took longer than the {settings.DB_STATEMENT_TIMEOUT_MS} ms the server allows "
+        "and was stopped; narrow it (a shorter period, fewer or longer search words, more "
+        "filters) or try again later."
+    )
+
+
+def query_timeout_response(response_class, request=None):
+    """503 ``query_timeout``: a query stopped by PostgreSQL's statement_timeout
+    (``salesproject/database.py``)."""
+    logger.warning(
+        "Query stopped by statement_timeout: %s",
+        getattr(request, "get_full_path", lambda: "?")(),
+    )
+    response = response_class(
+        error_body("query_timeout", query_timeout_message()),
+        status=status.HTTP_503_SERVICE_UNAVAILABLE,
+    )
+    response["Retry-After"] = str(QUERY_TIMEOUT_RETRY_AFTER)
+    return response
+
+
+class QueryTimeoutMiddleware:
+    """Outside DRF (the admin, the dashboard, plain views): a query stopped by the statement
+    timeout answers a 503 (JSON under ``/api/``, a short page elsewhere) instead of a 500."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not is_query_timeout(exception):
+            return None
+        if _is_api_request(request):
+            return query_timeout_response(JsonResponse, request)
+        response = query_timeout_response(
+            lambda body, status: HttpResponse(
+                "<!doctype html><title>Query too slow</title><h1>Query too slow (503)</h1>"
+                f"<p>{escape(body['error']['message'])}</p>",
+                status=status,
+            ),
+            request,
+        )
+        return response
+
+
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF ``EXCEPTION_HANDLER``: maps every known failure to the one error shape."""
     if isinstance(exc, ApplicationError):
@@ -133,6 +190,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         return Response(
             error_body("protected", protected_error_message(exc)), status=status.HTTP_409_CONFLICT
         )
+    if is_query_timeout(exc):
+        return query_timeout_response(Response, context.get("request"))
     if isinstance(exc, DjangoValidationError):
         exc = _django_validation_to_drf(exc)
     elif isinstance(exc, Http404 | ObjectDoesNotExist):

@@ -1,7 +1,7 @@
 """Filtering helpers shared by every app's FilterSets."""
 
 import copy
-from datetime import UTC
+from datetime import UTC, date, datetime
 
 import django_filters
 from django import forms
@@ -173,6 +173,51 @@ class _TextHasWord(Func):
         return f"UPPER({text}) LIKE UPPER(%s){escape}", (*params, pattern)
 
 
+# The bounds of every search (the API's ``search=`` and the admin's search box): what the worst
+# value costs is one trigram-index condition per word, so the words are de-duplicated and
+# counted, each must hold a trigram, and the whole term is capped.
+SEARCH_MIN_WORD_LENGTH = 3  # pg_trgm takes no trigram from ``%ab%``: its index cannot serve it
+
+
+def search_words(value: str, *, param: str = "search", short_allowed=None) -> list[str]:
+    """The distinct words of a search term (case-insensitively, first spelling kept), or a
+    ValidationError naming the bound it breaks: a term over ``SEARCH_MAX_LENGTH`` characters,
+    more than ``SEARCH_MAX_WORDS`` distinct words, or a word shorter than
+    ``SEARCH_MIN_WORD_LENGTH`` characters (no index can find it: it would read the whole
+    table). The word count is checked before the lengths, so a flood of one-letter words is
+    named as too many words. ``short_allowed(word)`` may let some short words through (an
+    exact-match field of the admin answers them)."""
+    from django.conf import settings
+
+    max_length, max_words = settings.SEARCH_MAX_LENGTH, settings.SEARCH_MAX_WORDS
+    if len(value) > max_length:
+        raise ValidationError(
+            {param: [f"The search is at most {max_length} characters long ({len(value)} given)."]}
+        )
+    words: dict[str, str] = {}
+    for word in value.split():
+        words.setdefault(word.casefold(), word)
+    if len(words) > max_words:
+        raise ValidationError(
+            {param: [f"The search takes at most {max_words} different words ({len(words)} given)."]}
+        )
+    short = [
+        word
+        for word in words.values()
+        if len(word) < SEARCH_MIN_WORD_LENGTH and not (short_allowed and short_allowed(word))
+    ]
+    if short:
+        raise ValidationError(
+            {
+                param: [
+                    f"Search words must be at least {SEARCH_MIN_WORD_LENGTH} characters long: "
+                    f"{', '.join(repr(word) for word in short)} is too short."
+                ]
+            }
+        )
+    return list(words.values())
+
+
 # A search word found in more related rows than this (e.g. "example" in most customers' emails)
 # is matched through the join, in the list's order, rather than by the related ids.
 RELATED_MATCHES_MAX = 1000
@@ -227,7 +272,7 @@ def search_in(*field_names: str, one_text: bool = False):
     def filter_search(queryset, name, value):
         model = queryset.model
         postgres = connections[queryset.db].vendor == "postgresql"
-        words = value.split()
+        words = search_words(value, param=name)
         if not related and one_text and words:
             # Every word in the one text: one subquery, one index scan for all the words.
             condition = Q()
@@ -321,13 +366,45 @@ class NumberFilter(django_filters.NumberFilter):
     field_class = BoundedDecimalField
 
 
+# The days a date or datetime filter takes. At the edges of Python's calendar (0001-01-01,
+# 9999-12-31) the filters' arithmetic (the day after date_to, a period before date_from, the
+# conversion to UTC) overflowed: a 500. Nothing is sold a thousand years away from now.
+DATE_MIN = date(1000, 1, 1)
+DATE_MAX = date(8999, 12, 31)
+DATE_RANGE_MESSAGE = f"Enter a date between {DATE_MIN.isoformat()} and {DATE_MAX.isoformat()}."
+
+
+def check_date_in_range(value: date) -> None:
+    """A ValidationError (Django's) for a date outside ``DATE_MIN``..``DATE_MAX``."""
+    day = value.date() if isinstance(value, datetime) else value
+    if not DATE_MIN <= day <= DATE_MAX:
+        raise DjangoValidationError(DATE_RANGE_MESSAGE, code="date_out_of_range")
+
+
+class BoundedDateField(forms.DateField):
+    def validate(self, value):
+        super().validate(value)
+        if value not in self.empty_values:
+            check_date_in_range(value)
+
+
+class DateFilter(django_filters.DateFilter):
+    """django-filter's DateFilter, the day between ``DATE_MIN`` and ``DATE_MAX`` (else 400)."""
+
+    field_class = BoundedDateField
+
+
 class UtcIsoDateTimeField(django_filters.fields.IsoDateTimeField):
     """An ISO 8601 datetime turned to UTC: PostgreSQL refuses offsets beyond ±15:59 that
-    Python accepts (up to ±23:59), which would otherwise be a 500."""
+    Python accepts (up to ±23:59), which would otherwise be a 500. Its day is between
+    ``DATE_MIN`` and ``DATE_MAX`` (``9999-12-31T23:00-05:00`` overflowed in UTC)."""
 
     def to_python(self, value):
         parsed = super().to_python(value)
-        return parsed.astimezone(UTC) if parsed is not None and parsed.tzinfo else parsed
+        if parsed is None:
+            return parsed
+        check_date_in_range(parsed)
+        return parsed.astimezone(UTC) if parsed.tzinfo else parsed
 
 
 class IsoDateTimeFilter(django_filters.IsoDateTimeFilter):

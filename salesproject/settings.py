@@ -150,6 +150,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
+    # Last: the first to see a view's exception; a query stopped by statement_timeout is a 503.
+    "salesproject.errors.QueryTimeoutMiddleware",
 ROOT_URLCONF = "salesproject.urls"
 WSGI_APPLICATION = "salesproject.wsgi.application"
 
@@ -208,6 +210,12 @@ _database.setdefault("TEST", {})
 DATABASES = {"default": _database}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+# PostgreSQL's statement_timeout per connection (salesproject/database.py), in milliseconds,
+# 0 = none: web processes (gunicorn, runserver) stop a query after DB_STATEMENT_TIMEOUT_MS
+# (the API answers 503 query_timeout); management commands and Celery workers, whose jobs
+# read whole tables, after DB_STATEMENT_TIMEOUT_JOBS_MS.
+DB_STATEMENT_TIMEOUT_MS = _env_int("DB_STATEMENT_TIMEOUT_MS", 5000, minimum=0)
+DB_STATEMENT_TIMEOUT_JOBS_MS = _env_int("DB_STATEMENT_TIMEOUT_JOBS_MS", 600_000, minimum=0)
 
 # --- Cache (django-redis in real mode, local memory otherwise) and Celery -------------------
 
@@ -380,6 +388,12 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": API_PAGE_SIZE,
     "DEFAULT_SCHEMA_CLASS": "salesproject.schema.ErrorAwareAutoSchema",
     "EXCEPTION_HANDLER": "salesproject.errors.api_exception_handler",
+# Searches (the API's search=, the admin's search box; salesproject/filtering.py): at most
+# this many different words, each of at least 3 characters, in at most this many characters.
+SEARCH_MAX_WORDS = _env_int("SEARCH_MAX_WORDS", 8, minimum=1)
+SEARCH_MAX_LENGTH = _env_int("SEARCH_MAX_LENGTH", 200, minimum=3)
+# The most nested arrays/objects a JSON request body may hold (salesproject/parsers.py).
+API_JSON_MAX_DEPTH = _env_int("API_JSON_MAX_DEPTH", 32, minimum=2)
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
@@ -391,6 +405,12 @@ REST_FRAMEWORK = {
     # Throttling (counts in the default cache: Redis in real mode, shared by every process):
     # anonymous clients per IP, authenticated users per user; the token endpoint has its own
     # "login" scope per IP (salesproject/urls.py). Over the rate: 429 with Retry-After.
+    # DRF's parsers, the JSON one with the nesting bounded (API_JSON_MAX_DEPTH).
+    "DEFAULT_PARSER_CLASSES": [
+        "salesproject.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     # DRF's throttles, failing open when the cache is down (salesproject/throttling.py).
     "DEFAULT_THROTTLE_CLASSES": [
         "salesproject.throttling.AnonRateThrottle",

@@ -4,6 +4,7 @@ action (through the jobs service, like the API)."""
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
+from salesproject.admin_search import BoundedSearchAdminMixin
 from salesproject.errors import ApplicationError
 from salesproject.jobs import services
 from salesproject.jobs.deadletter import failed_task_resend
@@ -62,7 +63,7 @@ class BatchJobAdmin(admin.ModelAdmin):
 
 
 @admin.register(FailedTask)
-class FailedTaskAdmin(admin.ModelAdmin):
+class FailedTaskAdmin(BoundedSearchAdminMixin, admin.ModelAdmin):
     """The dead-letter log of Celery tasks; "Send again" re-sends with the same arguments (every
     task is idempotent)."""
 

@@ -179,8 +179,9 @@ def test_sales_page_size_is_capped(analyst):
     assert rest.json()["next"] is None
 
 
-def test_an_invalid_cursor_is_404_with_the_error_shape(analyst, sales):
-    assert_error(analyst.get("/api/sales/", {"cursor": "garbage"}), 404, "not_found")
+def test_an_invalid_cursor_is_a_400_naming_it(analyst, sales):
+    error = assert_error(analyst.get("/api/sales/", {"cursor": "garbage"}), 400, "invalid")
+    assert list(error["fields"]) == ["cursor"]
 
 
 def test_customers_default_page_is_bounded(analyst):

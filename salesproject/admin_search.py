@@ -1,0 +1,50 @@
+"""The admin's search box, bounded like the API's ``search=``.
+
+Django's admin search makes, per word, an OR of one ``icontains`` per search field, and ANDs
+the words, with no limit: 50 one-letter words on the sales list read the table 50 times. Every
+ModelAdmin with ``search_fields`` mixes :class:`BoundedSearchAdminMixin` in: the term is
+checked as the API checks it (``salesproject.filtering.search_words``: at most
+``SEARCH_MAX_WORDS`` different words, ``SEARCH_MAX_LENGTH`` characters, words of at least
+three characters). A refused term shows the reason as an error message above an empty list
+(the autocomplete of a foreign key just offers nothing yet).
+
+One exception: a short word of digits is searched when the admin has an exact-match field
+(``=id``-style, e.g. the stock ledger's ``=product__id``), which an index answers.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from rest_framework.exceptions import ValidationError
+
+from salesproject.filtering import search_words
+
+
+def _first_message(error: ValidationError) -> str:
+    detail = error.detail
+    if isinstance(detail, dict):
+        detail = next(iter(detail.values()))
+    if isinstance(detail, list):
+        detail = detail[0]
+    return str(detail)
+
+
+class BoundedSearchAdminMixin:
+    def get_search_results(self, request, queryset, search_term):
+        if search_term.strip():
+            problem = self.search_term_problem(request, search_term)
+            if problem is not None:
+                match = getattr(request, "resolver_match", None)
+                if match is None or match.url_name != "autocomplete":
+                    messages.error(request, f"Search refused: {problem}")
+                return queryset.none(), False
+        return super().get_search_results(request, queryset, search_term)
+
+    def search_term_problem(self, request, search_term: str) -> str | None:
+        """Why ``search_term`` is refused, or None."""
+        exact = any(field.startswith("=") for field in self.get_search_fields(request))
+        try:
+            search_words(search_term, param="q", short_allowed=str.isdigit if exact else None)
+        except ValidationError as error:
+            return _first_message(error)
+        return None
