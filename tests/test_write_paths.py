@@ -32,7 +32,12 @@ from sales.services import sale_cancel
 from salesproject.dataio.admin import TableResource
 from tests.factories import make_category, make_customer, make_product, make_sale, make_user
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_password_hasher")]
+# Embedded too: the embedded default (SQLite) has the same commands and admins.
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.embedded,
+    pytest.mark.usefixtures("fast_password_hasher"),
+]
 
 # Every management command: (the app it must come from, why it cannot write stock around the
 # services). A command that shows up here unreviewed, or from another app (a third-party

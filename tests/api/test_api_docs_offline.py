@@ -11,7 +11,8 @@ from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.test import Client, override_settings
 
-pytestmark = pytest.mark.django_db
+# Embedded too: `make run` (SQLite, no network needed) serves the same pages.
+pytestmark = [pytest.mark.django_db, pytest.mark.embedded]
 
 PAGES = ("/api/docs/", "/api/redoc/")
 
