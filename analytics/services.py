@@ -322,7 +322,26 @@ def rollups_rebuild(
             cursor.execute(f"WITH {lines} {q.snapshot_insert_sql()}")
         for n, rollup in enumerate(q.ROLLUPS):
             new = f"{REBUILD_LINES}_{n}"
-            cursor.execute(f"CREATE TEMPORARY TABLE {new} AS WITH {lines} {rollup.aggregate(1)}")
+            if postgres:
+                cursor.execute(
+                    f"CREATE TEMPORARY TABLE {new} AS WITH {lines} {rollup.aggregate(1)}"
+                )
+            else:
+                # SQLite looks each rollup row up in the recomputed rows (NOT EXISTS, UPDATE
+                # ... FROM): without an index on them, a scan of them per row (minutes for the
+                # demo data, growing with the square of the range). The index only serves
+                # when the columns have the rollup table's types (affinities), so the table
+                # is made from the rollup table's columns, then filled. PostgreSQL hashes the
+                # rows (anti-join): no index needed.
+                columns = ", ".join((*rollup.keys, *q.MEASURES))
+                cursor.execute(
+                    f"CREATE TEMPORARY TABLE {new} AS SELECT {columns} FROM {rollup.table} "
+                    "WHERE FALSE"
+                )
+                cursor.execute(
+                    f"CREATE UNIQUE INDEX {new}_keys ON {new} ({', '.join(rollup.keys)})"
+                )
+                cursor.execute(f"WITH {lines} INSERT INTO {new} ({columns}) {rollup.aggregate(1)}")
             _sync_table(cursor, rollup, new, day_range, stats)
         for table in temporary:
             cursor.execute(f"DROP TABLE {table}")
