@@ -137,6 +137,7 @@ def test_broker_on_another_redis_server_may_use_the_same_db_number():
         # The same server and db spelled differently: default port, no db (= 0), credentials,
         # upper-case host, TLS scheme, options.
         ("redis://localhost:6379/0", {"CELERY_BROKER_URL": "redis://localhost"}),
+        ("redis://localhost:6379/1", {"CELERY_BROKER_URL": "redis://127.0.0.1:6379/1"}),
         ("redis://Cache.Example/2", {"CELERY_BROKER_URL": "redis://:secret@cache.example:6379/2"}),
         (
             "rediss://cache.example:6379/4",
