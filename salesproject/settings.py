@@ -278,9 +278,10 @@ else:
 
 def _redis_server(url: str) -> tuple[str, int]:
     """``(host, port)`` of a redis:// URL, whatever its spelling (case, default port,
-    credentials): what tells whether two URLs reach the same Redis."""
+    credentials, loopback name): what tells whether two URLs reach the same Redis."""
     parts = urlsplit(url)
-    return (parts.hostname or "").lower(), parts.port or 6379
+    host = (parts.hostname or "localhost").lower()
+    return ("localhost" if host in ("localhost", "127.0.0.1", "::1") else host), parts.port or 6379
 
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="").strip()
