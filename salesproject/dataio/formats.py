@@ -336,8 +336,12 @@ class XlsxReader(TableReader):
         # it: a tiny file declaring A1:XFD1048576 would make a billion cells. Refuse a declared
         # size over the limits, then forget it and read each row no wider than the limit.
         declared_width, declared_rows = sheet.max_column, sheet.max_row
-        if declared_width:
-            check_width(declared_width, f"The sheet declares {declared_width} columns: it")
+        if declared_width and declared_width > max_columns():
+            raise TableFileError(
+                f"The sheet declares {declared_width} columns (its dimension "
+                f"{sheet.calculate_dimension()}); an import file has at most {max_columns()} "
+                "(IMPORT_MAX_COLUMNS). Copy only the table into a new sheet and save it again."
+            )
         if declared_rows and declared_rows - 1 > settings.IMPORT_MAX_ROWS:
             raise TableFileError(
                 f"The sheet declares {declared_rows - 1} data rows; an import file has at most "

@@ -304,3 +304,30 @@ def test_a_sales_errors_file_keeps_the_cells_as_written_and_imports_again(tmp_pa
         csv.writer(out).writerows(lines)
     call_command("import_data", "sales", str(errors), "--no-progress", stdout=io.StringIO())
     assert Sale.objects.get(reference="S-2").items.count() == 2
+
+
+def _over_the_worker_limit(job):
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    raise SoftTimeLimitExceeded()
+
+
+@pytest.mark.usefixtures("media_root", "jobs_in_process")
+def test_a_job_stopped_by_the_worker_time_limit_fails_with_a_clear_message(monkeypatch):
+    """Celery's soft time limit (CELERY_TASK_TIME_LIMIT) ends a job as failed with a message
+    naming the limit, not a raw exception text re-raised into the dead-letter log."""
+    from salesproject.jobs import tasks
+    from salesproject.jobs.models import FailedTask
+
+    monkeypatch.setitem(tasks.HANDLERS, "import", f"{__name__}._over_the_worker_limit")
+    job = batch_job_create(
+        kind="import",
+        params={"table": "customers", "format": "csv", "file_name": "c.csv"},
+        input_file=ContentFile(csv_bytes([("email", "name"), ("t@example.com", "T")])),
+        input_name="c.csv",
+    )
+    job.refresh_from_db()
+    assert job.status == BatchJobStatus.FAILED
+    assert "time limit" in job.message and "CELERY_TASK_TIME_LIMIT" in job.message
+    assert "rolled back" in job.message
+    assert not FailedTask.objects.exists()
