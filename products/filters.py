@@ -33,6 +33,14 @@ class ProductFilter(FilterSet):
     stock_max = NumberFilter(field_name="stock_quantity", lookup_expr="lte")
     in_stock = StrictBooleanFilter(method="filter_in_stock")
     updated_after = IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    # The Product Catalog API's names for the same filters, so that its clients can use this
+    # list unchanged (docs/catalog.md): name contains (case-insensitive), price range, in stock.
+    name = django_filters.CharFilter(
+        lookup_expr="icontains", max_length=200, label="Name contains (case-insensitive)"
+    )
+    min_price = NumberFilter(field_name="price", lookup_expr="gte", label="Alias of price_min")
+    max_price = NumberFilter(field_name="price", lookup_expr="lte", label="Alias of price_max")
+    available = StrictBooleanFilter(method="filter_in_stock", label="Alias of in_stock")
 
     class Meta:
         model = Product

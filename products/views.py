@@ -82,6 +82,10 @@ class ProductViewSet(
     action_permissions = {"price_update": ["products.change_product"]}
     representation_version = PRODUCT_REPRESENTATION_VERSION
 
+    def list(self, request, *args, **kwargs):
+        _refuse_unknown_parameters(request, ProductFilter)
+        return super().list(request, *args, **kwargs)
+
     def get_data_state(self):
         if self.action == "list":
             return selectors.product_list_state()
@@ -141,6 +145,34 @@ class ProductViewSet(
 
     def delete_object(self, instance):
         services.product_delete(product=instance)
+
+
+# Query parameters of a list besides its filters: ordering, pagination, DRF's format override.
+LIST_PARAMETERS = frozenset({"ordering", "page", "page_size", "format"})
+# Filters of the Product Catalog API that mean nothing here: named in the 400.
+UNSUPPORTED_FILTERS = {
+    "is_featured": "Products have no featured flag here; this filter is not supported.",
+}
+
+
+def _refuse_unknown_parameters(request, filterset_class) -> None:
+    """A 400 naming every query parameter the list does not know, instead of ignoring it (a
+    client would believe a filter applied that did not)."""
+    known = LIST_PARAMETERS | set(filterset_class.base_filters)
+    unknown = sorted(name for name in request.query_params if name not in known)
+    if unknown:
+        raise ApplicationError(
+            f"Unknown query parameter{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}.",
+            code="unknown_parameter",
+            fields={
+                name: [
+                    UNSUPPORTED_FILTERS.get(
+                        name, f"Unknown parameter; known: {', '.join(sorted(known))}."
+                    )
+                ]
+                for name in unknown
+            },
+        )
 
 
 def _jsonable(value):
