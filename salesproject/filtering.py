@@ -115,6 +115,8 @@ class StrictOrderingFilter(filters.OrderingFilter):
         if not params:
             return self.get_default_ordering(view)
         requested = [term.strip() for term in params.split(",") if term.strip()]
+        if not requested:  # "?ordering=,,," names no field: the default order
+            return self.get_default_ordering(view)
         allowed = {
             name for name, _label in self.get_valid_fields(queryset, view, {"request": request})
         } | {"id"}
@@ -211,7 +213,8 @@ def search_words(value: str, *, param: str = "search", short_allowed=None) -> li
             {
                 param: [
                     f"Search words must be at least {SEARCH_MIN_WORD_LENGTH} characters long: "
-                    f"{', '.join(repr(word) for word in short)} is too short."
+                    f"{', '.join(repr(word) for word in short)} "
+                    f"{'is' if len(short) == 1 else 'are'} too short."
                 ]
             }
         )

@@ -52,7 +52,7 @@ def test_fifty_one_letter_words_are_refused(analyst, url):
 def test_short_words_are_refused_naming_them(analyst, url):
     error = assert_error(analyst.get(url, {"search": "a e lovelace"}), 400, "invalid")
     assert error["fields"]["search"] == [
-        "Search words must be at least 3 characters long: 'a', 'e' is too short."
+        "Search words must be at least 3 characters long: 'a', 'e' are too short."
     ]
 
 
@@ -69,6 +69,16 @@ def test_repeated_words_count_once_whatever_their_case(analyst):
     response = analyst.get("/api/customers/", {"search": words})
     assert response.status_code == 200, response.content
     assert [row["id"] for row in response.json()["results"]] == [ada.pk]
+
+
+@pytest.mark.parametrize("ordering", [",,,", " , "])
+def test_an_ordering_naming_no_field_is_the_default_order(analyst, ordering):
+    """``?ordering=,,,`` was an IndexError (a 500)."""
+    product = make_product(price="1.00", stock=10)
+    sales = [make_sale(items=[(product, 1)]) for _ in range(2)]
+    response = analyst.get("/api/sales/", {"ordering": ordering})
+    assert response.status_code == 200, response.content
+    assert [row["id"] for row in response.json()["results"]] == [s.pk for s in sales[::-1]]
 
 
 def test_the_word_limit_is_a_setting(analyst, settings):
@@ -171,10 +181,16 @@ def test_a_page_stopped_by_the_statement_timeout_is_a_503_page(client):
 
 
 @pytest.mark.postgres
-def test_connections_of_the_test_run_take_the_web_timeout(settings):
+def test_connections_take_the_timeout_of_their_process_kind(settings):
+    """Set when Django opens a connection (here the test run's: a job, tests/conftest.py)."""
+    from salesproject.database import process_kind, statement_timeout_ms
+
+    assert process_kind() == "jobs"
     with connection.cursor() as cursor:
         cursor.execute("SHOW statement_timeout")
-        assert cursor.fetchone()[0] == f"{settings.DB_STATEMENT_TIMEOUT_MS // 1000}s"
+        shown = cursor.fetchone()[0]
+    assert shown == f"{statement_timeout_ms() // 60_000}min"
+    assert statement_timeout_ms() == settings.DB_STATEMENT_TIMEOUT_JOBS_MS
 
 
 def _probe_env(**extra: str) -> dict[str, str]:
