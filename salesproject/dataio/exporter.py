@@ -72,12 +72,16 @@ def _postgresql_rows(queryset: QuerySet, columns: Sequence[Column]) -> Iterator[
     )
     query = f"SELECT {cells} FROM ({sql}) q ({', '.join(names)})"
     work_mem = settings.EXPORT_WORK_MEM
+    # An export reads a whole table: its statements (the first FETCH sorts the result) run under
+    # the long timeout of commands and jobs, not the web's few seconds. In a request, the
+    # worker timeout (gunicorn --timeout) still bounds it.
+    timeout = getattr(settings, "DB_STATEMENT_TIMEOUT_JOBS_MS", 0)
     with transaction.atomic(using=queryset.db):
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT set_config('cursor_tuple_fraction', '1', true), "
-                "set_config('work_mem', %s, true)",
-                [work_mem or "4MB"],
+                "set_config('work_mem', %s, true), set_config('statement_timeout', %s, true)",
+                [work_mem or "4MB", f"{int(timeout)}ms"],
             )
         name = f"export_rows_{next(_cursor_names)}"
         with connection.connection.cursor(name=name, withhold=False) as cursor:

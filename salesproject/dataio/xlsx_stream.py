@@ -15,6 +15,7 @@ longer exports continue on sheets ``data 2``, ``data 3``…, each with the heade
 
 from __future__ import annotations
 
+import itertools
 import re
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
@@ -26,10 +27,15 @@ SHEET_MAX_ROWS = 1_048_576  # Excel's rows per sheet, the header included
 SHEET_MAX_BYTES = 1_900_000_000
 COMPRESS_LEVEL = 1  # most of the XML is repeated markup: level 1 is 3x faster, 10 % larger
 _FLUSH_BYTES = 1 << 16
-_SEPARATOR = "\x00"  # joins a row's cells; PostgreSQL text cannot hold it, XML neither
+_BATCH_ROWS = 1000
+# A batch of rows is escaped as one string: cells joined by _SEPARATOR, rows by _ROW_SEPARATOR,
+# two characters XML cannot carry (PostgreSQL text cannot hold the first one).
+_SEPARATOR = "\x00"
+_ROW_SEPARATOR = "\x01"
+_SEPARATORS = re.compile(r"[\x00\x01]")
 
-# Characters XML 1.0 cannot carry (the same set openpyxl drops), but not the separator.
-_ILLEGAL = re.compile(r"[\x01-\x08\x0b\x0c\x0e-\x1f]")
+# Characters XML 1.0 cannot carry (the same set openpyxl drops), but not the separators.
+_ILLEGAL = re.compile(r"[\x02-\x08\x0b\x0c\x0e-\x1f]")
 
 _CELL_OPEN = '<c t="inlineStr"><is><t xml:space="preserve">'
 _CELL_CLOSE = "</t></is></c>"
@@ -95,14 +101,27 @@ def _escape(text: str) -> str:
     return text
 
 
-def _row_xml(number: int, cells: Sequence[str]) -> str:
-    joined = _SEPARATOR.join(cells)
-    if joined.count(_SEPARATOR) != len(cells) - 1:  # a cell held the separator (SQLite)
-        joined = _SEPARATOR.join(cell.replace(_SEPARATOR, "") for cell in cells)
-    xml = f"{_CELL_OPEN}{_escape(joined).replace(_SEPARATOR, _CELL_SEPARATOR)}{_CELL_CLOSE}"
+def _rows_xml(first: int, batch: Sequence[Sequence[str]]) -> str:
+    """The XML of ``batch`` (rows of cell text), numbered from ``first``: joined, escaped and
+    split in a few string operations over the whole batch rather than per cell."""
+    text = _ROW_SEPARATOR.join([_SEPARATOR.join(cells) for cells in batch])
+    if (
+        text.count(_SEPARATOR) != sum(map(len, batch)) - len(batch)
+        or text.count(_ROW_SEPARATOR) != len(batch) - 1
+    ):  # a cell held a separator (control characters are dropped anyway)
+        text = _ROW_SEPARATOR.join(
+            [_SEPARATOR.join([_SEPARATORS.sub("", cell) for cell in cells]) for cells in batch]
+        )
+    rows = _escape(text).replace(_SEPARATOR, _CELL_SEPARATOR).split(_ROW_SEPARATOR)
+    xml = "".join(
+        [
+            f'<row r="{number}">{_CELL_OPEN}{row}{_CELL_CLOSE}</row>'
+            for number, row in enumerate(rows, first)
+        ]
+    )
     if _EMPTY_CELL in xml:  # an empty cell is an empty <c/>, as a spreadsheet writes it
         xml = xml.replace(_EMPTY_CELL, "<c/>")
-    return f'<row r="{number}">{xml}</row>'
+    return xml
 
 
 def _sheet_name(index: int) -> str:
@@ -164,7 +183,7 @@ def iter_xlsx_stream(
     archive = zipfile.ZipFile(
         sink, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL
     )
-    header_xml = _row_xml(1, list(header))
+    header_xml = _rows_xml(1, [list(header)])
     sheets = 0
     sheet = None
     row_number = sheet_bytes = 0
@@ -190,20 +209,25 @@ def iter_xlsx_stream(
 
     try:
         sheet = open_sheet()
-        for cells in rows:
-            if row_number >= sheet_max_rows or sheet_bytes >= sheet_max_bytes:
-                buffer.append(_SHEET_END)
-                write_buffer()
-                sheet.close()
-                sheet = open_sheet()
-            row_number += 1
-            xml = _row_xml(row_number, cells)
-            buffer.append(xml)
-            buffered += len(xml)
-            if buffered >= _FLUSH_BYTES:
-                write_buffer()
-                if sink.size >= _FLUSH_BYTES:
-                    yield sink.take()
+        source = iter(rows)
+        while batch := list(itertools.islice(source, _BATCH_ROWS)):
+            start = 0
+            while start < len(batch):
+                if row_number >= sheet_max_rows or sheet_bytes >= sheet_max_bytes:
+                    buffer.append(_SHEET_END)
+                    write_buffer()
+                    sheet.close()
+                    sheet = open_sheet()
+                part = batch[start : start + sheet_max_rows - row_number]
+                start += len(part)
+                xml = _rows_xml(row_number + 1, part)
+                row_number += len(part)
+                buffer.append(xml)
+                buffered += len(xml)
+                if buffered >= _FLUSH_BYTES:
+                    write_buffer()
+                    if sink.size >= _FLUSH_BYTES:
+                        yield sink.take()
         buffer.append(_SHEET_END)
         write_buffer()
         sheet.close()

@@ -187,3 +187,28 @@ def test_formula_looking_text_is_escaped_in_csv_only_and_round_trips(db, fmt):
     assert report.ok and report.created == 2, report.summary()
     stored = Customer.objects.order_by("email").values(*fields)
     assert list(stored) == FORMULA_LOOKING
+
+
+@pytest.mark.postgres
+def test_the_export_runs_under_the_jobs_statement_timeout(dataset, settings):
+    """A web request's few-second statement_timeout would cancel the first FETCH of a big
+    export (it sorts the whole result): the export transaction takes the jobs' timeout."""
+    from django.db import connection
+
+    from salesproject.dataio.tables import get_table
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's statement_timeout")
+    settings.DB_STATEMENT_TIMEOUT_JOBS_MS = 600_000
+    with connection.cursor() as cursor:
+        cursor.execute("SET statement_timeout = '4321ms'")
+    rows = get_table("sales").export_rows()
+    next(rows)  # inside the export's transaction
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW statement_timeout")
+        assert cursor.fetchone()[0] == "10min"
+    rows.close()
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW statement_timeout")
+        assert cursor.fetchone()[0] == "4321ms"
+        cursor.execute("SET statement_timeout = 0")
