@@ -13,15 +13,19 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models, transaction
 from django.db.models import ProtectedError, RestrictedError
 from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
 
+from accounts.forms import LockoutAdminAuthenticationForm
 from accounts.models import ApiKey
-from accounts.services import api_key_create
+from accounts.services import api_key_create, user_logout_everywhere
 from salesproject.admin_search import BoundedSearchAdminMixin
 from salesproject.errors import ApplicationError, protected_error_message
 
@@ -162,9 +166,10 @@ class ServiceAdminMixin:
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(BoundedSearchAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
-    """API keys. Adding asks only for a name; the full key is shown once, in the success
-    message. Only the hash of the secret is stored, and it is never displayed. A key can then
-    only be renamed or deactivated."""
+    """API keys. Adding asks only for a name; the full key is shown once, on the page that
+    answers the save (never in a message: messages travel in a signed, not encrypted, cookie).
+    Only the hash of the secret is stored, and it is never displayed. A key can then only be
+    renamed or deactivated."""
 
     list_display = ("name", "prefix", "is_active", "created_at", "last_used_at", "created_by")
     list_filter = ("is_active",)
@@ -191,17 +196,52 @@ class ApiKeyAdmin(BoundedSearchAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
         request._api_key_full_key = full_key
 
     def response_add(self, request, obj, post_url_continue=None):
-        response = super().response_add(request, obj, post_url_continue)
         full_key = getattr(request, "_api_key_full_key", None)
-        if full_key:
-            self.message_user(
-                request,
-                f"The new API key is {full_key} — copy it now: it will not be shown again "
-                "(only a hash of it is stored). Clients send it as "
-                '"Authorization: Api-Key <key>".',
-                messages.SUCCESS,
-            )
+        if not full_key:
+            return super().response_add(request, obj, post_url_continue)
+        # The key is on this page only: no redirect, no message (a cookie), never cached.
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "API key created",
+            "api_key": obj,
+            "full_key": full_key,
+        }
+        response = TemplateResponse(request, "admin/accounts/apikey/created.html", context)
+        add_never_cache_headers(response)
         return response
+
+
+# Every admin login goes through the lockout (accounts.lockout) and says so when locked.
+admin.site.login_form = LockoutAdminAuthenticationForm
+
+User = get_user_model()
+
+
+class UserAdmin(BoundedSearchAdminMixin, DjangoUserAdmin):
+    """Django's user admin, with "log out everywhere"."""
+
+    actions = ["logout_everywhere"]
+
+    @admin.action(
+        description="Log out everywhere (end all their tokens and sessions)",
+        permissions=["change"],
+    )
+    def logout_everywhere(self, request, queryset):
+        user_ids = list(queryset.values_list("pk", flat=True))
+        for user_id in user_ids:
+            user_logout_everywhere(user_id=user_id)
+        self.message_user(
+            request,
+            f"{len(user_ids)} user(s) logged out everywhere: every token and session they had "
+            "is ended.",
+            messages.SUCCESS,
+        )
+
+
+if admin.site.is_registered(User):
+    admin.site.unregister(User)
+admin.site.register(User, UserAdmin)
 
 
 # django.contrib.auth's own admins (users: username, names, email; groups: name) search too:

@@ -14,9 +14,13 @@ The token's signature check (PyJWT, HMAC-SHA256) is remembered too, per token st
 the sooner of its expiry and ``JWT_USER_CACHE_SECONDS``: a token seen before is not decoded and
 verified again (an expired one is refused as before).
 
-An access token itself stays valid until it expires whatever happens to its user (simplejwt's
-stateless design); this adds at most ``JWT_USER_CACHE_SECONDS`` to how late the database's
-``is_active`` is seen.
+An access token dies with its user's credentials (``accounts.tokens``): its ``stamp`` claim
+must match the user's password hash and token generation, checked on every request against the
+(cached) user. So a password change, deactivation or "log out everywhere" ends it at once in the
+process that made the change and within ``JWT_USER_CACHE_SECONDS`` in the others.
+
+The ``Bearer`` scheme is matched in any case (RFC 9110: auth schemes are case-insensitive;
+simplejwt compares it byte for byte).
 """
 
 from __future__ import annotations
@@ -28,9 +32,13 @@ import time
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models.signals import m2m_changed, post_delete, post_save
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
 from rest_framework_simplejwt.settings import api_settings
+
+from accounts.tokens import revoked_error, stamp_matches, token_stamp, user_for_token
 
 MAX_CACHED_USERS = 10_000
 
@@ -51,7 +59,29 @@ def cached_user_forget(user_id) -> None:
         _users.pop(str(user_id), None)
 
 
+_HEADER_TYPES = {
+    scheme.lower().encode()
+    for scheme in (
+        api_settings.AUTH_HEADER_TYPES
+        if isinstance(api_settings.AUTH_HEADER_TYPES, list | tuple)
+        else (api_settings.AUTH_HEADER_TYPES,)
+    )
+}
+
+
 class CachedUserJWTAuthentication(JWTAuthentication):
+    def get_raw_token(self, header: bytes):
+        """simplejwt's, with the scheme (``Bearer``) matched in any case."""
+        parts = header.split()
+        if not parts or parts[0].lower() not in _HEADER_TYPES:
+            return None
+        if len(parts) != 2:
+            raise AuthenticationFailed(
+                _("Authorization header must contain two space-delimited values"),
+                code="bad_authorization_header",
+            )
+        return parts[1]
+
     def get_validated_token(self, raw_token):
         ttl = settings.JWT_USER_CACHE_SECONDS
         if ttl <= 0:
@@ -69,15 +99,33 @@ class CachedUserJWTAuthentication(JWTAuthentication):
         return token
 
     def get_user(self, validated_token):
+        user = self._cached_user(validated_token)
+        if not stamp_matches(validated_token, user):
+            raise revoked_error()
+        return user
+
+    def _load_user(self, validated_token):
+        """simplejwt's ``get_user``, with the user's token generation in the same query."""
+        if api_settings.USER_ID_CLAIM not in validated_token:
+            raise InvalidToken(_("Token contained no recognizable user identification"))
+        user = user_for_token(validated_token[api_settings.USER_ID_CLAIM])
+        if user is None:
+            raise AuthenticationFailed(_("User not found"), code="user_not_found")
+        if api_settings.CHECK_USER_IS_ACTIVE and not user.is_active:
+            raise AuthenticationFailed(_("User is inactive"), code="user_inactive")
+        token_stamp(user)  # computed once, kept on the user (and its copies)
+        return user
+
+    def _cached_user(self, validated_token):
         ttl = settings.JWT_USER_CACHE_SECONDS
         if ttl <= 0:
-            return super().get_user(validated_token)
+            return self._load_user(validated_token)
         user_id = validated_token.get(api_settings.USER_ID_CLAIM)
         now = time.monotonic()
         entry = _users.get(user_id)
         if entry is not None and entry[0] > now:
             return copy.copy(entry[1])
-        user = super().get_user(validated_token)  # unknown or inactive: AuthenticationFailed
+        user = self._load_user(validated_token)  # unknown or inactive: AuthenticationFailed
         if settings.PERMISSION_CACHE_SECONDS > 0:
             user.get_all_permissions()  # kept on the user (``_perm_cache``), copied with it
         with _lock:
@@ -113,6 +161,9 @@ def connect_signals() -> None:
     user_model = get_user_model()
     post_save.connect(_forget_user, sender=user_model, dispatch_uid="jwt_user_cache_save")
     post_delete.connect(_forget_user, sender=user_model, dispatch_uid="jwt_user_cache_delete")
+    from accounts.models import TokenGeneration  # its pk is the user's
+
+    post_save.connect(_forget_user, sender=TokenGeneration, dispatch_uid="jwt_user_cache_gen")
     m2m_changed.connect(
         _forget_group_members, sender=user_model.groups.through, dispatch_uid="jwt_user_groups"
     )

@@ -26,3 +26,24 @@ class ApiKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+class TokenGeneration(models.Model):
+    """A user's token generation: "log out everywhere" adds one to it, which ends every JWT and
+    session issued before (they carry a stamp made from the password hash and this number:
+    ``accounts.tokens``). A user without a row is at generation 0."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        primary_key=True,
+        on_delete=models.CASCADE,
+        related_name="token_generation",
+    )
+    value = models.PositiveBigIntegerField(default=0)
+    changed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "token generation"
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: generation {self.value}"

@@ -9,11 +9,14 @@ from datetime import timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
-from accounts.models import ApiKey
+from accounts.models import ApiKey, TokenGeneration
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+API_KEY_SCHEME = "Api-Key"
 
 
 def hash_api_key_secret(secret: str) -> str:
@@ -43,10 +46,12 @@ def api_key_create(*, name: str, created_by: AbstractBaseUser | None = None) -> 
 
 def api_key_authenticate(*, header: str | None) -> ApiKey | None:
     """The active key matching an ``Authorization: Api-Key <prefix>.<secret>`` header, or
-    None. ``last_used_at`` is refreshed at most once a minute (no write per request)."""
-    if not header or not header.startswith("Api-Key "):
+    None. The scheme is matched in any case (RFC 9110: ``API-Key``, ``api-key``...).
+    ``last_used_at`` is refreshed at most once a minute (no write per request)."""
+    scheme, _, credentials = (header or "").partition(" ")
+    if scheme.lower() != API_KEY_SCHEME.lower():
         return None
-    prefix, _, secret = header.removeprefix("Api-Key ").strip().partition(".")
+    prefix, _, secret = credentials.strip().partition(".")
     if not secret or not (prefix.isascii() and prefix.isalnum()):  # e.g. a NUL: PostgreSQL
         return None  # cannot compare it (a 500), and no prefix we make has one
     api_key = ApiKey.objects.filter(prefix=prefix, is_active=True).first()
@@ -59,3 +64,28 @@ def api_key_authenticate(*, header: str | None) -> ApiKey | None:
         ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
         api_key.last_used_at = now
     return api_key
+
+
+def user_logout_everywhere(*, user_id: int) -> int:
+    """End every JWT (access and refresh) and every session of the user issued before now: their
+    token generation goes up by one (``accounts.tokens``). Returns the new generation. Seen at
+    once in this process, within ``JWT_USER_CACHE_SECONDS`` in the others."""
+    from accounts.authentication import cached_user_forget
+
+    with transaction.atomic():
+        updated = TokenGeneration.objects.filter(user_id=user_id).update(
+            value=F("value") + 1, changed_at=timezone.now()
+        )
+        if not updated:
+            try:
+                with transaction.atomic():
+                    TokenGeneration.objects.create(user_id=user_id, value=1)
+            except IntegrityError:  # created meanwhile by a concurrent call
+                TokenGeneration.objects.filter(user_id=user_id).update(
+                    value=F("value") + 1, changed_at=timezone.now()
+                )
+        generation = TokenGeneration.objects.values_list("value", flat=True).get(user_id=user_id)
+        # Now, and again once committed (a request in between could cache the old generation).
+        transaction.on_commit(lambda: cached_user_forget(user_id))
+    cached_user_forget(user_id)
+    return generation

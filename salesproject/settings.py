@@ -146,12 +146,14 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # A session opened before its user's "log out everywhere" is logged out (accounts/middleware).
+    "accounts.middleware.SessionGenerationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-]
-
     # Last: the first to see a view's exception; a query stopped by statement_timeout is a 503.
     "salesproject.errors.QueryTimeoutMiddleware",
+]
+
 ROOT_URLCONF = "salesproject.urls"
 WSGI_APPLICATION = "salesproject.wsgi.application"
 
@@ -208,14 +210,14 @@ else:
     )
 _database.setdefault("TEST", {})
 DATABASES = {"default": _database}
-DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 # PostgreSQL's statement_timeout per connection (salesproject/database.py), in milliseconds,
 # 0 = none: web processes (gunicorn, runserver) stop a query after DB_STATEMENT_TIMEOUT_MS
 # (the API answers 503 query_timeout); management commands and Celery workers, whose jobs
 # read whole tables, after DB_STATEMENT_TIMEOUT_JOBS_MS.
 DB_STATEMENT_TIMEOUT_MS = _env_int("DB_STATEMENT_TIMEOUT_MS", 5000, minimum=0)
 DB_STATEMENT_TIMEOUT_JOBS_MS = _env_int("DB_STATEMENT_TIMEOUT_JOBS_MS", 600_000, minimum=0)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 
 # --- Cache (django-redis in real mode, local memory otherwise) and Celery -------------------
 
@@ -369,11 +371,30 @@ PERMISSION_CACHE_SECONDS = _env_int("PERMISSION_CACHE_SECONDS", 60, minimum=0)
 # Seconds each process keeps the user behind a JWT, with their permissions, instead of loading
 # them on every request (accounts/authentication.py); 0 = off.
 JWT_USER_CACHE_SECONDS = _env_int("JWT_USER_CACHE_SECONDS", 30, minimum=0)
+# Login lockout on every login form and the token endpoint, counted in the cache (Redis):
+# failures per (username, client IP), per username from anywhere, and per client IP, within
+# LOGIN_LOCKOUT_SECONDS; a lock lasts that long (accounts/lockout.py, docs/security.md). 0 = off.
+LOGIN_FAILURE_LIMIT = _env_int("LOGIN_FAILURE_LIMIT", 5, minimum=0)
+LOGIN_USERNAME_FAILURE_LIMIT = _env_int("LOGIN_USERNAME_FAILURE_LIMIT", 20, minimum=0)
+LOGIN_IP_FAILURE_LIMIT = _env_int("LOGIN_IP_FAILURE_LIMIT", 50, minimum=0)
+LOGIN_LOCKOUT_SECONDS = _env_int("LOGIN_LOCKOUT_SECONDS", 900, minimum=1)
+if 0 < LOGIN_USERNAME_FAILURE_LIMIT <= LOGIN_FAILURE_LIMIT:
+    raise _config_error(
+        "LOGIN_USERNAME_FAILURE_LIMIT",
+        "it must be more than LOGIN_FAILURE_LIMIT (or 0 for off), or one client could lock "
+        "anyone's account out",
+    )
 
 API_PAGE_SIZE = _env_int("API_PAGE_SIZE", 50, minimum=1)
 API_MAX_PAGE_SIZE = _env_int("API_MAX_PAGE_SIZE", 500, minimum=1)
 if API_MAX_PAGE_SIZE < API_PAGE_SIZE:
     raise _config_error("API_MAX_PAGE_SIZE", "it must be at least API_PAGE_SIZE")
+# Searches (the API's search=, the admin's search box; salesproject/filtering.py): at most
+# this many different words, each of at least 3 characters, in at most this many characters.
+SEARCH_MAX_WORDS = _env_int("SEARCH_MAX_WORDS", 8, minimum=1)
+SEARCH_MAX_LENGTH = _env_int("SEARCH_MAX_LENGTH", 200, minimum=3)
+# The most nested arrays/objects a JSON request body may hold (salesproject/parsers.py).
+API_JSON_MAX_DEPTH = _env_int("API_JSON_MAX_DEPTH", 32, minimum=2)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -385,16 +406,16 @@ REST_FRAMEWORK = {
         "django_filters.rest_framework.DjangoFilterBackend",
         "salesproject.filtering.StrictOrderingFilter",
     ],
+    # DRF's parsers, the JSON one with the nesting bounded (API_JSON_MAX_DEPTH).
+    "DEFAULT_PARSER_CLASSES": [
+        "salesproject.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "salesproject.pagination.PageNumberPagination",
     "PAGE_SIZE": API_PAGE_SIZE,
     "DEFAULT_SCHEMA_CLASS": "salesproject.schema.ErrorAwareAutoSchema",
     "EXCEPTION_HANDLER": "salesproject.errors.api_exception_handler",
-# Searches (the API's search=, the admin's search box; salesproject/filtering.py): at most
-# this many different words, each of at least 3 characters, in at most this many characters.
-SEARCH_MAX_WORDS = _env_int("SEARCH_MAX_WORDS", 8, minimum=1)
-SEARCH_MAX_LENGTH = _env_int("SEARCH_MAX_LENGTH", 200, minimum=3)
-# The most nested arrays/objects a JSON request body may hold (salesproject/parsers.py).
-API_JSON_MAX_DEPTH = _env_int("API_JSON_MAX_DEPTH", 32, minimum=2)
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
@@ -406,12 +427,6 @@ API_JSON_MAX_DEPTH = _env_int("API_JSON_MAX_DEPTH", 32, minimum=2)
     # Throttling (counts in the default cache: Redis in real mode, shared by every process):
     # anonymous clients per IP, authenticated users per user; the token endpoint has its own
     # "login" scope per IP (salesproject/urls.py). Over the rate: 429 with Retry-After.
-    # DRF's parsers, the JSON one with the nesting bounded (API_JSON_MAX_DEPTH).
-    "DEFAULT_PARSER_CLASSES": [
-        "salesproject.parsers.JSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
     # DRF's throttles, failing open when the cache is down (salesproject/throttling.py).
     "DEFAULT_THROTTLE_CLASSES": [
         "salesproject.throttling.AnonRateThrottle",
@@ -434,6 +449,11 @@ SIMPLE_JWT = {
     "UPDATE_LAST_LOGIN": True,
     "AUTH_HEADER_TYPES": ("Bearer",),
     "SIGNING_KEY": env.str("JWT_SIGNING_KEY", default="") or SECRET_KEY,
+    # Tokens carry a stamp of their user's password and token generation, checked on every
+    # use: a password change or "log out everywhere" ends them (accounts/tokens.py).
+    "TOKEN_OBTAIN_SERIALIZER": "accounts.tokens.StampedTokenObtainPairSerializer",
+    "TOKEN_REFRESH_SERIALIZER": "accounts.tokens.StampedTokenRefreshSerializer",
+    "TOKEN_VERIFY_SERIALIZER": "accounts.tokens.StampedTokenVerifySerializer",
 }
 
 SPECTACULAR_SETTINGS = {
@@ -601,6 +621,15 @@ IDEMPOTENCY_KEY_TTL_HOURS = _env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24, minimum=24
 IMPORT_SYNC_MAX_BYTES = _env_int("IMPORT_SYNC_MAX_BYTES", 1_000_000, minimum=0)
 IMPORT_MAX_BYTES = _env_int("IMPORT_MAX_BYTES", 500_000_000, minimum=1)
 IMPORT_ADMIN_MAX_BYTES = _env_int("IMPORT_ADMIN_MAX_BYTES", 20_000_000, minimum=1)
+# Bounds on what one import file may cost (docs/security.md, "File imports"): data rows, columns
+# (also the widest XLSX sheet read), characters in one CSV line / XLSX row / JSON object (a longer
+# one is an error for that row), row errors kept for the report and the errors file (all are
+# counted), and the wall-clock limit of an import job (it fails with a message saying so).
+IMPORT_MAX_ROWS = _env_int("IMPORT_MAX_ROWS", 5_000_000, minimum=1)
+IMPORT_MAX_COLUMNS = _env_int("IMPORT_MAX_COLUMNS", 64, minimum=16)
+IMPORT_MAX_LINE_LENGTH = _env_int("IMPORT_MAX_LINE_LENGTH", 65_536, minimum=1024)
+IMPORT_ERRORS_KEPT = _env_int("IMPORT_ERRORS_KEPT", 1_000, minimum=1)
+IMPORT_JOB_TIME_LIMIT = _env_int("IMPORT_JOB_TIME_LIMIT", 1800, minimum=10)
 # PostgreSQL imports: check the foreign keys of imported rows as one set under FOR KEY SHARE
 # locks instead of a trigger per row (needs the right to set session_replication_role; falls
 # back to the triggers otherwise); the work_mem of the import and export transactions.
@@ -639,12 +668,3 @@ JOB_FILES_RETENTION_DAYS = _env_int("JOB_FILES_RETENTION_DAYS", 7, minimum=1)
 # write starts a new generation. Off: every answer is computed (benchmarks, debugging).
 ANALYTICS_CACHE_ENABLED = _env_bool("ANALYTICS_CACHE_ENABLED", default=True)
 ANALYTICS_CACHE_SECONDS = _env_int("ANALYTICS_CACHE_SECONDS", CACHE_TIMEOUT, minimum=1)
-# Bounds on what one import file may cost (docs/security.md, "File imports"): data rows, columns
-# (also the widest XLSX sheet read), characters in one CSV line / XLSX row / JSON object (a longer
-# one is an error for that row), row errors kept for the report and the errors file (all are
-# counted), and the wall-clock limit of an import job (it fails with a message saying so).
-IMPORT_MAX_ROWS = _env_int("IMPORT_MAX_ROWS", 5_000_000, minimum=1)
-IMPORT_MAX_COLUMNS = _env_int("IMPORT_MAX_COLUMNS", 64, minimum=16)
-IMPORT_MAX_LINE_LENGTH = _env_int("IMPORT_MAX_LINE_LENGTH", 65_536, minimum=1024)
-IMPORT_ERRORS_KEPT = _env_int("IMPORT_ERRORS_KEPT", 1_000, minimum=1)
-IMPORT_JOB_TIME_LIMIT = _env_int("IMPORT_JOB_TIME_LIMIT", 1800, minimum=10)

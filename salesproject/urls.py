@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import (
@@ -6,28 +7,37 @@ from drf_spectacular.views import (
     SpectacularRedocView,
     SpectacularSwaggerView,
 )
-from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView, TokenVerifyView
+from rest_framework_simplejwt.views import TokenRefreshView, TokenVerifyView
 
+from accounts.forms import LockoutAuthenticationForm
+from accounts.views import LoginThrottledTokenObtainPairView, LogoutEverywhereView
 from analytics.dashboard import dashboard
 from products.views import ProductPurchaseView, ProductRestockView
 from salesproject import health, metrics
 from salesproject.api import router
 from salesproject.errors import json_api_not_found
-from salesproject.throttling import AnonRateThrottle, ScopedRateThrottle
 
-
-class LoginThrottledTokenObtainPairView(TokenObtainPairView):
-    """``POST /api/auth/token/``, also limited per client IP by the ``login`` rate
-    (THROTTLE_LOGIN_RATE): password guessing gets 429 with Retry-After."""
-
-    throttle_classes = [AnonRateThrottle, ScopedRateThrottle]
-    throttle_scope = "login"
-
+# The browsable API's login and logout (rest_framework.urls), with the lockout's message.
+browsable_api_auth_patterns = (
+    [
+        path(
+            "login/",
+            auth_views.LoginView.as_view(
+                template_name="rest_framework/login.html",
+                authentication_form=LockoutAuthenticationForm,
+            ),
+            name="login",
+        ),
+        path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    ],
+    "rest_framework",
+)
 
 api_patterns = [
     path("auth/token/", LoginThrottledTokenObtainPairView.as_view(), name="token_obtain_pair"),
     path("auth/token/refresh/", TokenRefreshView.as_view(), name="token_refresh"),
     path("auth/token/verify/", TokenVerifyView.as_view(), name="token_verify"),
+    path("auth/logout-all/", LogoutEverywhereView.as_view(), name="logout_all"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     # ReDoc without drf-spectacular's Google Fonts links (templates/api_docs/redoc.html).
@@ -53,7 +63,7 @@ urlpatterns = [
     re_path(r"^health/ready/?$", health.ready, name="health-ready"),
     re_path(r"^metrics/?$", metrics.metrics_view, name="metrics"),
     path("api/", include(api_patterns)),
-    path("api-auth/", include("rest_framework.urls", namespace="rest_framework")),
+    path("api-auth/", include(browsable_api_auth_patterns, namespace="rest_framework")),
 ]
 
 handler404 = "salesproject.errors.json_not_found"

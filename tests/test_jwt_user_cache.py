@@ -10,9 +10,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.backends import TokenBackend
-from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts import authentication
+from accounts.tokens import StampedAccessToken as AccessToken
 from tests.api import assert_error
 from tests.factories import make_customer, make_user
 

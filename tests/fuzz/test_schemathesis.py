@@ -12,7 +12,6 @@ import schemathesis
 from django.core import signals
 from django.db import close_old_connections
 from hypothesis import HealthCheck, given, settings
-from rest_framework_simplejwt.tokens import AccessToken
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -22,6 +21,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from accounts.tokens import StampedAccessToken as AccessToken
 from salesproject.wsgi import application
 from tests.factories import make_customer, make_product, make_sale, make_user
 
