@@ -146,7 +146,6 @@ def test_email_cells_are_escaped_in_exports(db):
     assert "\r\n'=1+2@example.com,Eve," in export_bytes("customers").decode()
 
 
-
 FORMULA_LOOKING = [
     {"email": "=1+2@example.com", "name": "=1+2", "phone": "+44 7302 616414", "city": "-5"},
     {"email": "sum@example.com", "name": "@SUM(A1)", "phone": "-5", "city": "=A1"},
@@ -212,3 +211,22 @@ def test_the_export_runs_under_the_jobs_statement_timeout(dataset, settings):
         cursor.execute("SHOW statement_timeout")
         assert cursor.fetchone()[0] == "4321ms"
         cursor.execute("SET statement_timeout = 0")
+
+
+def test_json_export_writes_what_json_dumps_writes():
+    """The JSON writer's template (keys once, values by json's C encoder) gives the same text
+    as json.dumps of each row's object."""
+    import json
+
+    from salesproject.dataio.formats import WRITERS
+
+    header = ["name", 'odd "key" %s', "é"]
+    rows = [
+        ['quote " back \\ slash', "line\nbreak\ttab\x07", "日本 🙂 %d %%"],
+        ["", "=1+2", "'+44"],
+    ]
+    text = b"".join(WRITERS["json"](header, rows)).decode()
+    objects = [dict(zip(header, row, strict=True)) for row in rows]
+    expected = ",\n".join(json.dumps(item, ensure_ascii=False) for item in objects)
+    assert text == f"[\n{expected}\n]\n"
+    assert json.loads(text) == objects
