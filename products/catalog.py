@@ -6,8 +6,9 @@
   is one database transaction around the conditional stock updates and the caller's writes
   (the sale and its items): everything commits together or not at all.
 - ``http``: stock lives in a remote Product Catalog API (``products.catalog_client``). Local
-  Product rows mirror the remote products under the same ids (synced on first use and by
-  ``sync_catalog``). :meth:`HttpCatalog.stock_transaction` takes remote stock first, with no
+  Product rows mirror the remote products, keyed by ``Product.remote_id`` (synced on first use
+  and by ``sync_catalog``); our own products (no ``remote_id``) are never touched. All the
+  catalog calls of one sale share one deadline (``CATALOG_SALE_DEADLINE``). :meth:`HttpCatalog.stock_transaction` takes remote stock first, with no
   database transaction open, then runs the caller's writes in one local transaction; if anything
   fails after a remote decrement, the decrement is undone (compensation). Stock that must go
   back to the remote (a cancelled sale, an undone purchase) goes through the outbox

@@ -27,7 +27,7 @@ class CategoryInputSerializer(serializers.ModelSerializer):
 
 # Bump when the product or category JSON changes (fields, formats): it is part of the ETags of
 # the catalog reads (salesproject/conditional.py), so clients never keep an old shape.
-PRODUCT_REPRESENTATION_VERSION = "1"
+PRODUCT_REPRESENTATION_VERSION = "2"  # 2: remote_id
 CATEGORY_REPRESENTATION_VERSION = "1"
 
 _CENT = Decimal("0.01")
@@ -94,6 +94,13 @@ class ProductOutputSerializer(serializers.Serializer):
         read_only=True, help_text="Changed only through the stock ledger (StockMovement)."
     )
     is_active = serializers.BooleanField(read_only=True)
+    remote_id = serializers.IntegerField(
+        label="Remote catalog id",
+        read_only=True,
+        allow_null=True,
+        help_text="CATALOG_BACKEND=http: the remote catalog's id of the product this row mirrors; "
+        "null for our own products.",
+    )
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
 
@@ -128,6 +135,8 @@ class ProductOutputSerializer(serializers.Serializer):
             data["cost"] = _money(instance.cost)
         data["stock_quantity"] = int(instance.stock_quantity)
         data["is_active"] = bool(instance.is_active)
+        remote_id = instance.remote_id
+        data["remote_id"] = None if remote_id is None else int(remote_id)
         data["created_at"] = _datetime(instance.created_at, tz)
         data["updated_at"] = _datetime(instance.updated_at, tz)
         return data

@@ -376,6 +376,7 @@ class ReferenceProductSerializer(serializers.ModelSerializer):
             "cost",
             "stock_quantity",
             "is_active",
+            "remote_id",
             "created_at",
             "updated_at",
         ]

@@ -216,6 +216,11 @@ def test_a_local_product_with_a_remote_products_id_never_becomes_its_mirror(remo
     )
     local.refresh_from_db()
     assert (local.name, local.remote_id) == ("Local only", None)
+    # The API shows both under our ids, each mirror with the remote's id.
+    shown = {
+        pk: seller.get(f"/api/products/{pk}/").json()["remote_id"] for pk in (local.pk, mirror.pk)
+    }
+    assert shown == {local.pk: None, mirror.pk: alpha}
     sold_mirror = seller.post(SALES, sale_body((mirror.pk, 2)), format="json")
     assert sold_mirror.status_code == 201, sold_mirror.json()
     assert remote.stock(alpha) == 8
