@@ -347,11 +347,8 @@ class XlsxReader(TableReader):
                 f"The sheet declares {declared_rows - 1} data rows; an import file has at most "
                 f"{settings.IMPORT_MAX_ROWS} (IMPORT_MAX_ROWS). Split it into smaller files."
             )
-        sheet.reset_dimensions()
-        self._rows = sheet.iter_rows(max_col=max_columns() + 1, values_only=True)
-        self._row_number = 0
-        for header in self._rows:
-            self._row_number += 1
+        self._rows = _sheet_rows(sheet, max_columns() + 1)
+        for _, header in self._rows:
             if any(cell not in (None, "") for cell in header):
                 break
         else:
@@ -363,7 +360,7 @@ class XlsxReader(TableReader):
 
     def rows(self) -> Iterator[tuple[int, list[str] | BadRow]]:
         width, limit = len(self.header), max_line_length()
-        for row_number, values in enumerate(self._rows, start=self._row_number + 1):
+        for row_number, values in self._rows:
             end = len(values)  # up to the last cell with a value (at most IMPORT_MAX_COLUMNS + 1)
             while end and values[end - 1] in (None, ""):
                 end -= 1
@@ -384,6 +381,46 @@ class XlsxReader(TableReader):
 
     def again(self) -> XlsxReader | None:
         return XlsxReader(self._source, self._expected) if _rewind(self._source) else None
+
+
+def _sheet_rows(sheet, width: int) -> Iterator[tuple[int, list[Any]]]:
+    """(row number, the values of its first ``width`` columns) for each row the worksheet's XML
+    holds, read as a stream. openpyxl's own read-only rows are padded to the declared (or the
+    row's last) column, and each parsed row, though cleared, stays in the XML tree: memory grew
+    with the number of rows (about 85 MB per million). Here rows are parsed by openpyxl's
+    ``WorkSheetParser.parse_row`` (types, shared strings, dates as openpyxl reads them) and
+    dropped from the tree at once; missing rows are not made up."""
+    from xml.etree.ElementTree import iterparse
+
+    from openpyxl.worksheet._reader import ROW_TAG, WorkSheetParser
+
+    workbook = sheet.parent
+    with workbook._archive.open(sheet._worksheet_path) as source:
+        parser = WorkSheetParser(
+            source,
+            sheet._shared_strings,
+            data_only=True,
+            epoch=workbook.epoch,
+            date_formats=workbook._date_formats,
+            timedelta_formats=workbook._timedelta_formats,
+        )
+        parents: list[Any] = []
+        for event, element in iterparse(source, events=("start", "end")):
+            if event == "start":
+                parents.append(element)
+                continue
+            parents.pop()
+            if element.tag != ROW_TAG:
+                continue
+            number, cells = parser.parse_row(element)
+            if parents:
+                parents[-1].clear()  # the rows read so far (sheetData holds nothing else)
+            parser.row_dimensions.clear()
+            values: list[Any] = [None] * width
+            for cell in cells:
+                if cell["column"] <= width:
+                    values[cell["column"] - 1] = cell["value"]
+            yield number, values
 
 
 _PROLOG_LIMIT = 1 << 16
