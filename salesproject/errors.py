@@ -8,6 +8,8 @@ build error responses themselves.
 from __future__ import annotations
 
 import logging
+import sqlite3
+import sys
 from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, ObjectDoesNotExist
@@ -151,6 +153,61 @@ def query_timeout_response(response_class, request=None):
     return response
 
 
+DATABASE_BUSY_RETRY_AFTER = 2  # seconds
+DATABASE_BUSY_MESSAGE = (
+    "The database is busy with another write (a rollup rebuild, an import) and the request "
+    "gave up waiting for it; nothing was changed. Please try again in a moment."
+)
+
+
+def is_database_busy(exc: BaseException) -> bool:
+    """SQLite (the embedded default) gave up waiting for another connection's lock after its
+    busy timeout: Django's OperationalError caused by sqlite3's, recognised by its primary
+    result code (SQLITE_BUSY, or SQLITE_LOCKED), not by its message."""
+    from django.db import OperationalError
+
+    if not isinstance(exc, OperationalError):
+        return False
+    code = getattr(exc.__cause__, "sqlite_errorcode", None)
+    return isinstance(code, int) and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+def database_busy_response(request):
+    """503 ``database_busy``: JSON in the error shape under ``/api/``, a short page elsewhere."""
+    logger.warning(
+        "Database busy (SQLite lock wait timed out): %s",
+        getattr(request, "get_full_path", lambda: "?")(),
+    )
+    if request is None or _is_api_request(request):
+        response = JsonResponse(
+            error_body("database_busy", DATABASE_BUSY_MESSAGE),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
+    else:
+        response = HttpResponse(
+            "<!doctype html><title>Database busy</title><h1>Database busy (503)</h1>"
+            f"<p>{escape(DATABASE_BUSY_MESSAGE)}</p>",
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
+    response["Retry-After"] = str(DATABASE_BUSY_RETRY_AFTER)
+    return response
+
+
+class DatabaseBusyMiddleware:
+    """Outside DRF (the admin, the dashboard, plain views), in debug mode too: a view stopped by
+    a locked SQLite database answers 503 instead of a 500 (``handler500`` covers what fails
+    outside the views when DEBUG is off)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        return database_busy_response(request) if is_database_busy(exception) else None
+
+
 class QueryTimeoutMiddleware:
     """Outside DRF (the admin, the dashboard, plain views): a query stopped by the statement
     timeout answers a 503 (JSON under ``/api/``, a short page elsewhere) instead of a 500."""
@@ -192,6 +249,13 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         )
     if is_query_timeout(exc):
         return query_timeout_response(Response, context.get("request"))
+    if is_database_busy(exc):
+        busy = database_busy_response(context.get("request"))
+        return Response(
+            error_body("database_busy", DATABASE_BUSY_MESSAGE),
+            status=busy.status_code,
+            headers={"Retry-After": busy["Retry-After"]},
+        )
     if isinstance(exc, DjangoValidationError):
         exc = _django_validation_to_drf(exc)
     elif isinstance(exc, Http404 | ObjectDoesNotExist):
@@ -246,6 +310,8 @@ def json_api_not_found(request, *args, **kwargs):
 
 def json_server_error(request):
     """``handler500``: never leaks internals; JSON for API paths."""
+    if is_database_busy(sys.exc_info()[1] or Exception()):  # e.g. a session saved by middleware
+        return database_busy_response(request)
     if _is_api_request(request):
         return JsonResponse(
             error_body("server_error", "An unexpected error occurred; it has been logged."),

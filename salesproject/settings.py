@@ -152,6 +152,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last: the first to see a view's exception; a query stopped by statement_timeout is a 503.
     "salesproject.errors.QueryTimeoutMiddleware",
+    # A view stopped by a locked SQLite database (embedded default) is a 503, not a 500.
+    "salesproject.errors.DatabaseBusyMiddleware",
 ]
 
 ROOT_URLCONF = "salesproject.urls"
@@ -194,9 +196,20 @@ else:
     _database = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(BASE_DIR / "db.sqlite3")}
 
 if _database["ENGINE"] == "django.db.backends.sqlite3":
-    # WAL and a busy timeout let the dev server and a management command share the file.
+    # WAL (readers never wait for the writer) and a busy timeout let the dev server and a
+    # management command share the file: a write waits up to SQLITE_BUSY_TIMEOUT seconds for
+    # another connection's write lock, then answers 503 database_busy (salesproject/errors.py).
+    # IMMEDIATE: a transaction takes the write lock when it begins, so it waits for it there
+    # (a read transaction turning into a write one would fail at once instead of waiting).
+    SQLITE_BUSY_TIMEOUT = _env_float("SQLITE_BUSY_TIMEOUT", 20.0)
+    if SQLITE_BUSY_TIMEOUT > 300:
+        raise _config_error("SQLITE_BUSY_TIMEOUT", "at most 300 seconds (a request waits it)")
     _database.setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+        {
+            "timeout": SQLITE_BUSY_TIMEOUT,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
     )
 else:
     # Each worker keeps its connection: with 0, every request opens one (PostgreSQL forks a
