@@ -164,3 +164,20 @@ def test_a_token_without_a_stamp_is_refused(user):
 
     assert_error(_get(str(AccessToken.for_user(user))), 401, "token_revoked")
     assert_error(_refresh(str(RefreshToken.for_user(user))), 401, "token_revoked")
+
+
+def test_another_process_sees_the_change_within_the_user_cache_lifetime(user, settings):
+    """A change made elsewhere fires no signal here (a raw UPDATE stands for another process):
+    the user kept in this process is dropped after JWT_USER_CACHE_SECONDS, and then the
+    token is refused."""
+    import time
+
+    settings.JWT_USER_CACHE_SECONDS = 1
+    tokens = _login(user)
+    assert _get(tokens["access"]).status_code == 200  # the user is now kept for 1 s
+    user.set_password("a-New-password-456")
+    get_user_model().objects.filter(pk=user.pk).update(password=user.password)
+
+    time.sleep(1.2)
+
+    assert_error(_get(tokens["access"]), 401, "token_revoked")
