@@ -131,3 +131,12 @@ BENCH_CACHE_PURGE_ARGS ?=
 .PHONY: bench-cache-purge
 bench-cache-purge: install ## Purge of 1M stale cache keys while a client reads (its max latency)
 	$(PY) bench/cache_purge.py --redis-url $(BENCH_CACHE_PURGE_REDIS_URL) $(BENCH_CACHE_PURGE_ARGS)
+
+# --- bench-adversarial: hostile input against a running service (bench/adversarial_*.py) ---------
+# Each bench/adversarial_*.py in turn (searches: many and short words while /health/live is
+# probed; see bench/README.md), on sales_bench (created and seeded with 200,000 sales if empty).
+.PHONY: bench-adversarial
+bench-adversarial: check-services ## Adversarial searches (and files) against gunicorn: time per request, responsiveness
+	@set -e; for script in bench/adversarial_*.py; do \
+		echo "== $$script"; $(BENCH_ENV) $(PY) $$script; \
+	done
