@@ -101,6 +101,9 @@ def setup_django(args: argparse.Namespace) -> None:
     sys.path.append(str(BENCH_DIR))
     import django
 
+    from salesproject.database import JOBS, set_process_kind
+
+    set_process_kind(JOBS)  # the jobs' statement timeout, not a request's
     django.setup()
 
 

@@ -225,6 +225,8 @@ def products_file(path: Path, count: int) -> None:
 SERVICE_SNIPPET = """
 import sys, time
 import django
+from salesproject.database import set_process_kind
+set_process_kind("jobs")  # the service as a job runs it
 django.setup()
 from salesproject.dataio.importer import ImportOptions
 from salesproject.dataio.services import data_import

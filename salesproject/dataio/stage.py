@@ -84,6 +84,12 @@ class Stage:
         work_mem = settings.IMPORT_WORK_MEM
         if is_postgresql() and work_mem:  # the checks' sorts and hashes in memory, not on disk
             execute("SELECT set_config('work_mem', %s, true)", [work_mem])
+        if is_postgresql():
+            # An import's set-based statements cover the whole file (its size capped by the
+            # IMPORT_*_MAX_BYTES settings): the jobs' statement timeout, in a request too (the
+            # web's few seconds is for reads; salesproject/database.py), for this transaction.
+            timeout = settings.DB_STATEMENT_TIMEOUT_JOBS_MS
+            execute("SELECT set_config('statement_timeout', %s, true)", [f"{timeout}ms"])
         execute(f"DROP TABLE IF EXISTS {self.name}")
         execute(f"CREATE TEMPORARY TABLE {self.name} ({', '.join(definitions)}){suffix}")
         self._adapters = [self._adapter(column) for column in self.columns]
