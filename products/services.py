@@ -19,7 +19,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import DecimalField, ExpressionWrapper, F, Max, Q, QuerySet
+from django.db.models import ExpressionWrapper, F, Max, Q, QuerySet
 from django.db.models.functions import Round
 from django.utils import timezone
 
@@ -40,6 +40,7 @@ from products.models import (
 )
 from salesproject import metrics
 from salesproject.errors import ApplicationError, ConflictError, NotFoundError
+from salesproject.money import MoneyField, money_str
 from salesproject.services import model_update
 
 logger = logging.getLogger(__name__)
@@ -722,7 +723,8 @@ def product_price_update(
     with transaction.atomic():
         selected = Product.objects.filter(pk__in=products.values("pk")).annotate(
             new_price=ExpressionWrapper(
-                expression, output_field=DecimalField(max_digits=12, decimal_places=2)
+                expression,
+                output_field=MoneyField(max_digits=12),  # cents on SQLite too
             )
         )
         if not dry_run:  # lock in id order, as sales do, before reading the prices
@@ -740,7 +742,7 @@ def product_price_update(
             matched=selected.count(),
             changed=changing.count(),
             changes=[
-                {"sku": sku, "name": name, "old_price": str(old), "new_price": str(new)}
+                {"sku": sku, "name": name, "old_price": money_str(old), "new_price": money_str(new)}
                 for sku, name, old, new in changing.order_by("sku").values_list(
                     "sku", "name", "price", "new_price"
                 )[:PRICE_CHANGE_SAMPLE]

@@ -1,0 +1,45 @@
+"""Money: decimal amounts with exactly two places, on both databases.
+
+PostgreSQL's ``numeric`` keeps the scale of the columns, so amounts come back as ``10.49``.
+SQLite computes with floating point: a plain column is rounded to its ``decimal_places`` by
+Django, but an expression (an annotation such as ``price * 1.05`` or ``price + amount``)
+comes back as ``Decimal("10.4900000000000")``. :class:`MoneyField` is the output field for such
+expressions: it rounds what the database gives back to the cent, so every amount leaving the
+database has two places whatever the database.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db import models
+
+CENT = Decimal("0.01")
+
+
+def to_cents(value) -> Decimal | None:
+    """``value`` rounded to the cent (half up); ``None`` stays ``None``."""
+    if value is None:
+        return None
+    if not isinstance(value, Decimal):
+        value = Decimal(str(value))
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def money_str(value) -> str | None:
+    """An amount as the API writes it: ``"10.49"`` (``None`` stays ``None``)."""
+    cents = to_cents(value)
+    return None if cents is None else f"{cents:f}"
+
+
+class MoneyField(models.DecimalField):
+    """The output field of a money expression (``ExpressionWrapper(..., output_field=
+    MoneyField())``): a ``DecimalField`` with two places whose values read from the database
+    are rounded to the cent (SQLite hands expressions back unrounded)."""
+
+    def __init__(self, *args, max_digits: int = 14, **kwargs) -> None:
+        kwargs["decimal_places"] = 2
+        super().__init__(*args, max_digits=max_digits, **kwargs)
+
+    def from_db_value(self, value, expression, connection):
+        return to_cents(value)
