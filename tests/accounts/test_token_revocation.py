@@ -181,3 +181,24 @@ def test_another_process_sees_the_change_within_the_user_cache_lifetime(user, se
     time.sleep(1.2)
 
     assert_error(_get(tokens["access"]), 401, "token_revoked")
+
+
+def test_with_rotation_the_new_refresh_token_carries_the_stamp(user, monkeypatch):
+    # simplejwt's modules keep the api_settings object they imported: set it on that object.
+    from rest_framework_simplejwt.serializers import api_settings as jwt_settings
+
+    monkeypatch.setattr(jwt_settings, "ROTATE_REFRESH_TOKENS", True)
+    tokens = _login(user)
+    rotated = _refresh(tokens["refresh"])
+    assert rotated.status_code == 200, rotated.content
+    new_refresh = rotated.json()["refresh"]
+    assert _refresh(new_refresh).status_code == 200
+
+    assert (
+        APIClient(HTTP_AUTHORIZATION=f"Bearer {tokens['access']}")
+        .post(reverse("logout_all"))
+        .status_code
+        == 204
+    )
+
+    assert_error(_refresh(new_refresh), 401, "token_revoked")
