@@ -214,6 +214,8 @@ def test_broker_in_the_cache_db_is_refused(redis_url, broker):
             "JOB_HEARTBEAT_TIMEOUT",
             "twice JOB_HEARTBEAT_SECONDS",
         ),
+        ({"JOB_FILES_RETENTION_DAYS": "0"}, "JOB_FILES_RETENTION_DAYS", "below the minimum 1"),
+        ({"JOB_FILES_RETENTION_DAYS": "1w"}, "JOB_FILES_RETENTION_DAYS", "not an integer"),
         ({"SECURE_HSTS_SECONDS": "-1"}, "SECURE_HSTS_SECONDS", "below the minimum 0"),
         ({"SECURE_HSTS_SECONDS": "1y"}, "SECURE_HSTS_SECONDS", "not an integer"),
         ({"SECURE_HSTS_INCLUDE_SUBDOMAINS": "all"}, "SECURE_HSTS_INCLUDE_SUBDOMAINS", "boolean"),
