@@ -8,7 +8,8 @@
 - ``http``: stock lives in a remote Product Catalog API (``products.catalog_client``). Local
   Product rows mirror the remote products, keyed by ``Product.remote_id`` (synced on first use
   and by ``sync_catalog``); our own products (no ``remote_id``) are never touched. All the
-  catalog calls of one sale share one deadline (``CATALOG_SALE_DEADLINE``). :meth:`HttpCatalog.stock_transaction` takes remote stock first, with no
+  catalog calls of one sale share one deadline (``CATALOG_SALE_DEADLINE``).
+  :meth:`HttpCatalog.stock_transaction` takes remote stock first, with no
   database transaction open, then runs the caller's writes in one local transaction; if anything
   fails after a remote decrement, the decrement is undone (compensation). Stock that must go
   back to the remote (a cancelled sale, an undone purchase) goes through the outbox
@@ -151,6 +152,13 @@ class HttpCatalog:
             wanted = set(product_ids)
             linked = services.catalog_remote_ids(wanted)
             present = set(Product.objects.filter(pk__in=wanted).values_list("pk", flat=True))
+            local = sorted(present - set(linked))
+            if local:
+                logger.warning(
+                    "Products %s are our own (no remote_id): not sold through the remote catalog "
+                    "(CATALOG_BACKEND=http); link them with sync_catalog --adopt-by-sku",
+                    local[:20],
+                )
             remote: list[RemoteProduct] = []
             for remote_id in sorted({*linked.values(), *(wanted - present)}):
                 product = self.client.get_product(remote_id)
