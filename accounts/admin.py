@@ -203,7 +203,7 @@ class ApiKeyAdmin(BoundedSearchAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
-            "title": "API key created",
+            "title": f"API key “{obj.name}” created",
             "api_key": obj,
             "full_key": full_key,
         }
