@@ -336,6 +336,21 @@ def _sync_mirror_stock(*, product_id: int, delta_after_sync: int, target: int, r
         )
 
 
+def _advance_id_sequence(pk: int) -> None:
+    """After a row was inserted with an explicit id (a mirror), move PostgreSQL's id sequence
+    past it, so that a product created later (e.g. back on the local catalog) never collides
+    with a mirror. Elsewhere (SQLite) new ids already follow the largest one."""
+    if connection.vendor != "postgresql":
+        return
+    table, column = Product._meta.db_table, Product._meta.pk.column
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT setval(pg_get_serial_sequence(%s, %s), "
+            "GREATEST(%s, nextval(pg_get_serial_sequence(%s, %s))))",
+            [table, column, pk, table, column],
+        )
+
+
 def _free_mirror_pk(remote_id: int) -> int:
     """The local id of a new mirror: the remote's own id when it is free here (so a database
     that only ever mirrored keeps the remote's ids), else one above every id in use (a local
@@ -371,6 +386,7 @@ def catalog_mirror_upsert(*, products: Iterable[RemoteProduct]) -> dict[int, int
                             stock_quantity=0,
                             is_active=remote.is_active,
                         )
+                    _advance_id_sequence(product.pk)
                 except IntegrityError:
                     # Two first uses of the same remote product at once: the other one created
                     # the row (our INSERT waited for its commit); lock that row and sync it.

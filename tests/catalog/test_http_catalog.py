@@ -33,7 +33,7 @@ from tests.api import assert_error
 from tests.app_instances import free_port
 from tests.catalog.conftest import RemoteCatalog
 from tests.catalog.fake_catalog import FakeCatalog
-from tests.factories import ensure_role_groups, make_user
+from tests.factories import ensure_role_groups, make_product, make_user
 from tests.threads import run_at_once
 
 pytestmark = [
@@ -228,6 +228,19 @@ def test_a_local_product_with_a_remote_products_id_never_becomes_its_mirror(remo
     assert mirror.stock_quantity == 8 == local_ledger_sum(mirror.pk)
     assert outbox() == []
     assert_remote_ledger(remote, alpha)
+
+
+def test_a_product_created_after_mirrors_never_takes_a_mirrors_id(fake, settings):
+    """Mirrors are inserted with the remote's ids; the id sequence moves past them, so a
+    product created later (back on the local catalog) gets a fresh id, not a failed INSERT."""
+    mirrored = fake.add_product(stock=4)
+    HttpCatalog().get_products([mirrored])
+    settings.CATALOG_BACKEND = "local"
+
+    created = make_product(stock=1)
+
+    assert created.pk > mirrored
+    assert Product.objects.get(remote_id=mirrored).pk == mirrored
 
 
 def test_sync_catalog_adopt_by_sku_links_local_products_to_the_remote_ones(remote, client_as):
