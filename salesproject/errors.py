@@ -172,14 +172,17 @@ def is_database_busy(exc: BaseException) -> bool:
     return isinstance(code, int) and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
-def database_busy_response(request):
-    """503 ``database_busy``: JSON in the error shape under ``/api/``, a short page elsewhere."""
+def database_busy_response(request, api_response_class=None):
+    """503 ``database_busy``: in the error shape (``api_response_class``, DRF's ``Response`` from
+    the API's handler; ``JsonResponse`` under ``/api/``), a short page elsewhere."""
     logger.warning(
         "Database busy (SQLite lock wait timed out): %s",
         getattr(request, "get_full_path", lambda: "?")(),
     )
-    if request is None or _is_api_request(request):
-        response = JsonResponse(
+    if api_response_class is None and (request is None or _is_api_request(request)):
+        api_response_class = JsonResponse
+    if api_response_class is not None:
+        response = api_response_class(
             error_body("database_busy", DATABASE_BUSY_MESSAGE),
             status=status.HTTP_503_SERVICE_UNAVAILABLE,
         )
@@ -250,12 +253,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if is_query_timeout(exc):
         return query_timeout_response(Response, context.get("request"))
     if is_database_busy(exc):
-        busy = database_busy_response(context.get("request"))
-        return Response(
-            error_body("database_busy", DATABASE_BUSY_MESSAGE),
-            status=busy.status_code,
-            headers={"Retry-After": busy["Retry-After"]},
-        )
+        return database_busy_response(context.get("request"), Response)
     if isinstance(exc, DjangoValidationError):
         exc = _django_validation_to_drf(exc)
     elif isinstance(exc, Http404 | ObjectDoesNotExist):
