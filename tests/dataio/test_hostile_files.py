@@ -356,3 +356,65 @@ def test_reading_an_xlsx_does_not_keep_its_rows():
     for ten million); the reader drops them, so reading 20,000 rows peaks as 2,000 do."""
     small, big = _xlsx_rows_peak(2_000), _xlsx_rows_peak(20_000)
     assert big < small * 1.5 + 100_000, (small, big)
+
+
+# --- through the API: a 400 in the error shape, or a failed job with the message ----------------
+
+
+def _dtd_workbook() -> bytes:
+    return _rewrite_xlsx(
+        xlsx_bytes([("email", "name"), ("a@example.com", "A")]),
+        "xl/worksheets/sheet1.xml",
+        lambda xml: xml.replace("<worksheet", '<!DOCTYPE w [<!ENTITY a "a">]><worksheet', 1),
+    )
+
+
+HOSTILE = {
+    "header_over_128k.csv": (
+        lambda: ("email,name," + "x" * 140_000 + "\na@example.com,A\n").encode(),
+        "header line is longer than",
+    ),
+    "deep.json": (lambda: b"[" + b"[" * 100_000 + b"]" * 100_001, "nested too deeply"),
+    "keys.json": (
+        lambda: json.dumps([{f"k{i}": i for i in range(90_000)}]).encode(),
+        "longer than 65536 characters",
+    ),
+    "dtd.xlsx": (_dtd_workbook, "declares a DTD"),
+    "bomb.xlsx": (dimension_bomb, "declares 16384 columns"),
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE))
+def test_hostile_files_are_a_400_naming_the_problem(manager_client, settings, name):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.api import assert_error
+
+    settings.IMPORT_SYNC_MAX_BYTES = 10_000_000
+    build, message = HOSTILE[name]
+    response = manager_client.post(
+        "/api/customers/import/",
+        {"file": SimpleUploadedFile(name, build())},
+        format="multipart",
+    )
+    error = assert_error(response, 400, "invalid_file")
+    assert message in error["message"]
+    assert "Traceback" not in error["message"] and "Error:" not in error["message"]
+
+
+@pytest.mark.usefixtures("media_root", "jobs_in_process")
+@pytest.mark.parametrize("name", ["bomb.xlsx", "deep.json", "header_over_128k.csv"])
+def test_hostile_files_fail_their_job_with_the_message(name):
+    from salesproject.jobs.models import FailedTask
+
+    build, message = HOSTILE[name]
+    job = batch_job_create(
+        kind="import",
+        params={"table": "customers", "format": name.rsplit(".", 1)[1], "file_name": name},
+        input_file=ContentFile(build()),
+        input_name=name,
+    )
+    job.refresh_from_db()
+    assert job.status == BatchJobStatus.FAILED
+    assert message in job.message
+    assert not FailedTask.objects.exists()
