@@ -313,7 +313,7 @@ def _cell_text(value: Any) -> str:
 
 
 class XlsxReader(TableReader):
-    """The first worksheet, read in openpyxl's streaming (read-only) mode."""
+    """The first worksheet (and the sheets continuing it), read as a stream."""
 
     format = "xlsx"
 
@@ -358,9 +358,26 @@ class XlsxReader(TableReader):
             self.header.pop()
         check_width(len(self.header))
 
+    def _continued_rows(self) -> Iterator[tuple[int, list[Any]]]:
+        """The first sheet's rows, then those of each later sheet that starts with the same
+        header (an export longer than a sheet continues on "data 2", "data 3"…), numbered on
+        as if in one sheet. Other sheets (notes, pivots) are not read."""
+        last = 0
+        for last, values in self._rows:
+            yield last, values
+        for sheet in self._workbook.worksheets[1:]:
+            rows = _sheet_rows(sheet, max_columns() + 1)
+            first = next(rows, None)
+            if first is None or _normalize_header(first[1])[: len(self.header)] != self.header:
+                continue
+            offset = last - first[0]
+            for number, values in rows:
+                last = offset + number
+                yield last, values
+
     def rows(self) -> Iterator[tuple[int, list[str] | BadRow]]:
         width, limit = len(self.header), max_line_length()
-        for row_number, values in self._rows:
+        for row_number, values in self._continued_rows():
             end = len(values)  # up to the last cell with a value (at most IMPORT_MAX_COLUMNS + 1)
             while end and values[end - 1] in (None, ""):
                 end -= 1

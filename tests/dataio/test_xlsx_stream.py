@@ -82,3 +82,24 @@ def test_bytes_leave_before_the_rows_end():
 
 def test_an_empty_table_is_a_header_only_workbook():
     assert sheets(b"".join(iter_xlsx_stream(HEADER, []))) == {"data": [tuple(HEADER)]}
+
+
+@pytest.mark.django_db
+def test_a_workbook_continued_on_more_sheets_imports_whole():
+    """An export past a sheet's rows continues on "data 2"…: the import reads those sheets
+    too (those starting with the same header), never only the first one."""
+    from customers.models import Customer
+    from tests.dataio import import_bytes
+
+    header = ["email", "name"]
+    rows = [[f"c{i}@example.com", f"C{i}"] for i in range(7)]
+    data = b"".join(iter_xlsx_stream(header, rows, sheet_max_rows=3))
+    notes = load_workbook(io.BytesIO(data))
+    notes.create_sheet("notes").append(["not", "a", "table"])  # another sheet: ignored
+    buffer = io.BytesIO()
+    notes.save(buffer)
+
+    report = import_bytes("customers", buffer.getvalue(), "xlsx")
+
+    assert report.ok and report.created == 7, report.summary()
+    assert sorted(Customer.objects.values_list("email", flat=True)) == sorted(r[0] for r in rows)
