@@ -418,3 +418,15 @@ def test_hostile_files_fail_their_job_with_the_message(name):
     assert job.status == BatchJobStatus.FAILED
     assert message in job.message
     assert not FailedTask.objects.exists()
+
+
+def test_the_progress_bar_names_the_phase_and_counts_rows_as_integers(tmp_path, capsys):
+    source = tmp_path / "c.csv"
+    source.write_bytes(
+        csv_bytes([("email", "name"), *[(f"b{i}@example.com", "B") for i in range(10_000)]])
+    )
+    call_command("import_data", "customers", str(source), stdout=io.StringIO())
+    bar = capsys.readouterr().err.replace("\r", "\n")
+    assert "rows=10,000" in bar and "e+" not in bar
+    for phase in ("reading", "checking", "writing"):
+        assert f"Importing customers: {phase}" in bar

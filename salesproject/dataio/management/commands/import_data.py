@@ -26,10 +26,11 @@ Exit status:
   2  usage error: wrong arguments (argparse)
   3  done with rejected rows (--on-error skip): the good rows were imported
 
-errors file (--errors-out): the rejected rows in file order with their cells exactly as in the
-file, then the columns {", ".join(ERROR_COLUMNS)} (the row, the column(s) and the reason). Up to
-IMPORT_ERRORS_KEPT rows are written (all are counted). An import ignores every column whose name
-starts with {ERROR_PREFIX}, so fix the cells and import the errors file as it is.
+Errors file (--errors-out): the rejected rows in file order, their cells exactly as in the
+file, then the columns {", ".join(ERROR_COLUMNS)}
+(the row, the column(s), the reasons). The first IMPORT_ERRORS_KEPT rejected rows are written
+(all are counted). An import ignores every column whose name starts with {ERROR_PREFIX}:
+fix the cells and import the errors file as it is.
 """
 
 
