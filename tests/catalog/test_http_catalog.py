@@ -247,6 +247,10 @@ def test_sync_catalog_adopt_by_sku_links_local_products_to_the_remote_ones(remot
     hammer = remote.create_product(price="12.34", stock=10)
     ours = _local_product(sku=_remote_sku(remote, hammer), name="Our hammer")
     lonely = _local_product(sku="ONLY-HERE-1")
+    preview = StringIO()
+    call_command("sync_catalog", "--adopt-by-sku", "--dry-run", stdout=preview)
+    assert f"product {ours.pk} -> remote product {hammer}" in preview.getvalue()
+    assert not Product.objects.filter(remote_id__isnull=False).exists()  # nothing linked yet
     out = StringIO()
 
     call_command("sync_catalog", "--adopt-by-sku", "--deactivate-unmatched", stdout=out)

@@ -84,3 +84,38 @@ def test_dead_remote_catalog_sale_is_a_quick_503_with_nothing_done(
     _assert_catalog_503(response, elapsed)
     assert fault_db.count("sales_sale") == sales
     assert fault_db.stock(product) == 10 == fault_db.ledger_sum(product)
+
+
+def test_a_frozen_remote_catalog_holds_a_served_sale_no_longer_than_its_deadline(
+    fault_db, redis_server, start_app
+):
+    """CATALOG_SALE_DEADLINE from the environment of a served app: with a 5 s CATALOG_TIMEOUT
+    and a 1 s deadline, a read frozen for 4 s is given up once (not retried: no time left) and
+    the sale answers 503 with nothing recorded."""
+    fake = FakeCatalog().start()
+    try:
+        app = start_app(
+            REDIS_URL=f"{redis_server.url}/0",
+            **{
+                **_catalog_env(fake.url, fake.api_key),
+                "CATALOG_TIMEOUT": "5",
+                "CATALOG_SALE_DEADLINE": "1",
+            },
+        )
+        product = fake.add_product(stock=10)
+        sales = fault_db.count("sales_sale")
+        fake.delay("get", 4.0)
+
+        response = app.sale(product, 2)
+
+        assert response.status_code == 503, response.text
+        assert response.json()["error"]["code"] == "catalog_unavailable"
+        assert fake.count("get") == 1
+        assert fake.count("purchase") == 0
+        assert fault_db.count("sales_sale") == sales
+        fake.heal()
+        fake.wait_idle()
+        assert fake.stock(product) == 10
+    finally:
+        fake.heal()
+        fake.stop()
