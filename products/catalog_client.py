@@ -150,7 +150,7 @@ class ProductCatalogClient:
         if left is None:
             return self.timeout
         if left <= 0:
-            metrics.catalog_error("deadline")
+            metrics.catalog_error("timeout")
             logger.warning(
                 "catalog call %s %s not made: the deadline has passed",
                 method,
