@@ -19,7 +19,11 @@ from salesproject.jobs.models import BatchJob
 from salesproject.jobs.services import batch_job_files_purge
 from tests.api import assert_error
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_password_hasher")]
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.embedded,
+    pytest.mark.usefixtures("fast_password_hasher"),
+]
 
 
 @pytest.fixture(autouse=True)
