@@ -110,7 +110,10 @@ def test_a_search_across_the_customer_of_a_sale_is_one_index_friendly_condition(
     """The matching customers' ids first, then ``customer_id IN (ids)`` OR-ed with the
     reference: a BitmapOr of the sale's indexes, no join. A single word found in more
     customers than RELATED_MATCHES_MAX goes through the join (the planner walks the list's
-    order); with more words, each common one is ``customer_id = ANY(ARRAY(SELECT ...))``."""
+    order). With more words, the customers holding every word are read first: few, and the
+    candidates (``customer_id IN (ids)`` or a word in the reference) are read from the indexes
+    once (``id = ANY(ARRAY(SELECT ...))``) and each word checked on them through the join;
+    many, and the list's order is walked through the join."""
     from django.db.models import Q
 
     from sales.filters import SaleFilter
@@ -128,8 +131,22 @@ def test_a_search_across_the_customer_of_a_sale_is_one_index_friendly_condition(
     monkeypatch.setattr(filtering, "RELATED_MATCHES_MAX", 0)  # every word is "common" now
     one_common = sql_for("martin")
     assert "JOIN" in one_common and "ANY(ARRAY(" not in one_common, one_common
-    two_common = sql_for("bob martin")
-    assert two_common.count("ANY(ARRAY(SELECT") == 2 and "JOIN" not in two_common, two_common
+    two_common = sql_for("bob martin")  # more than 0 customers hold both: dense
+    assert "JOIN" in two_common and "ANY(ARRAY(" not in two_common, two_common
+    monkeypatch.setattr(filtering, "RELATED_MATCHES_MAX", 1000)
+    two_rare = sql_for("bob martin")
+    assert two_rare.count("ANY(ARRAY(SELECT") == 1 and "JOIN" in two_rare, two_rare
+    assert '"customer_id" IN (' in two_rare, two_rare  # in the candidates' subquery
+    for search in ("bob martin", "inv martin", "bob zzz"):
+        plain = Sale.objects.order_by("pk")
+        for word in search.split():
+            plain = plain.filter(
+                Q(reference__icontains=word)
+                | Q(customer__name__icontains=word)
+                | Q(customer__email__icontains=word)
+            )
+        got = SaleFilter({"search": search}, queryset=Sale.objects.order_by("pk")).qs
+        assert list(got) == list(plain), search
     expected = list(Sale.objects.filter(Q(customer__name__icontains="martin")).order_by("pk"))
     assert len(expected) == 2
     assert list(SaleFilter({"search": "martin"}, queryset=Sale.objects.order_by("pk")).qs) == (
