@@ -54,6 +54,8 @@ SEARCHES = [
     ("a full name", "anna martin", 200),
     ("a common fragment", "example", 200),
     ("8 common trigrams (the costliest allowed)", EIGHT_COMMON, 200),
+    ("2 words in most customers (example com)", "example com", 200),
+    ("a reference's day and a name", "D-20260101 martin", 200),
     ("12 words, 1 distinct", " ".join(["martin"] * 12), 200),
     ("a e i o (short words)", "a e i o", 400),
     ("50 one-letter words", ONE_LETTER_50, 400),
