@@ -113,6 +113,10 @@ class LocalCatalog:
             yield
 
 
+# Compensations are sent inline only with at least this much of the sale's deadline left.
+COMPENSATION_MIN_SECONDS = 0.5
+
+
 @dataclass
 class _AppliedChange:
     product_id: int
@@ -277,9 +281,11 @@ class HttpCatalog:
         applied.clear()
         entry_ids = [entry.pk for entry in entries]
         left = self.client.time_left()
-        if left is not None and left <= 0:
-            # Out of time: the entries are sent by a task (the worker, or in process where
-            # tasks run eagerly), retried by the beat task until done.
+        if left is not None and left < COMPENSATION_MIN_SECONDS:
+            # (Almost) out of time: a compensation squeezed into what is left would likely time
+            # out, leaving the remote unsure; the entries are sent by a task instead, with the
+            # full timeouts (the worker, or in process where tasks run eagerly), and retried by
+            # the beat task until done.
             services.enqueue_outbox_processing(entry_ids)
             return
         services.catalog_outbox_process(entry_ids=entry_ids, client=self.client)
