@@ -12,20 +12,21 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin.models import ADDITION, LogEntry
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.http import HttpResponseRedirect
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
+from django.http import HttpResponseRedirect, StreamingHttpResponse
 from django.urls import reverse
 from import_export import fields, resources
 from import_export.admin import ImportExportMixin
 from import_export.formats import base_formats
 from import_export.forms import ImportForm
 from import_export.results import Error, Result, RowResult
+from import_export.signals import post_export
 from tablib import Dataset
 
 from salesproject.dataio.exporter import text_columns
 from salesproject.dataio.formats import CONTENT_TYPES, WRITERS, BadRow, open_table
 from salesproject.dataio.importer import ImportOptions
-from salesproject.dataio.services import data_import
+from salesproject.dataio.services import data_export, data_import
 from salesproject.dataio.tables import TABLES, get_table
 from salesproject.errors import ApplicationError
 
@@ -218,6 +219,22 @@ class TableImportExportAdmin(ImportExportMixin):
 
     def has_export_permission(self, request):
         return self._perm(request, "view")
+
+    def _do_file_export(self, file_format, request, queryset, export_form=None):
+        """Streamed as the API streams it (the table's rows from a server-side cursor through
+        the writer), instead of django-import-export's whole Dataset and file in memory before
+        the first byte. The file has the table's columns, as the resource's export did."""
+        if not self.has_export_permission(request):
+            raise PermissionDenied
+        table = self.get_export_resource_classes(request)[0].table_name
+        response = StreamingHttpResponse(
+            data_export(table=table, fmt=file_format.fmt, queryset=queryset),
+            content_type=file_format.get_content_type(),
+        )
+        filename = self.get_export_filename(request, queryset, file_format)
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        post_export.send(sender=None, model=self.model)
+        return response
 
     def add_data_read_fail_error_to_form(self, form, e):
         if isinstance(e, ApplicationError):
