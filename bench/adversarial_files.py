@@ -12,12 +12,15 @@ and migrated when missing) with ``--on-error skip --errors-out``:
   "dimension bomb"): refused before reading.
 - ``bad_<n>.csv`` / ``bad_<n>.xlsx``: a header and n identical bad rows (an invalid email), for
   n = ``--small`` and ``--rows``: every row rejected, counted, the first IMPORT_ERRORS_KEPT kept.
+- ``dup_<n>.csv``: n valid rows with the same email: all but the first rejected by the
+  whole-file duplicate check (rows staged, then rejected in SQL).
 - ``nonewline.csv``: a header, then ``--nonewline-mb`` MB without a newline: one row rejected
   for its length, read in chunks.
 
 Each import is a subprocess; its wall time and peak RSS come from ``os.wait4``. The check: the
-peak RSS of the ``--rows`` file is within 1.5 times the ``--small`` one, for CSV and XLSX (memory
-does not grow with the number of rejected rows), and the errors file stays small. Prints a table,
+peak RSS of the ``--rows`` file is within 1.5 times the ``--small`` one, for each kind of
+file (memory does not grow with the number of rejected rows), and the errors file stays small.
+Prints a table,
 writes ``bench/results/adversarial_files.json`` and exits 1 when a check fails. The figures
 measured on the development machine are in docs/import_export.md.
 """
@@ -115,6 +118,15 @@ def write_csv(path: Path, rows: int) -> None:
         out.write(BAD_ROW * (rows % 10_000))
 
 
+def write_duplicates(path: Path, rows: int) -> None:
+    """Valid rows, all with the same email: all but one rejected by the whole-file check."""
+    with path.open("w", encoding="utf-8", newline="") as out:
+        out.write("email,name\n")
+        for _ in range(rows // 10_000):
+            out.write("dup@example.com,Dup\n" * 10_000)
+        out.write("dup@example.com,Dup\n" * (rows % 10_000))
+
+
 def write_no_newline(path: Path, megabytes: int) -> None:
     with path.open("wb") as out:
         out.write(b"email,name\nx@example.com,")
@@ -128,8 +140,12 @@ def build(args) -> list[tuple[str, Path]]:
     files = [("bomb.xlsx", WORK / "bomb.xlsx")]
     write_xlsx(files[0][1], 1, dimension="A1:XFD1048576")
     for rows in (args.small, args.rows):
-        for fmt, writer in (("csv", write_csv), ("xlsx", write_xlsx)):
-            path = WORK / f"bad_{rows}.{fmt}"
+        for prefix, fmt, writer in (
+            ("bad", "csv", write_csv),
+            ("bad", "xlsx", write_xlsx),
+            ("dup", "csv", write_duplicates),
+        ):
+            path = WORK / f"{prefix}_{rows}.{fmt}"
             if not (args.reuse and path.exists()):
                 writer(path, rows)
             files.append((path.name, path))
@@ -198,11 +214,13 @@ def main() -> int:
         )
     by_name = {result["file"]: result for result in results}
     checks = {}
-    for fmt in ("csv", "xlsx"):
-        small, big = by_name[f"bad_{args.small}.{fmt}"], by_name[f"bad_{args.rows}.{fmt}"]
-        ratio = big["peak_rss_mb"] / small["peak_rss_mb"]
-        checks[f"{fmt}_rss_ratio_{args.rows}_vs_{args.small}"] = round(ratio, 2)
-        checks[f"{fmt}_flat"] = ratio < 1.5 and big["errors_file_bytes"] < 1_000_000
+    for kind in ("bad", "dup"):
+        for fmt in ("csv", "xlsx") if kind == "bad" else ("csv",):
+            small = by_name[f"{kind}_{args.small}.{fmt}"]
+            big = by_name[f"{kind}_{args.rows}.{fmt}"]
+            ratio = big["peak_rss_mb"] / small["peak_rss_mb"]
+            checks[f"{kind}_{fmt}_rss_ratio_{args.rows}_vs_{args.small}"] = round(ratio, 2)
+            checks[f"{kind}_{fmt}_flat"] = ratio < 1.5 and big["errors_file_bytes"] < 1_000_000
     checks["bomb_refused"] = by_name["bomb.xlsx"]["exit"] == 1 and (
         "declares 16384 columns" in by_name["bomb.xlsx"]["last_line"]
     )

@@ -41,6 +41,45 @@ ERROR_COLUMNS = ("_error_row", "_error_column", "_error")
 PHASES = ("reading", "checking", "writing", "applying stock")
 
 
+class RowSet:
+    """A set of row numbers as a bitmap (one bit per row up to the largest: 625 kB for five
+    million rows), so a million rejected rows do not cost a million Python ints. Iterates in
+    row order."""
+
+    def __init__(self) -> None:
+        self._bits = bytearray()
+        self._count = 0
+
+    def add(self, row: int) -> bool:
+        """Add ``row``; whether it was new."""
+        byte, bit = divmod(row, 8)
+        if byte >= len(self._bits):
+            self._bits.extend(bytes(max(byte + 1 - len(self._bits), len(self._bits))))
+        mask = 1 << bit
+        if self._bits[byte] & mask:
+            return False
+        self._bits[byte] |= mask
+        self._count += 1
+        return True
+
+    def __contains__(self, row: object) -> bool:
+        if not isinstance(row, int) or row < 0:
+            return False
+        byte, bit = divmod(row, 8)
+        return byte < len(self._bits) and bool(self._bits[byte] >> bit & 1)
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[int]:
+        for index, value in enumerate(self._bits):
+            if value:
+                base = index * 8
+                for bit in range(8):
+                    if value >> bit & 1:
+                        yield base + bit
+
+
 class ImportCancelled(Exception):
     """The import's job was cancelled: everything is rolled back."""
 
@@ -211,17 +250,14 @@ class ErrorLog:
         self.kept[row] = [RowError(row, column, message)]
         heapq.heappush(self._largest, -row)
 
-    def add_rows(self, found: Iterable[tuple[int, str, str]]) -> set[int]:
-        """Errors of staged rows (from the checks, in any order, a row maybe more than once);
-        returns the rows."""
-        rows: set[int] = set()
+    def add_rows(self, found: Iterable[tuple[int, str, str]], rows: RowSet) -> None:
+        """Errors of staged rows (from the checks, in any order, a row maybe more than once),
+        their rows added to ``rows``."""
         for row, column, message in found:
-            if row not in rows:
-                rows.add(row)
+            if rows.add(row):
                 self.rejected += 1
             self._last_row = row  # counted above
             self.add(row, column, message)
-        return rows
 
     def errors(self) -> list[RowError]:
         return [
@@ -332,7 +368,7 @@ class ImportTable:
     group_column: str | None = None  # rows sharing its value stand or fall together (sales)
 
     def reject_related(
-        self, stage: Stage, rejected: set[int], rejected_groups: set[str]
+        self, stage: Stage, rejected: RowSet, rejected_groups: set[str]
     ) -> Iterator[tuple[int, str, str]]:
         """Rows to reject because other rows were (sales: the other lines of a bad sale)."""
         return iter(())
@@ -567,11 +603,17 @@ def run_import(table: ImportTable, reader: TableReader, options: ImportOptions) 
 def _run_checks(stage: Stage, table: ImportTable, errors: ErrorLog, options: ImportOptions) -> None:
     """The set-based checks; the rows they reject are staged rows, never rows rejected while
     reading (those were not staged)."""
-    rejected = errors.add_rows(table.checks(stage))
-    rejected |= errors.add_rows(
-        (row, column, message)
-        for row, column, message in table.reject_related(stage, rejected, errors.rejected_groups)
-        if row not in rejected
+    rejected = RowSet()
+    errors.add_rows(table.checks(stage), rejected)
+    errors.add_rows(
+        (
+            (row, column, message)
+            for row, column, message in table.reject_related(
+                stage, rejected, errors.rejected_groups
+            )
+            if row not in rejected
+        ),
+        rejected,
     )
     if rejected and options.on_error == "skip":
         stage.delete_rows(rejected)

@@ -45,8 +45,13 @@ def fetch_value(sql: str, params: Sequence[Any] = ()) -> Any:
 
 
 def fetch_iter(sql: str, params: Sequence[Any] = (), size: int = 10_000) -> Iterator[tuple]:
-    """Rows in batches (any number of them in constant memory)."""
-    with connection.cursor() as cursor:
+    """Rows in batches (any number of them in constant memory). On PostgreSQL inside a
+    transaction, from a server-side cursor: psycopg's ordinary cursor holds the whole result in
+    the client (a million duplicate-key errors were ~60 MB there)."""
+    open_cursor = connection.cursor
+    if is_postgresql() and connection.in_atomic_block:
+        open_cursor = connection.chunked_cursor  # Django's server-side cursor (time zones too)
+    with open_cursor() as cursor:
         cursor.execute(sql, params)
         while batch := cursor.fetchmany(size):
             yield from batch
@@ -136,10 +141,9 @@ class Stage:
             execute(f"ANALYZE {self.name}")
 
     def delete_rows(self, row_numbers: Iterable[int]) -> None:
-        numbers = sorted(set(row_numbers))
+        """Take rows out (``row_numbers`` is streamed, 10,000 at a time)."""
         self.version += 1
-        for start in range(0, len(numbers), 10_000):
-            chunk = numbers[start : start + 10_000]
+        for chunk in _chunks(row_numbers, 10_000):
             placeholders = ", ".join(["%s"] * len(chunk))
             execute(f"DELETE FROM {self.name} WHERE row_number IN ({placeholders})", chunk)
 

@@ -430,3 +430,14 @@ def test_the_progress_bar_names_the_phase_and_counts_rows_as_integers(tmp_path, 
     assert "rows=10,000" in bar and "e+" not in bar
     for phase in ("reading", "checking", "writing"):
         assert f"Importing customers: {phase}" in bar
+
+
+def test_rejected_staged_rows_are_kept_as_a_bitmap():
+    """The rows rejected by the whole-file checks: a bitmap (a bit per row), in row order."""
+    from salesproject.dataio.importer import RowSet
+
+    rows = RowSet()
+    assert rows.add(5_000_000) and rows.add(3) and not rows.add(3) and rows.add(0)
+    assert len(rows) == 3 and list(rows) == [0, 3, 5_000_000]
+    assert 3 in rows and 4 not in rows and -1 not in rows and 10**9 not in rows
+    assert len(rows._bits) <= 5_000_000 // 8 * 2
