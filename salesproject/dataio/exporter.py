@@ -75,7 +75,7 @@ def _postgresql_rows(queryset: QuerySet, columns: Sequence[Column]) -> Iterator[
     # An export reads a whole table: its statements (the first FETCH sorts the result) run under
     # the long timeout of commands and jobs, not the web's few seconds. In a request, the
     # worker timeout (gunicorn --timeout) still bounds it.
-    timeout = getattr(settings, "DB_STATEMENT_TIMEOUT_JOBS_MS", 0)
+    timeout = settings.DB_STATEMENT_TIMEOUT_JOBS_MS
     with transaction.atomic(using=queryset.db):
         with connection.cursor() as cursor:
             cursor.execute(
