@@ -10,6 +10,7 @@ from customers.resources import CustomerResource
 from sales.selectors import customer_has_sales
 from salesproject.admin_search import BoundedSearchAdminMixin
 from salesproject.dataio.admin import TableImportExportAdmin
+from salesproject.filtering import search_in
 
 
 @admin.register(Customer)
@@ -19,6 +20,7 @@ class CustomerAdmin(
     resource_classes = [CustomerResource]
     list_display = ("name", "email", "city", "country", "segment", "created_at")
     search_fields = ("name", "email", "city", "phone")
+    search_shape = staticmethod(search_in(*search_fields, one_text=True))  # the API's
     list_filter = ("segment", ("country", CountryFilter))
     date_hierarchy = "created_at"
     fields = (

@@ -35,6 +35,7 @@ from sales.services import MAX_LINE_QUANTITY, SaleLine
 from salesproject.admin_search import BoundedSearchAdminMixin
 from salesproject.dataio.admin import TableImportExportAdmin
 from salesproject.errors import ConflictError
+from salesproject.filtering import search_in
 
 
 class SaleItemInlineForm(forms.ModelForm):
@@ -220,6 +221,7 @@ class SaleAdmin(
     list_select_related = ("customer",)
     list_filter = ("status",)
     search_fields = ("reference", "customer__name", "customer__email")
+    search_shape = staticmethod(search_in(*search_fields))  # the API's, from the indexes
     date_hierarchy = "sold_at"
     autocomplete_fields = ("customer",)
     inlines = (SaleItemInline,)

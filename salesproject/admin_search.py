@@ -30,6 +30,11 @@ def _first_message(error: ValidationError) -> str:
 
 
 class BoundedSearchAdminMixin:
+    # The API's search of the same fields (``staticmethod(search_in(...))``), for a big table:
+    # its index-friendly SQL instead of Django's OR of icontains across joins (the sales
+    # admin's search of a name took 2.2 s on 1M sales, of 8 words 6 s).
+    search_shape = None
+
     def get_search_results(self, request, queryset, search_term):
         if search_term.strip():
             problem = self.search_term_problem(request, search_term)
@@ -38,6 +43,8 @@ class BoundedSearchAdminMixin:
                 if match is None or match.url_name != "autocomplete":
                     messages.error(request, f"Search refused: {problem}")
                 return queryset.none(), False
+            if self.search_shape is not None:
+                return self.search_shape(queryset, "q", search_term), False
         return super().get_search_results(request, queryset, search_term)
 
     def search_term_problem(self, request, search_term: str) -> str | None:

@@ -126,6 +126,24 @@ def test_the_admin_search_refuses_many_or_short_words(admin_client):
     assert response.context["cl"].result_count == 1
 
 
+@pytest.mark.postgres
+def test_the_sales_admin_searches_like_the_api(admin_client):
+    """The sales admin's search is the API's (the matching customers' ids, then the sale's
+    indexes), not Django's OR of icontains across a join; same rows."""
+    ada = make_customer(name="Ada Lovelace", email="ada@math.org")
+    bob = make_customer(name="Bob Martin", email="bob@acme.com")
+    product = make_product(price="1.00", stock=9)
+    found = make_sale(items=[(product, 1)], customer=ada, reference="INV-ADA")
+    make_sale(items=[(product, 1)], customer=bob, reference="INV-BOB")
+    response = admin_client.get("/admin/sales/sale/", {"q": "lovelace"})
+    changelist = response.context["cl"]
+    assert [sale.pk for sale in changelist.queryset] == [found.pk]
+    where = str(changelist.queryset.query).rpartition(" WHERE ")[2]  # the list's own
+    assert '"customer_id" IN (' in where and "customers_customer" not in where, where
+    response = admin_client.get("/admin/sales/sale/", {"q": "inv martin"})
+    assert [sale.reference for sale in response.context["cl"].queryset] == ["INV-BOB"]
+
+
 def test_the_admin_keeps_short_numbers_for_exact_fields(admin_client):
     """The catalog outbox searches ``=product__id``: a product id of one digit is searched."""
     response = admin_client.get("/admin/products/catalogoutboxentry/", {"q": "7"})
