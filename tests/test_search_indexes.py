@@ -31,11 +31,15 @@ TRIGRAM_INDEXES = {
     "customer_name_trgm_idx": ("customers_customer", "upper((name)::text)"),
     "customer_email_trgm_idx": ("customers_customer", "upper((email)::text)"),
     "sale_reference_trgm_idx": ("sales_sale", "upper((reference)::text)"),
+    # the product search (name, SKU) and the sku= filter (products 0007)
+    "product_name_trgm_idx": ("products_product", "upper((name)::text)"),
+    "product_sku_trgm_idx": ("products_product", "upper((sku)::text)"),
 }
 GONE = ["customer_phone_trgm_idx", "customer_city_trgm_idx"]  # 0002's, dropped by 0003
 LATEST = [
     ("customers", "0003_customer_search_text_trigram_index"),
     ("sales", "0004_sale_reference_trigram_index"),
+    ("products", "0007_product_search_trigram_indexes"),
 ]
 
 
