@@ -32,7 +32,10 @@ from typing import Any
 
 ROUTES = ("get", "purchase", "restock", "patch")
 _PATH = re.compile(r"^/api/products/(\d+)/(?:(purchase|restock)/)?$")
-_ids = itertools.count(500_001)  # far from any id a local test creates
+# Far from any id a local test creates, and spaced: a mirror moves the local id sequence past
+# its id, so local products made afterwards in a shared database (the fault tests') take the
+# next few ids, which must not be the fake's next product.
+_ids = itertools.count(500_001, 1_000)
 
 
 @dataclass
