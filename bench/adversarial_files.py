@@ -14,6 +14,8 @@ and migrated when missing) with ``--on-error skip --errors-out``:
   n = ``--small`` and ``--rows``: every row rejected, counted, the first IMPORT_ERRORS_KEPT kept.
 - ``dup_<n>.csv``: n valid rows with the same email: all but the first rejected by the
   whole-file duplicate check (rows staged, then rejected in SQL).
+- ``badsales_<n>.csv`` (``import_data sales``): n lines of n different sales, each with a bad
+  quantity: the bad sales' references are remembered to leave out their other lines.
 - ``nonewline.csv``: a header, then ``--nonewline-mb`` MB without a newline: one row rejected
   for its length, read in chunks.
 
@@ -127,6 +129,20 @@ def write_duplicates(path: Path, rows: int) -> None:
         out.write("dup@example.com,Dup\n" * (rows % 10_000))
 
 
+def write_bad_sales(path: Path, rows: int) -> None:
+    """Sale lines, each its own sale, each with a bad quantity: rejected while reading, and each
+    sale's reference remembered (to leave out its other lines)."""
+    with path.open("w", encoding="utf-8", newline="") as out:
+        out.write("reference,sold_at,customer_email,sku,quantity,unit_price\n")
+        for start in range(0, rows, 10_000):
+            out.write(
+                "".join(
+                    f"BAD-{number:08d},2025-01-01T00:00:00Z,,SKU-1,0,1.00\n"
+                    for number in range(start, min(start + 10_000, rows))
+                )
+            )
+
+
 def write_no_newline(path: Path, megabytes: int) -> None:
     with path.open("wb") as out:
         out.write(b"email,name\nx@example.com,")
@@ -144,6 +160,7 @@ def build(args) -> list[tuple[str, Path]]:
             ("bad", "csv", write_csv),
             ("bad", "xlsx", write_xlsx),
             ("dup", "csv", write_duplicates),
+            ("badsales", "csv", write_bad_sales),
         ):
             path = WORK / f"{prefix}_{rows}.{fmt}"
             if not (args.reuse and path.exists()):
@@ -214,7 +231,7 @@ def main() -> int:
         )
     by_name = {result["file"]: result for result in results}
     checks = {}
-    for kind in ("bad", "dup"):
+    for kind in ("bad", "dup", "badsales"):
         for fmt in ("csv", "xlsx") if kind == "bad" else ("csv",):
             small = by_name[f"{kind}_{args.small}.{fmt}"]
             big = by_name[f"{kind}_{args.rows}.{fmt}"]
@@ -242,7 +259,7 @@ def measure(url: str, path: Path) -> dict:
         PY,
         "manage.py",
         "import_data",
-        "customers",
+        "sales" if path.name.startswith("badsales") else "customers",
         str(path),
         "--on-error",
         "skip",
@@ -269,7 +286,11 @@ def measure(url: str, path: Path) -> dict:
         "errors_file_bytes": errors.stat().st_size if errors.exists() else 0,
         # the summary (done) or the CommandError (failed), without a traceback
         "last_line": next(
-            (line for line in reversed(lines) if line.startswith(("customers:", "CommandError"))),
+            (
+                line
+                for line in reversed(lines)
+                if line.startswith(("customers:", "sales:", "CommandError"))
+            ),
             (lines or [""])[-1],
         )[:240],
     }

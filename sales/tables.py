@@ -12,6 +12,7 @@ sale that would oversell is refused.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import tempfile
 from collections.abc import Iterator
@@ -35,6 +36,7 @@ from salesproject.dataio.importer import (
     ImportOptions,
     ImportReport,
     ImportTable,
+    RowSet,
     duplicate_key_check,
 )
 from salesproject.dataio.stage import (
@@ -160,34 +162,30 @@ class SaleTable(ImportTable):
         return skus, emails
 
     def reject_related(
-        self, stage: Stage, rejected: set[int], rejected_groups: set[str]
+        self, stage: Stage, rejected: RowSet, rejected_groups: str | None
     ) -> Iterator[tuple[int, str, str]]:
-        """A sale is all or nothing: when one line is bad, its other lines go too."""
-        groups = dict.fromkeys(rejected_groups, 0)
-        numbers = sorted(rejected)
-        for start in range(0, len(numbers), 10_000):
-            chunk = numbers[start : start + 10_000]
+        """A sale is all or nothing: when one line is bad, its other lines go too. The bad
+        sales' references are gathered in a temporary table (those of rows rejected while
+        reading are there already), so memory does not grow with the number of bad sales."""
+        groups = rejected_groups or stage.side_table("bad_groups", "reference text")
+        numbers = iter(rejected)
+        while chunk := list(itertools.islice(numbers, 10_000)):
             marks = ", ".join(["%s"] * len(chunk))
-            for row, reference in fetch_all(
-                f"SELECT row_number, reference FROM {stage.name} WHERE row_number IN ({marks})",
+            execute(
+                f"INSERT INTO {groups} (reference) SELECT reference FROM {stage.name} "
+                f"WHERE row_number IN ({marks})",
                 chunk,
-            ):
-                groups.setdefault(reference, row)
-        references = sorted(groups)
-        for start in range(0, len(references), 10_000):
-            chunk = references[start : start + 10_000]
-            marks = ", ".join(["%s"] * len(chunk))
-            for row, reference in fetch_all(
-                f"SELECT row_number, reference FROM {stage.name} "
-                f"WHERE reference IN ({marks}) ORDER BY row_number",
-                chunk,
-            ):
-                if row not in rejected:
-                    yield (
-                        row,
-                        "reference",
-                        f"sale {reference!r} is left out: another of its lines has an error.",
-                    )
+            )
+        for row, reference in fetch_iter(
+            f"SELECT row_number, reference FROM {stage.name} "
+            f"WHERE reference IN (SELECT reference FROM {groups}) ORDER BY row_number"
+        ):
+            if row not in rejected:
+                yield (
+                    row,
+                    "reference",
+                    f"sale {reference!r} is left out: another of its lines has an error.",
+                )
 
     # -- classify --------------------------------------------------------------------------------
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import heapq
-import itertools
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from typing import IO, Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 
 from salesproject import metrics
 from salesproject.dataio.columns import CellError, Column
@@ -33,6 +32,7 @@ from salesproject.errors import ApplicationError
 ON_ERROR_CHOICES = ("abort", "skip")
 DEFAULT_BATCH_SIZE = 5_000
 SEGMENT_ROWS = 50_000  # rows per COPY
+GROUPS_BUFFERED = 10_000  # rejected groups (sales references) held before going to their table
 CHECK_SECONDS = 2.0  # while reading, the cancel flag and the time limit are checked this often
 # Columns of the errors file after the rejected row's own cells. Any column whose name starts
 # with ERROR_PREFIX is ignored by an import, so the errors file, fixed, imports as it is.
@@ -228,7 +228,11 @@ class ErrorLog:
         self.keep = keep if keep is not None else settings.IMPORT_ERRORS_KEPT
         self.kept: dict[int, list[RowError]] = {}
         self._largest: list[int] = []  # heap of -row over ``kept``: the row to drop first
+        # Groups (sales: references) of rows rejected while reading, buffered for one segment
+        # and then moved to a temporary table (``groups_table``): memory does not grow with
+        # the number of bad sales either.
         self.rejected_groups: set[str] = set()
+        self.groups_table: str | None = None
         self._last_row: int | None = None
 
     def add(self, row: int, column: str, message: str, cells: Sequence[str] | None = None) -> None:
@@ -258,6 +262,20 @@ class ErrorLog:
                 self.rejected += 1
             self._last_row = row  # counted above
             self.add(row, column, message)
+
+    def flush_groups(self, stage: Stage) -> None:
+        """Move the buffered rejected groups into the stage's ``bad_groups`` table (between two
+        COPYs: nothing else can run on the connection during one)."""
+        if not self.rejected_groups:
+            return
+        if self.groups_table is None:
+            self.groups_table = stage.side_table("bad_groups", "reference text")
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                f"INSERT INTO {self.groups_table} (reference) VALUES (%s)",
+                [(reference,) for reference in self.rejected_groups],
+            )
+        self.rejected_groups.clear()
 
     def errors(self) -> list[RowError]:
         return [
@@ -368,9 +386,11 @@ class ImportTable:
     group_column: str | None = None  # rows sharing its value stand or fall together (sales)
 
     def reject_related(
-        self, stage: Stage, rejected: RowSet, rejected_groups: set[str]
+        self, stage: Stage, rejected: RowSet, rejected_groups: str | None
     ) -> Iterator[tuple[int, str, str]]:
-        """Rows to reject because other rows were (sales: the other lines of a bad sale)."""
+        """Rows to reject because other rows were (sales: the other lines of a bad sale).
+        ``rejected``: the staged rows rejected by the checks; ``rejected_groups``: a table
+        (``reference``) of the groups of rows rejected while reading, or None."""
         return iter(())
 
     def classify(self, stage: Stage, options: ImportOptions) -> tuple[int, int, int]:
@@ -426,10 +446,11 @@ def _parse_rows(
     errors: ErrorLog,
     width: int,
     used: list[int] | None = None,
-) -> Iterator[tuple[Any, ...]]:
+) -> Iterator[tuple[Any, ...] | None]:
     """Valid rows as staged tuples (row number, then every table column in table order);
     invalid ones go to the error log. ``used``: the positions of the file's cells that are
-    table columns (None: all of them; ``_error…`` columns are left out)."""
+    table columns (None: all of them; ``_error…`` columns are left out). None now and then: the
+    rejected groups' buffer is full (see ``GROUPS_BUFFERED``)."""
     count = len(table.columns)
     positions = [table.column_names.index(column.name) for column in layout]
     in_table_order = positions == list(range(count))
@@ -462,6 +483,8 @@ def _parse_rows(
             _report_cells(row_number, cells, layout, errors)
             if group is not None:
                 errors.rejected_groups.add(cells[group].strip())
+                if len(errors.rejected_groups) >= GROUPS_BUFFERED:
+                    yield None  # end this COPY: the groups go to their table
             continue
         if in_table_order:
             yield (row_number, *parsed)
@@ -551,7 +574,23 @@ def run_import(table: ImportTable, reader: TableReader, options: ImportOptions) 
                 used if len(used) < len(reader.header) else None,
             )
             segment_rows = max(options.batch_size, SEGMENT_ROWS)
-            while stage.load(itertools.islice(parsed, segment_rows)) == segment_rows:
+            exhausted = False
+
+            def segment():
+                # Up to segment_rows valid rows, or fewer when the rejected groups' buffer is
+                # full (_parse_rows yields None): COPY ends, the buffer is flushed, COPY goes on.
+                nonlocal exhausted
+                for count, row in enumerate(parsed, start=1):
+                    if row is None:
+                        return
+                    yield row
+                    if count == segment_rows:
+                        return
+                exhausted = True
+
+            while not exhausted:
+                stage.load(segment())
+                errors.flush_groups(stage)
                 options.check_stop()
             report.rows = rows_read
             if options.progress:
@@ -608,9 +647,7 @@ def _run_checks(stage: Stage, table: ImportTable, errors: ErrorLog, options: Imp
     errors.add_rows(
         (
             (row, column, message)
-            for row, column, message in table.reject_related(
-                stage, rejected, errors.rejected_groups
-            )
+            for row, column, message in table.reject_related(stage, rejected, errors.groups_table)
             if row not in rejected
         ),
         rejected,

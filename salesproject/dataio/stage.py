@@ -136,6 +136,15 @@ class Stage:
                 count += len(adapted)
         return count
 
+    def side_table(self, suffix: str, definition: str) -> str:
+        """A temporary table of this import (dropped with the stage); its name."""
+        name = f"{self.name}_{suffix}"
+        execute(f"DROP TABLE IF EXISTS {name}")
+        on_commit = " ON COMMIT DROP" if is_postgresql() else ""
+        execute(f"CREATE TEMPORARY TABLE {name} ({definition}){on_commit}")
+        self.also_drop.append(name)
+        return name
+
     def analyze(self) -> None:
         if is_postgresql():
             execute(f"ANALYZE {self.name}")

@@ -441,3 +441,27 @@ def test_rejected_staged_rows_are_kept_as_a_bitmap():
     assert len(rows) == 3 and list(rows) == [0, 3, 5_000_000]
     assert 3 in rows and 4 not in rows and -1 not in rows and 10**9 not in rows
     assert len(rows._bits) <= 5_000_000 // 8 * 2
+
+
+@pytest.mark.embedded
+def test_bad_sales_are_left_out_whole_when_their_references_go_through_the_table(monkeypatch):
+    """The references of sales with a line rejected while reading are buffered and moved to a
+    temporary table every GROUPS_BUFFERED (here 2, so COPY is cut several times): every other
+    line of those sales is still left out, the good sale imported."""
+    from sales.models import Sale
+    from salesproject.dataio import importer
+    from tests.factories import make_product
+
+    monkeypatch.setattr(importer, "GROUPS_BUFFERED", 2)
+    make_product(sku="OK-1", stock=10)
+    rows = [("reference", "sold_at", "customer_email", "sku", "quantity", "unit_price")]
+    for n in range(5):  # each bad sale: a valid line, then a bad one, then a valid one
+        rows += [
+            (f"BAD-{n}", "2025-01-01T00:00:00Z", "", "OK-1", "1", "1.00"),
+            (f"BAD-{n}", "2025-01-01T00:00:00Z", "", "OK-1", "0", "1.00"),
+            (f"BAD-{n}", "2025-01-01T00:00:00Z", "", "OK-2", "1", "1.00"),
+        ]
+    rows.append(("GOOD", "2025-01-01T00:00:00Z", "", "OK-1", "2", "1.00"))
+    report = import_bytes("sales", csv_bytes(rows), on_error="skip")
+    assert report.rejected == 15 and report.created == 1, report.summary()
+    assert list(Sale.objects.values_list("reference", flat=True)) == ["GOOD"]
