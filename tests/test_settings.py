@@ -234,6 +234,11 @@ def test_broker_in_the_cache_db_is_refused(redis_url, broker):
         ({"DATA_UPLOAD_MAX_MEMORY_SIZE": "10"}, "DATA_UPLOAD_MAX_MEMORY_SIZE", "below the minimum"),
         ({"FILE_UPLOAD_MAX_MEMORY_SIZE": "2MB"}, "FILE_UPLOAD_MAX_MEMORY_SIZE", "not an integer"),
         ({"STATIC_FILES_MANIFEST": "hashed"}, "STATIC_FILES_MANIFEST", "not a boolean"),
+        ({"SEARCH_MAX_WORDS": "0"}, "SEARCH_MAX_WORDS", "below the minimum 1"),
+        ({"SEARCH_MAX_LENGTH": "2"}, "SEARCH_MAX_LENGTH", "below the minimum 3"),
+        ({"API_JSON_MAX_DEPTH": "deep"}, "API_JSON_MAX_DEPTH", "not an integer"),
+        ({"DB_STATEMENT_TIMEOUT_MS": "-1"}, "DB_STATEMENT_TIMEOUT_MS", "below the minimum 0"),
+        ({"DB_STATEMENT_TIMEOUT_JOBS_MS": "10min"}, "DB_STATEMENT_TIMEOUT_JOBS_MS", "integer"),
     ],
 )
 def test_bad_variable_fails_at_start_up_naming_it(variables, named, problem):
