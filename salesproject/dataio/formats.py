@@ -449,16 +449,32 @@ def _refuse_dtds(raw: IO[bytes]) -> None:
     its root element, so only each part's start is read."""
     with zipfile.ZipFile(raw) as archive:
         for info in archive.infolist():
-            if not info.filename.endswith((".xml", ".rels", ".vml")):
-                continue
             with archive.open(info) as part:
-                start = part.read(_PROLOG_LIMIT).decode("utf-8", errors="replace")
-            if _declares_dtd(start, complete=info.file_size <= _PROLOG_LIMIT):
+                start = _xml_text(part.read(_PROLOG_LIMIT))
+            # openpyxl finds parts through the relationships, whatever their names: every
+            # part is looked at; those named as XML have their whole prolog checked.
+            if (
+                _declares_dtd(start, complete=info.file_size <= _PROLOG_LIMIT)
+                if info.filename.endswith((".xml", ".rels", ".vml"))
+                else "<!DOCTYPE" in start or "<!ENTITY" in start
+            ):
                 raise TableFileError(
                     f"The workbook's {info.filename} declares a DTD (<!DOCTYPE>/<!ENTITY>): "
                     "refused, as a spreadsheet never needs one. Save it again from your "
                     "spreadsheet as .xlsx."
                 )
+
+
+def _xml_text(start: bytes) -> str:
+    """The start of an XML part as text: UTF-16 (with or without a BOM) or else UTF-8 (the
+    encodings expat reads without a declaration; ASCII-compatible ones read as UTF-8 here)."""
+    if start[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        return start.decode("utf-16", errors="replace")
+    if start[:2] == b"<\x00":
+        return start.decode("utf-16-le", errors="replace")
+    if start[:2] == b"\x00<":
+        return start.decode("utf-16-be", errors="replace")
+    return start.decode("utf-8", errors="replace")
 
 
 def _declares_dtd(text: str, *, complete: bool) -> bool:

@@ -465,3 +465,22 @@ def test_bad_sales_are_left_out_whole_when_their_references_go_through_the_table
     report = import_bytes("sales", csv_bytes(rows), on_error="skip")
     assert report.rejected == 15 and report.created == 1, report.summary()
     assert list(Sale.objects.values_list("reference", flat=True)) == ["GOOD"]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le"])
+def test_xlsx_with_a_dtd_in_utf16_is_refused_too(encoding):
+    """expat reads UTF-16 parts: a DTD there must not slip past a UTF-8-only check."""
+    data = xlsx_bytes([("email", "name"), ("a@example.com", "A")])
+    source = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            content = source.read(info.filename)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                xml = content.decode().replace("<?xml version='1.0' encoding='UTF-8'?>", "")
+                xml = xml.replace('encoding="UTF-8"', 'encoding="UTF-16"')
+                xml = xml.replace("<worksheet", '<!DOCTYPE w [<!ENTITY a "aaaa">]><worksheet', 1)
+                content = xml.encode(encoding)
+            target.writestr(info.filename, content)
+    with pytest.raises(TableFileError, match=r"declares a DTD"):
+        import_bytes("customers", out.getvalue(), "xlsx")
