@@ -4,7 +4,7 @@ action (through the jobs service, like the API)."""
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
-from salesproject.admin_search import BoundedSearchAdminMixin
+from salesproject.admin_search import BoundedChangeListMixin, BoundedSearchAdminMixin
 from salesproject.errors import ApplicationError
 from salesproject.jobs import services
 from salesproject.jobs.deadletter import failed_task_resend
@@ -12,7 +12,7 @@ from salesproject.jobs.models import BatchJob, FailedTask
 
 
 @admin.register(BatchJob)
-class BatchJobAdmin(admin.ModelAdmin):
+class BatchJobAdmin(BoundedChangeListMixin, admin.ModelAdmin):
     list_display = ("id", "kind", "status", "progress", "error_count", "created_by", "created_at")
     list_filter = ("status", "kind")
     date_hierarchy = "created_at"

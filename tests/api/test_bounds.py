@@ -144,6 +144,33 @@ def test_the_sales_admin_searches_like_the_api(admin_client):
     assert [sale.reference for sale in response.context["cl"].queryset] == ["INV-BOB"]
 
 
+def _date_hierarchy_admins():
+    return [
+        (model, model_admin)
+        for model, model_admin in admin.site._registry.items()
+        if model_admin.date_hierarchy
+    ]
+
+
+@pytest.mark.parametrize(
+    "day", [("9999", "12", "31"), ("9999", "12", None), ("1", "1", "1"), ("99999", None, None)]
+)
+def test_a_date_hierarchy_at_the_calendar_edge_is_a_bad_lookup_not_a_500(admin_client, day):
+    assert len(_date_hierarchy_admins()) >= 5
+    for model, model_admin in _date_hierarchy_admins():
+        field = model_admin.date_hierarchy
+        query = {
+            f"{field}__{part}": value
+            for part, value in zip(("year", "month", "day"), day, strict=True)
+            if value is not None
+        }
+        url = f"/admin/{model._meta.app_label}/{model._meta.model_name}/"
+        response = admin_client.get(url, query)
+        assert response.status_code in (200, 302), (url, query, response.status_code)
+        if response.status_code == 302:
+            assert response["Location"].endswith("?e=1")
+
+
 def test_the_admin_keeps_short_numbers_for_exact_fields(admin_client):
     """The catalog outbox searches ``=product__id``: a product id of one digit is searched."""
     response = admin_client.get("/admin/products/catalogoutboxentry/", {"q": "7"})
