@@ -35,9 +35,12 @@ class BoundedChangeList(ChangeList):
     """Django's ChangeList, with a date hierarchy at the calendar's edge a bad lookup (the
     admin's "?e=1" redirect) rather than a 500: ``?sold_at__year=9999&sold_at__month=12&
     sold_at__day=31`` made Django compute the next day, an OverflowError it does not catch
-    (it catches ValueError)."""
+    (it catches ValueError). A NUL character in a parameter is a bad lookup too."""
 
     def get_filters(self, request):
+        # PostgreSQL text holds no NUL: "?status=%00" reached it as a DataError (a 500).
+        if any("\x00" in value for values in request.GET.lists() for value in values[1]):
+            raise IncorrectLookupParameters("A parameter holds a NUL character.")
         try:
             return super().get_filters(request)
         except OverflowError as exc:

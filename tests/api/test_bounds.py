@@ -171,6 +171,13 @@ def test_a_date_hierarchy_at_the_calendar_edge_is_a_bad_lookup_not_a_500(admin_c
             assert response["Location"].endswith("?e=1")
 
 
+@pytest.mark.parametrize("query", [{"status": "\x00"}, {"q": "abc\x00def"}, {"o": "\x00"}])
+def test_a_nul_character_in_an_admin_list_parameter_is_a_bad_lookup(admin_client, query):
+    response = admin_client.get("/admin/sales/sale/", query)
+    assert response.status_code == 302
+    assert response["Location"].endswith("?e=1")
+
+
 def test_the_admin_keeps_short_numbers_for_exact_fields(admin_client):
     """The catalog outbox searches ``=product__id``: a product id of one digit is searched."""
     response = admin_client.get("/admin/products/catalogoutboxentry/", {"q": "7"})
