@@ -509,7 +509,8 @@ CATALOG_SALE_DEADLINE = _env_float("CATALOG_SALE_DEADLINE", 10.0)
 if CATALOG_SALE_DEADLINE > 60:
     raise _config_error(
         "CATALOG_SALE_DEADLINE",
-        f"{CATALOG_SALE_DEADLINE:g} is over 60 seconds (a request waiting that long holds a worker)",
+        f"{CATALOG_SALE_DEADLINE:g} is over 60 seconds "
+        "(a request waiting that long holds a worker)",
     )
 if CATALOG_BACKEND == "http":
     _catalog_url = urlsplit(CATALOG_API_URL)
