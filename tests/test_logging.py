@@ -238,7 +238,7 @@ def test_catalog_http_errors_timeouts_and_refusals_are_logged(caplog, fake_catal
     outcomes = [(r.catalog_status, r.catalog_outcome, r.levelname) for r in catalog_lines(caplog)]
     assert outcomes == [
         ("500", "http_error", "WARNING"),
-        ("error", "timeout", "WARNING"),
+        ("read_timeout", "timeout", "WARNING"),
         ("error", "connection_error", "WARNING"),
     ]
 
