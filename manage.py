@@ -9,7 +9,7 @@ def main():
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "salesproject.settings")
     from django.core.management import execute_from_command_line
 
-    from salesproject.database import JOBS, WEB, set_process_kind
+    from core.ops.database import JOBS, WEB, set_process_kind
 
     # runserver answers requests (the web statement timeout); every other command is a job.
     set_process_kind(WEB if sys.argv[1:2] == ["runserver"] else JOBS)

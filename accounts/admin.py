@@ -26,8 +26,8 @@ from django.utils.cache import add_never_cache_headers
 from accounts.forms import LockoutAdminAuthenticationForm
 from accounts.models import ApiKey
 from accounts.services import api_key_create, user_logout_everywhere
-from salesproject.admin_search import BoundedSearchAdminMixin
-from salesproject.errors import ApplicationError, protected_error_message
+from core.admin_search import BoundedSearchAdminMixin
+from core.errors import ApplicationError, protected_error_message
 
 SERVICE_ERRORS = (ApplicationError, ValidationError)
 DELETE_ERRORS = (*SERVICE_ERRORS, ProtectedError, RestrictedError)
@@ -245,7 +245,7 @@ admin.site.register(User, UserAdmin)
 
 
 # django.contrib.auth's own admins (users: username, names, email; groups: name) search too:
-# re-registered with the bound of every other admin search (salesproject/admin_search.py).
+# re-registered with the bound of every other admin search (core/admin_search.py).
 for _model in (get_user_model(), Group):
     if admin.site.is_registered(_model):
         _registered = type(admin.site.get_model_admin(_model))

@@ -22,7 +22,7 @@ must not wipe their spraying count). A limit of 0 turns that count off.
 
 The client IP is the one DRF's throttles use (``THROTTLE_NUM_PROXIES``). Usernames are compared
 case-folded and stored hashed. If the cache is down, logins are allowed and not counted (fail
-open, like the throttles: ``salesproject/throttling.py``), with a warning logged.
+open, like the throttles: ``core/api/throttling.py``), with a warning logged.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from rest_framework_simplejwt.views import TokenObtainPairView
 
 from accounts.lockout import locked_for, lockout_message
 from accounts.services import user_logout_everywhere
-from salesproject.throttling import AnonRateThrottle, ScopedRateThrottle
+from core.api.throttling import AnonRateThrottle, ScopedRateThrottle
 
 
 class LoginThrottledTokenObtainPairView(TokenObtainPairView):

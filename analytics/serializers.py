@@ -16,9 +16,9 @@ from analytics.selectors import (
     AnalyticsFilters,
     default_period,
 )
+from core.api.filtering import check_date_in_range
 from customers.models import Customer, CustomerSegment
 from products.models import Category, Product
-from salesproject.filtering import check_date_in_range
 
 MAX_DAYS = 3660  # ten years
 MAX_LIMIT = 100

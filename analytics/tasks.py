@@ -8,7 +8,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from analytics.services import rollups_rebuild
-from salesproject.caching import purge_stale_cache_generations
+from core.ops.caching import purge_stale_cache_generations
 
 
 def _day(value: str | date | None) -> date | None:
@@ -54,5 +54,5 @@ def refresh_recent_rollups_task(days: int = 1) -> dict:
 @shared_task(name="analytics.purge_stale_cache")
 def purge_stale_cache_task(batch: int = 500, pause: float = 0.0) -> dict:
     """Beat, every 10 minutes: delete the cache keys of old generations (SCAN + UNLINK, see
-    salesproject/caching.py). Safe to run twice; returns quietly when Redis is down."""
+    core/ops/caching.py). Safe to run twice; returns quietly when Redis is down."""
     return purge_stale_cache_generations(batch=batch, pause=pause).as_dict()

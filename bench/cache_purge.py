@@ -12,7 +12,7 @@ broker of the settings is moved to ``--broker-db``, default 6) and its own key p
    keys of the current generation and the generation counter;
 2. starts a reader in another process that GETs live keys in a tight loop and records every
    read's latency (one connection, like a web worker);
-3. runs ``salesproject.caching.purge_stale_cache_generations`` (SCAN + UNLINK in batches): the
+3. runs ``core.ops.caching.purge_stale_cache_generations`` (SCAN + UNLINK in batches): the
    purge's duration, keys/s, and the reader's p50 / p99 / max latency during the purge;
 4. refills the same keys and deletes them the way we don't: ``KEYS <pattern>`` then ``DEL`` in
    chunks of 10,000, measured the same way, as the baseline;
@@ -101,7 +101,7 @@ def setup_django(args: argparse.Namespace) -> None:
     sys.path.append(str(BENCH_DIR))
     import django
 
-    from salesproject.database import JOBS, set_process_kind
+    from core.ops.database import JOBS, set_process_kind
 
     set_process_kind(JOBS)  # the jobs' statement timeout, not a request's
     django.setup()
@@ -200,7 +200,7 @@ def main() -> int:
     from django_redis import get_redis_connection
 
     from analytics.services import GENERATION_KEY, fresh_generation
-    from salesproject.caching import _escape_glob, purge_stale_cache_generations
+    from core.ops.caching import _escape_glob, purge_stale_cache_generations
 
     client = get_redis_connection("default")
     kwargs = client.connection_pool.connection_kwargs

@@ -225,11 +225,11 @@ def products_file(path: Path, count: int) -> None:
 SERVICE_SNIPPET = """
 import sys, time
 import django
-from salesproject.database import set_process_kind
+from core.ops.database import set_process_kind
 set_process_kind("jobs")  # the service as a job runs it
 django.setup()
-from salesproject.dataio.importer import ImportOptions
-from salesproject.dataio.services import data_import
+from core.dataio.importer import ImportOptions
+from core.dataio.services import data_import
 with open(sys.argv[1], "rb") as source:
     started = time.perf_counter()
     report = data_import(table="products", source=source, fmt="csv", options=ImportOptions())

@@ -42,7 +42,7 @@ def setup_django_on_postgres() -> bool:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "salesproject.settings")
     import django
 
-    from salesproject.database import JOBS, set_process_kind
+    from core.ops.database import JOBS, set_process_kind
 
     set_process_kind(JOBS)  # in-process work on the whole data set: the jobs' statement timeout
     django.setup()

@@ -65,7 +65,7 @@ def main() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "salesproject.settings")
     import django
 
-    from salesproject.database import JOBS, set_process_kind
+    from core.ops.database import JOBS, set_process_kind
 
     set_process_kind(JOBS)  # a bulk load: the jobs' statement timeout, not a request's
     django.setup()

@@ -4,13 +4,13 @@ from django.contrib import admin
 from django_countries.filters import CountryFilter
 
 from accounts.admin import ServiceAdminMixin, copy_model_fields
+from core.admin_search import BoundedSearchAdminMixin
+from core.api.filtering import search_in
+from core.dataio.admin import TableImportExportAdmin
 from customers import services
 from customers.models import Customer
 from customers.resources import CustomerResource
 from sales.selectors import customer_has_sales
-from salesproject.admin_search import BoundedSearchAdminMixin
-from salesproject.dataio.admin import TableImportExportAdmin
-from salesproject.filtering import search_in
 
 
 @admin.register(Customer)

@@ -1,8 +1,8 @@
 import django_filters
 from django_countries import countries
 
+from core.api.filtering import FilterSet, IsoDateTimeFilter, search_in
 from customers.models import Customer, CustomerSegment
-from salesproject.filtering import FilterSet, IsoDateTimeFilter, search_in
 
 
 class CustomerFilter(FilterSet):

@@ -8,9 +8,9 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from analytics.services import analytics_cache_bump
+from core.errors import ConflictError
+from core.services import model_update
 from customers.models import Customer
-from salesproject.errors import ConflictError
-from salesproject.services import model_update
 
 CUSTOMER_EDITABLE_FIELDS = ["name", "email", "phone", "city", "country", "segment"]
 ANALYTICS_FIELDS = ("name", "email", "country", "segment")

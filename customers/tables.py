@@ -6,10 +6,10 @@ from collections.abc import Iterator
 
 from django.db.models import QuerySet
 
+from core.dataio.columns import Column
+from core.dataio.exporter import queryset_rows
+from core.dataio.upsert import Target, UpsertTable
 from customers.models import Customer, CustomerSegment
-from salesproject.dataio.columns import Column
-from salesproject.dataio.exporter import queryset_rows
-from salesproject.dataio.upsert import Target, UpsertTable
 
 COLUMNS = (
     Column("email", "email", max_length=254),

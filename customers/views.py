@@ -1,8 +1,8 @@
+from core.api.views import ServiceModelViewSet
+from core.dataio.views import TableBulkMixin, TableImportExportMixin
 from customers import selectors, services
 from customers.filters import CustomerFilter
 from customers.serializers import CustomerInputSerializer, CustomerOutputSerializer
-from salesproject.dataio.views import TableBulkMixin, TableImportExportMixin
-from salesproject.views import ServiceModelViewSet
 
 
 class CustomerViewSet(TableBulkMixin, TableImportExportMixin, ServiceModelViewSet):

@@ -15,13 +15,13 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from accounts.admin import ServiceAdminMixin, copy_model_fields
+from core.admin_search import BoundedSearchAdminMixin
+from core.dataio.admin import TableImportExportAdmin
+from core.errors import ApplicationError
 from products import services
 from products.models import CatalogOutboxEntry, Category, Product, StockMovement
 from products.resources import CategoryResource, ProductResource
 from sales.selectors import product_has_sales
-from salesproject.admin_search import BoundedSearchAdminMixin
-from salesproject.dataio.admin import TableImportExportAdmin
-from salesproject.errors import ApplicationError
 
 LEDGER_INLINE_ROWS = 50
 

@@ -31,6 +31,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 
+from core.errors import ApplicationError
 from products import services
 from products.catalog_client import (
     CatalogUnavailableError,
@@ -40,7 +41,6 @@ from products.catalog_client import (
     RemoteProductNotFoundError,
 )
 from products.models import Product, StockMovementReason
-from salesproject.errors import ApplicationError
 
 logger = logging.getLogger("catalog")
 

@@ -23,8 +23,8 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-from salesproject import metrics
-from salesproject.errors import ApplicationError
+from core.errors import ApplicationError
+from core.ops import metrics
 
 logger = logging.getLogger("catalog")
 

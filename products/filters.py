@@ -1,13 +1,13 @@
 import django_filters
 
-from products.models import Category, Product, StockMovement, StockMovementReason
-from salesproject.filtering import (
+from core.api.filtering import (
     FilterSet,
     IsoDateTimeFilter,
     NumberFilter,
     StrictBooleanFilter,
     search_in,
 )
+from products.models import Category, Product, StockMovement, StockMovementReason
 
 
 class CategoryFilter(FilterSet):

@@ -5,9 +5,9 @@ from decimal import Decimal
 
 from django.db import transaction
 
+from core.jobs.models import BatchJob, BatchJobStatus
+from core.jobs.services import batch_job_cancel_requested, batch_job_finish
 from products import selectors, services
-from salesproject.jobs.models import BatchJob, BatchJobStatus
-from salesproject.jobs.services import batch_job_cancel_requested, batch_job_finish
 
 
 def run_price_update_job(job: BatchJob) -> None:

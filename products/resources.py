@@ -1,6 +1,6 @@
 """django-import-export resources: the admin's import/export, backed by products.tables."""
 
-from salesproject.dataio.admin import TableResource
+from core.dataio.admin import TableResource
 
 
 class CategoryResource(TableResource):

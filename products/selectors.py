@@ -26,7 +26,7 @@ def product_list() -> QuerySet[Product]:
 @dataclass(frozen=True)
 class DataState:
     """What a catalog read's answer depends on in the database, for its ETag and Last-Modified
-    (salesproject/conditional.py): ``fingerprint`` changes with every committed write that can
+    (core/api/conditional.py): ``fingerprint`` changes with every committed write that can
     change the answer; ``last_modified`` is the newest ``updated_at`` among those rows."""
 
     fingerprint: tuple

@@ -26,7 +26,7 @@ class CategoryInputSerializer(serializers.ModelSerializer):
 
 
 # Bump when the product or category JSON changes (fields, formats): it is part of the ETags of
-# the catalog reads (salesproject/conditional.py), so clients never keep an old shape.
+# the catalog reads (core/api/conditional.py), so clients never keep an old shape.
 PRODUCT_REPRESENTATION_VERSION = "2"  # 2: remote_id
 CATEGORY_REPRESENTATION_VERSION = "1"
 

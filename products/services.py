@@ -24,6 +24,10 @@ from django.db.models.functions import Round
 from django.utils import timezone
 
 from analytics.services import analytics_cache_bump
+from core.errors import ApplicationError, ConflictError, NotFoundError
+from core.money import MoneyField, money_str
+from core.ops import metrics
+from core.services import model_update
 from products.catalog_client import (
     ProductCatalogClient,
     RemoteProduct,
@@ -38,10 +42,6 @@ from products.models import (
     StockMovement,
     StockMovementReason,
 )
-from salesproject import metrics
-from salesproject.errors import ApplicationError, ConflictError, NotFoundError
-from salesproject.money import MoneyField, money_str
-from salesproject.services import model_update
 
 logger = logging.getLogger(__name__)
 

@@ -10,13 +10,13 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from core.dataio.columns import Column
+from core.dataio.exporter import queryset_rows
+from core.dataio.importer import ImportOptions
+from core.dataio.stage import Stage, execute, fetch_value, is_postgresql
+from core.dataio.upsert import Target, UpsertTable, unknown_reference_check, upsert
 from products.models import Category, Product, StockMovementReason
 from products.services import require_local_stock
-from salesproject.dataio.columns import Column
-from salesproject.dataio.exporter import queryset_rows
-from salesproject.dataio.importer import ImportOptions
-from salesproject.dataio.stage import Stage, execute, fetch_value, is_postgresql
-from salesproject.dataio.upsert import Target, UpsertTable, unknown_reference_check, upsert
 
 MAX_MONEY = Decimal("9999999999.99")
 MAX_STOCK = 2_147_483_647

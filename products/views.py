@@ -9,6 +9,14 @@ from rest_framework.views import APIView
 
 from accounts.permissions import PublicReadRoleModelPermissions
 from accounts.services import api_key_authenticate
+from core.api.conditional import ConditionalGetMixin
+from core.api.pagination import CursorPagination
+from core.api.views import ServiceModelViewSet
+from core.dataio.views import TableBulkMixin, TableImportExportMixin
+from core.errors import ApplicationError
+from core.jobs.models import BatchJobKind
+from core.jobs.serializers import BatchJobOutputSerializer
+from core.jobs.services import batch_job_create
 from products import selectors, services
 from products.filters import CategoryFilter, ProductFilter, StockMovementFilter
 from products.serializers import (
@@ -25,14 +33,6 @@ from products.serializers import (
     StockMovementOutputSerializer,
     product_shows_cost,
 )
-from salesproject.conditional import ConditionalGetMixin
-from salesproject.dataio.views import TableBulkMixin, TableImportExportMixin
-from salesproject.errors import ApplicationError
-from salesproject.jobs.models import BatchJobKind
-from salesproject.jobs.serializers import BatchJobOutputSerializer
-from salesproject.jobs.services import batch_job_create
-from salesproject.pagination import CursorPagination
-from salesproject.views import ServiceModelViewSet
 
 
 class CategoryViewSet(ConditionalGetMixin, TableImportExportMixin, ServiceModelViewSet):

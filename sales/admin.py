@@ -28,14 +28,14 @@ from accounts.admin import (
     service_error_fields,
     service_error_message,
 )
+from core.admin_search import BoundedSearchAdminMixin
+from core.api.filtering import search_in
+from core.dataio.admin import TableImportExportAdmin
+from core.errors import ConflictError
 from sales import services
 from sales.models import IdempotencyKey, Sale, SaleItem, SaleStatus
 from sales.resources import SaleResource
 from sales.services import MAX_LINE_QUANTITY, SaleLine
-from salesproject.admin_search import BoundedSearchAdminMixin
-from salesproject.dataio.admin import TableImportExportAdmin
-from salesproject.errors import ConflictError
-from salesproject.filtering import search_in
 
 
 class SaleItemInlineForm(forms.ModelForm):

@@ -12,10 +12,10 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 
+from core.errors import ApplicationError
 from products.catalog import get_catalog
 from sales.models import Sale
 from sales.services import SaleLine, generate_sale_reference, sale_create
-from salesproject.errors import ApplicationError
 
 
 @dataclass

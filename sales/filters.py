@@ -4,8 +4,7 @@ import django_filters
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from sales.models import Sale, SaleItem, SaleStatus
-from salesproject.filtering import (
+from core.api.filtering import (
     DateFilter,
     FilterSet,
     IsoDateTimeFilter,
@@ -13,6 +12,7 @@ from salesproject.filtering import (
     StrictBooleanFilter,
     search_in,
 )
+from sales.models import Sale, SaleItem, SaleStatus
 
 
 def _start_of_day(day) -> datetime:

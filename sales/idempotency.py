@@ -22,8 +22,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.errors import ApplicationError, ConflictError
 from sales.models import IdempotencyKey, IdempotencyKeyStatus
-from salesproject.errors import ApplicationError, ConflictError
 
 MAX_KEY_LENGTH = 255
 PROCESSING_TAKEOVER_AFTER = timedelta(minutes=5)  # a request that died leaves its key claimable

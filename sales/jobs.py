@@ -1,8 +1,8 @@
 """Recording sales in bulk as a batch job (``POST /api/sales/bulk/`` with many sales)."""
 
+from core.jobs import services as jobs
+from core.jobs.models import BatchJob, BatchJobStatus
 from sales.bulk import sales_bulk_record
-from salesproject.jobs import services as jobs
-from salesproject.jobs.models import BatchJob, BatchJobStatus
 
 MAX_REPORTED = 1_000
 

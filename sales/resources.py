@@ -2,7 +2,7 @@
 grouped by reference), backed by sales.tables. The admin records history (no stock change);
 taking stock from a file is the import_data command's and the API's ``apply_stock``."""
 
-from salesproject.dataio.admin import TableResource
+from core.dataio.admin import TableResource
 
 
 class SaleResource(TableResource):

@@ -19,12 +19,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from analytics.services import rollups_apply_sales
+from core.errors import ApplicationError, ConflictError
+from core.ops import metrics
 from customers.models import Customer
 from products.catalog import Catalog, CatalogProduct, get_catalog
 from products.models import StockMovementReason
 from sales.models import Sale, SaleItem, SaleStatus
-from salesproject import metrics
-from salesproject.errors import ApplicationError, ConflictError
 
 MAX_LINE_QUANTITY = 1_000_000
 _REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U

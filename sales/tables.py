@@ -26,12 +26,9 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from analytics.services import analytics_cache_bump, rollups_apply_sales
-from products.catalog import get_catalog
-from sales.models import Sale, SaleItem, SaleStatus
-from sales.services import MAX_LINE_QUANTITY, SaleLine, sale_cancel, sale_create
-from salesproject.dataio.columns import Column
-from salesproject.dataio.exporter import queryset_rows
-from salesproject.dataio.importer import (
+from core.dataio.columns import Column
+from core.dataio.exporter import queryset_rows
+from core.dataio.importer import (
     ErrorLog,
     ImportOptions,
     ImportReport,
@@ -39,7 +36,7 @@ from salesproject.dataio.importer import (
     RowSet,
     duplicate_key_check,
 )
-from salesproject.dataio.stage import (
+from core.dataio.stage import (
     Stage,
     distinct,
     execute,
@@ -48,8 +45,11 @@ from salesproject.dataio.stage import (
     fetch_value,
     trusted_references,
 )
-from salesproject.dataio.upsert import unknown_reference_check
-from salesproject.errors import ApplicationError
+from core.dataio.upsert import unknown_reference_check
+from core.errors import ApplicationError
+from products.catalog import get_catalog
+from sales.models import Sale, SaleItem, SaleStatus
+from sales.services import MAX_LINE_QUANTITY, SaleLine, sale_cancel, sale_create
 
 MAX_MONEY = Decimal("9999999999.99")
 _STATUSES = tuple(SaleStatus.values)

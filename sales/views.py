@@ -7,6 +7,12 @@ from rest_framework.decorators import action
 from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
+from core.api.pagination import SaleCursorPagination
+from core.api.views import ServiceModelViewSet
+from core.dataio.views import TableImportExportMixin
+from core.jobs.models import BatchJobKind
+from core.jobs.serializers import BatchJobOutputSerializer
+from core.jobs.services import batch_job_create
 from sales import idempotency, selectors, services
 from sales.bulk import sales_bulk_plan, sales_bulk_record
 from sales.filters import SaleFilter
@@ -17,12 +23,6 @@ from sales.serializers import (
     SaleUpdateInputSerializer,
     sale_representations,
 )
-from salesproject.dataio.views import TableImportExportMixin
-from salesproject.jobs.models import BatchJobKind
-from salesproject.jobs.serializers import BatchJobOutputSerializer
-from salesproject.jobs.services import batch_job_create
-from salesproject.pagination import SaleCursorPagination
-from salesproject.views import ServiceModelViewSet
 
 
 class SaleViewSet(TableImportExportMixin, ServiceModelViewSet):

@@ -3,10 +3,10 @@
 from rest_framework import permissions, routers
 
 from analytics.views import AnalyticsViewSet
+from core.jobs.views import BatchJobViewSet
 from customers.views import CustomerViewSet
 from products.views import CategoryViewSet, ProductViewSet, StockMovementViewSet
 from sales.views import SaleViewSet
-from salesproject.jobs.views import BatchJobViewSet
 
 
 class APIRootView(routers.APIRootView):

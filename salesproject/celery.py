@@ -18,7 +18,7 @@ app.autodiscover_tasks()
 @signals.beat_init.connect
 def _jobs_statement_timeout(**kwargs):
     """A worker (and beat) runs jobs: its connections take DB_STATEMENT_TIMEOUT_JOBS_MS
-    (salesproject/database.py); the pool's processes, forked after this, inherit it."""
-    from salesproject.database import JOBS, set_process_kind
+    (core/ops/database.py); the pool's processes, forked after this, inherit it."""
+    from core.ops.database import JOBS, set_process_kind
 
     set_process_kind(JOBS)

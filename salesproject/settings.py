@@ -126,18 +126,18 @@ INSTALLED_APPS = [
     "products",
     "sales",
     "analytics",
-    "salesproject.dataio",
-    "salesproject.jobs",
+    "core.dataio",
+    "core.jobs",
     # After our apps: of two management commands with one name the earlier app's wins, so
-    # salesproject.dataio's ``import``/``export`` (which refuse and name import_data and
+    # core.dataio's ``import``/``export`` (which refuse and name import_data and
     # export_data) shadow django-import-export's generic ones, which write around the services.
     "import_export",
 ]
 
 MIDDLEWARE = [
     # First: the request id is on every log line of the request; every answer is counted.
-    "salesproject.request_id.RequestIdMiddleware",
-    "salesproject.metrics.MetricsMiddleware",
+    "core.ops.request_id.RequestIdMiddleware",
+    "core.ops.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files straight from gunicorn (container), before anything else touches the request.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -151,9 +151,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last: the first to see a view's exception; a query stopped by statement_timeout is a 503.
-    "salesproject.errors.QueryTimeoutMiddleware",
+    "core.errors.QueryTimeoutMiddleware",
     # A view stopped by a locked SQLite database (embedded default) is a 503, not a 500.
-    "salesproject.errors.DatabaseBusyMiddleware",
+    "core.errors.DatabaseBusyMiddleware",
 ]
 
 ROOT_URLCONF = "salesproject.urls"
@@ -198,7 +198,7 @@ else:
 if _database["ENGINE"] == "django.db.backends.sqlite3":
     # WAL (readers never wait for the writer) and a busy timeout let the dev server and a
     # management command share the file: a write waits up to SQLITE_BUSY_TIMEOUT seconds for
-    # another connection's write lock, then answers 503 database_busy (salesproject/errors.py).
+    # another connection's write lock, then answers 503 database_busy (core/errors.py).
     # IMMEDIATE: a transaction takes the write lock when it begins, so it waits for it there
     # (a read transaction turning into a write one would fail at once instead of waiting).
     SQLITE_BUSY_TIMEOUT = _env_float("SQLITE_BUSY_TIMEOUT", 20.0)
@@ -223,7 +223,7 @@ else:
     )
 _database.setdefault("TEST", {})
 DATABASES = {"default": _database}
-# PostgreSQL's statement_timeout per connection (salesproject/database.py), in milliseconds,
+# PostgreSQL's statement_timeout per connection (core/ops/database.py), in milliseconds,
 # 0 = none: web processes (gunicorn, runserver) stop a query after DB_STATEMENT_TIMEOUT_MS
 # (the API answers 503 query_timeout); management commands and Celery workers, whose jobs
 # read whole tables, after DB_STATEMENT_TIMEOUT_JOBS_MS.
@@ -402,11 +402,11 @@ API_PAGE_SIZE = _env_int("API_PAGE_SIZE", 50, minimum=1)
 API_MAX_PAGE_SIZE = _env_int("API_MAX_PAGE_SIZE", 500, minimum=1)
 if API_MAX_PAGE_SIZE < API_PAGE_SIZE:
     raise _config_error("API_MAX_PAGE_SIZE", "it must be at least API_PAGE_SIZE")
-# Searches (the API's search=, the admin's search box; salesproject/filtering.py): at most
+# Searches (the API's search=, the admin's search box; core/api/filtering.py): at most
 # this many different words, each of at least 3 characters, in at most this many characters.
 SEARCH_MAX_WORDS = _env_int("SEARCH_MAX_WORDS", 8, minimum=1)
 SEARCH_MAX_LENGTH = _env_int("SEARCH_MAX_LENGTH", 200, minimum=3)
-# The most nested arrays/objects a JSON request body may hold (salesproject/parsers.py).
+# The most nested arrays/objects a JSON request body may hold (core/api/parsers.py).
 API_JSON_MAX_DEPTH = _env_int("API_JSON_MAX_DEPTH", 32, minimum=2)
 
 REST_FRAMEWORK = {
@@ -417,18 +417,18 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.RoleModelPermissions"],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
-        "salesproject.filtering.StrictOrderingFilter",
+        "core.api.filtering.StrictOrderingFilter",
     ],
     # DRF's parsers, the JSON one with the nesting bounded (API_JSON_MAX_DEPTH).
     "DEFAULT_PARSER_CLASSES": [
-        "salesproject.parsers.JSONParser",
+        "core.api.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
-    "DEFAULT_PAGINATION_CLASS": "salesproject.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "core.api.pagination.PageNumberPagination",
     "PAGE_SIZE": API_PAGE_SIZE,
-    "DEFAULT_SCHEMA_CLASS": "salesproject.schema.ErrorAwareAutoSchema",
-    "EXCEPTION_HANDLER": "salesproject.errors.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "core.api.schema.ErrorAwareAutoSchema",
+    "EXCEPTION_HANDLER": "core.errors.api_exception_handler",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
@@ -440,10 +440,10 @@ REST_FRAMEWORK = {
     # Throttling (counts in the default cache: Redis in real mode, shared by every process):
     # anonymous clients per IP, authenticated users per user; the token endpoint has its own
     # "login" scope per IP (salesproject/urls.py). Over the rate: 429 with Retry-After.
-    # DRF's throttles, failing open when the cache is down (salesproject/throttling.py).
+    # DRF's throttles, failing open when the cache is down (core/api/throttling.py).
     "DEFAULT_THROTTLE_CLASSES": [
-        "salesproject.throttling.AnonRateThrottle",
-        "salesproject.throttling.UserRateThrottle",
+        "core.api.throttling.AnonRateThrottle",
+        "core.api.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": _env_rate("THROTTLE_ANON_RATE", "300/minute"),
@@ -559,10 +559,10 @@ LOG_FORMAT = _env_choice("LOG_FORMAT", "text" if DEBUG else "json", ("json", "te
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"context": {"()": "salesproject.request_id.ContextFilter"}},
+    "filters": {"context": {"()": "core.ops.request_id.ContextFilter"}},
     "formatters": {
         "text": {
-            "()": "salesproject.request_id.TextFormatter",
+            "()": "core.ops.request_id.TextFormatter",
             "fmt": "%(asctime)s %(levelname)s %(name)s [%(ids)s] %(message)s",
         },
         "json": {
@@ -586,7 +586,7 @@ LOGGING = {
     },
 }
 
-# --- Health and metrics (salesproject/health.py, salesproject/metrics.py) ----------------------
+# --- Health and metrics (core/ops/health.py, core/ops/metrics.py) ----------------------
 
 # Seconds each readiness check (database, cache, broker) may take before it counts as down.
 HEALTH_CHECK_TIMEOUT = _env_float("HEALTH_CHECK_TIMEOUT", 2.0)

@@ -12,10 +12,10 @@ from rest_framework_simplejwt.views import TokenRefreshView, TokenVerifyView
 from accounts.forms import LockoutAuthenticationForm
 from accounts.views import LoginThrottledTokenObtainPairView, LogoutEverywhereView
 from analytics.dashboard import dashboard
+from core.errors import json_api_not_found
+from core.ops import health, metrics
 from products.views import ProductPurchaseView, ProductRestockView
-from salesproject import health, metrics
 from salesproject.api import router
-from salesproject.errors import json_api_not_found
 
 # The browsable API's login and logout (rest_framework.urls), with the lockout's message.
 browsable_api_auth_patterns = (
@@ -66,5 +66,5 @@ urlpatterns = [
     path("api-auth/", include(browsable_api_auth_patterns, namespace="rest_framework")),
 ]
 
-handler404 = "salesproject.errors.json_not_found"
-handler500 = "salesproject.errors.json_server_error"
+handler404 = "core.errors.json_not_found"
+handler500 = "core.errors.json_server_error"

@@ -10,9 +10,9 @@ ROLES = ("analyst", "sales", "manager")
 
 def pytest_configure(config):
     """The test run creates, migrates and drops databases, on two busy cores: a job, under
-    DB_STATEMENT_TIMEOUT_JOBS_MS, not a web request's 5 s (salesproject/database.py; the
+    DB_STATEMENT_TIMEOUT_JOBS_MS, not a web request's 5 s (core/ops/database.py; the
     statement timeout's own tests set theirs)."""
-    from salesproject.database import JOBS, set_process_kind
+    from core.ops.database import JOBS, set_process_kind
 
     set_process_kind(JOBS)
 
@@ -74,8 +74,8 @@ def jobs_in_process(monkeypatch):
     reads its config once, so the ``settings`` fixture cannot switch it), and a batch job is
     enqueued at once: inside the test's wrapping transaction nothing ever commits, so the
     on-commit enqueue would never happen."""
+    from core.jobs import services
     from salesproject.celery import app
-    from salesproject.jobs import services
 
     monkeypatch.setattr(services, "on_commit", lambda func, using=None, robust=False: func())
     previous = app.conf.task_always_eager

@@ -1,4 +1,4 @@
-"""Purging stale cache generations (salesproject/caching.py): SCAN + UNLINK on the cache's own
+"""Purging stale cache generations (core/ops/caching.py): SCAN + UNLINK on the cache's own
 Redis database, only ``<prefix>:analytics:g{N}:…`` keys below the current generation.
 
 The Redis tests share db 0 with other test runs (other key prefixes) and the broker's db with
@@ -22,7 +22,7 @@ from accounts.backends import permission_cache_key
 from analytics.management.commands.purge_cache import Command as PurgeCacheCommand
 from analytics.services import GENERATION_KEY, fresh_generation
 from analytics.tasks import purge_stale_cache_task
-from salesproject.caching import (
+from core.ops.caching import (
     CachePurgeRefused,
     _escape_glob,
     _generation_of,

@@ -1,13 +1,13 @@
-"""salesproject.filtering.FilterSet: django-filter's FilterSet with the form class built once per
+"""core.api.filtering.FilterSet: django-filter's FilterSet with the form class built once per
 class and the filters copied shallowly. Each instance must still filter by its own data."""
 
 import django_filters
 import pytest
 from django.http import QueryDict
 
+from core.api.filtering import FilterSet
 from customers.models import Customer
 from sales.filters import SaleFilter
-from salesproject.filtering import FilterSet
 from tests.factories import make_customer, make_product, make_sale
 
 pytestmark = pytest.mark.django_db

@@ -1,4 +1,4 @@
-"""``/health/live`` and ``/health/ready`` (salesproject/health.py): public, uncached, JSON detail
+"""``/health/live`` and ``/health/ready`` (core/ops/health.py): public, uncached, JSON detail
 per check, 503 when the database, the cache or the broker is down."""
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ def test_ready_with_the_broker_down_is_503_and_says_so(client, broker_at, settin
 def test_ready_with_a_hanging_check_answers_within_the_timeout(client, settings, monkeypatch):
     import time
 
-    from salesproject import health
+    from core.ops import health
 
     settings.HEALTH_CHECK_TIMEOUT = 0.3
     monkeypatch.setitem(health.CHECKS, "database", lambda: time.sleep(2))
@@ -130,7 +130,7 @@ def test_ready_with_a_hanging_check_answers_within_the_timeout(client, settings,
 def test_ready_with_the_database_down_is_503(client, monkeypatch):
     from django.db import OperationalError
 
-    from salesproject import health
+    from core.ops import health
 
     def refused():
         raise OperationalError(

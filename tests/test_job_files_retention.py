@@ -15,8 +15,8 @@ from django.core.files.base import ContentFile
 from django.core.management import call_command
 from django.utils import timezone
 
-from salesproject.jobs.models import BatchJob
-from salesproject.jobs.services import batch_job_files_purge
+from core.jobs.models import BatchJob
+from core.jobs.services import batch_job_files_purge
 from tests.api import assert_error
 
 pytestmark = [
@@ -148,7 +148,7 @@ def test_the_admin_shows_a_purged_job(admin_client):
 def test_the_purge_is_on_the_beat_schedule(settings):
     entry = settings.CELERY_BEAT_SCHEDULE["purge-job-files"]
     assert entry["task"] == "jobs.purge_job_files"
-    from salesproject.jobs.tasks import purge_job_files_task
+    from core.jobs.tasks import purge_job_files_task
 
     job = job_with_files(days_ago=30)
     assert purge_job_files_task() == 1

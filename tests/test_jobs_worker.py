@@ -40,6 +40,14 @@ from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 
+from core.jobs import services as jobs_services
+from core.jobs.models import BatchJob, FailedTask
+from core.jobs.services import (
+    batch_job_create,
+    batch_job_live_progress,
+    batch_jobs_fail_stale,
+)
+from core.jobs.tasks import run_batch_job_task
 from customers.models import Customer
 from products.models import (
     CatalogOutboxEntry,
@@ -50,14 +58,6 @@ from products.models import (
 )
 from sales.models import Sale, SaleItem
 from salesproject.celery import app
-from salesproject.jobs import services as jobs_services
-from salesproject.jobs.models import BatchJob, FailedTask
-from salesproject.jobs.services import (
-    batch_job_create,
-    batch_job_live_progress,
-    batch_jobs_fail_stale,
-)
-from salesproject.jobs.tasks import run_batch_job_task
 from tests.api import assert_error
 from tests.app_instances import database_url, server_dsn
 from tests.catalog.fake_catalog import FakeCatalog
@@ -362,7 +362,7 @@ def test_a_job_failing_unexpectedly_is_failed_and_dead_lettered(worker):
     assert failed.exception.startswith("TypeError:")
 
     # Sent again from the dead-letter log: the job has finished, so nothing runs twice.
-    from salesproject.jobs.deadletter import failed_task_resend
+    from core.jobs.deadletter import failed_task_resend
 
     failed_task_resend(failed_task=failed)
     assert_tasks_ran(worker)
@@ -687,7 +687,7 @@ def test_broker_down_sales_bulk_is_503_and_records_nothing(broker_down, manager,
 
 @pytest.mark.django_db
 def test_broker_down_batch_job_create_raises_quickly(broker_down):
-    from salesproject.errors import ApplicationError
+    from core.errors import ApplicationError
 
     started = time.monotonic()
     with pytest.raises(ApplicationError) as raised:

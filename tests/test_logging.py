@@ -1,4 +1,4 @@
-"""Structured logs (salesproject/request_id.py, LOGGING in settings): the request id accepted or
+"""Structured logs (core/ops/request_id.py, LOGGING in settings): the request id accepted or
 generated, echoed, on every log record of the request; task ids on a task's records; JSON and
 text lines; one log line per catalog call with its latency and outcome."""
 
@@ -15,10 +15,10 @@ import socket
 import pytest
 from django.conf import settings
 
+from core.ops import health
+from core.ops.request_id import HEADER
 from products.catalog_client import CatalogUnavailableError, ProductCatalogClient
-from salesproject import health
 from salesproject.celery import app as celery_app
-from salesproject.request_id import HEADER
 from tests.catalog.fake_catalog import FakeCatalog
 from tests.probes import python_output
 
@@ -161,7 +161,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "salesproject.settings")
 import django
 django.setup()
 from salesproject.celery import app
-from salesproject.request_id import *  # noqa: F403  (installs the record factory)
+from core.ops.request_id import *  # noqa: F403  (installs the record factory)
 
 records = []
 class Collect(logging.Handler):

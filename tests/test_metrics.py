@@ -1,4 +1,4 @@
-"""Prometheus metrics at ``/metrics`` (salesproject/metrics.py): protected (404 for anyone
+"""Prometheus metrics at ``/metrics`` (core/ops/metrics.py): protected (404 for anyone
 without the token, or without a staff session when no token is set), request counts per
 resolved view, and the domain counters moved by the services and the Celery signals."""
 
@@ -199,7 +199,7 @@ import django
 django.setup()
 from django.conf import settings
 from django.test import RequestFactory
-from salesproject import metrics
+from core.ops import metrics
 metrics.sale_recorded()
 metrics.sale_recorded()
 request = RequestFactory().get("/metrics", HTTP_AUTHORIZATION="Bearer " + settings.METRICS_TOKEN)

@@ -1,5 +1,5 @@
 """The trigram indexes of the searches (customers 0002-0003, sales 0004) and the SQL shape of
-``search_in`` (``salesproject/filtering.py``).
+``search_in`` (``core/api/filtering.py``).
 
 On PostgreSQL the indexes must exist on exactly the expressions Django compares
 (``UPPER((col)::text)``, ``gin_trgm_ops``); on SQLite (the embedded default) the migrations do
@@ -120,9 +120,9 @@ def test_a_search_across_the_customer_of_a_sale_is_one_index_friendly_condition(
     many, and the list's order is walked through the join."""
     from django.db.models import Q
 
+    from core.api import filtering
     from sales.filters import SaleFilter
     from sales.models import Sale
-    from salesproject import filtering
 
     def sql_for(search):
         return str(SaleFilter({"search": search}, queryset=Sale.objects.all()).qs.query)

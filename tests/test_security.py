@@ -145,8 +145,8 @@ def test_the_suite_runs_with_the_production_throttles_in_place():
 
     rest = settings.REST_FRAMEWORK
     assert rest["DEFAULT_THROTTLE_CLASSES"] == [
-        "salesproject.throttling.AnonRateThrottle",
-        "salesproject.throttling.UserRateThrottle",
+        "core.api.throttling.AnonRateThrottle",
+        "core.api.throttling.UserRateThrottle",
     ]
     assert set(rest["DEFAULT_THROTTLE_RATES"]) == {"anon", "user", "login"}
 

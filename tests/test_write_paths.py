@@ -26,10 +26,10 @@ from django.db.models import Sum
 from django.test import RequestFactory
 from import_export.admin import ImportMixin
 
+from core.dataio.admin import TableResource
 from products.models import Product, StockMovement
 from sales.models import Sale
 from sales.services import sale_cancel
-from salesproject.dataio.admin import TableResource
 from tests.factories import make_category, make_customer, make_product, make_sale, make_user
 
 # Embedded too: the embedded default (SQLite) has the same commands and admins.
@@ -54,7 +54,7 @@ REVIEWED_COMMANDS: dict[str, tuple[str, str]] = {
     "flush": ("django.core", "empties every table, products and ledger together (0 = 0)"),
     "inspectdb": ("django.core", NO_DATA),
     "loaddata": (
-        "salesproject.dataio",
+        "core.dataio",
         "ours: Django's loader, refused (rolled back) when a loaded product's ledger does not sum "
         "to its stock (test_loaddata_*)",
     ),
@@ -85,8 +85,8 @@ REVIEWED_COMMANDS: dict[str, tuple[str, str]] = {
     "spectacular": ("drf_spectacular", NO_DATA),
     # django-import-export's generic ``import``/``export`` are shadowed by ours, which refuse
     # and name import_data/export_data (test_generic_import_export_*).
-    "import": ("salesproject.dataio", "refuses: names import_data"),
-    "export": ("salesproject.dataio", "refuses: names export_data"),
+    "import": ("core.dataio", "refuses: names import_data"),
+    "export": ("core.dataio", "refuses: names export_data"),
     # Ours.
     "create_api_key": ("accounts", NO_DATA),
     "purge_cache": ("analytics", NO_DATA),
@@ -104,13 +104,13 @@ REVIEWED_COMMANDS: dict[str, tuple[str, str]] = {
     "purge_idempotency_keys": ("sales", NO_DATA),
     "seed_demo": ("sales", "through the services (test_seed_demo_keeps_the_ledger)"),
     "import_data": (
-        "salesproject.dataio",
+        "core.dataio",
         "the import engine: stock_quantity and --apply-stock through the ledger "
         "(test_import_data_stock_goes_through_the_ledger)",
     ),
-    "export_data": ("salesproject.dataio", "reads only"),
-    "fail_stale_jobs": ("salesproject.jobs", "marks job rows failed only"),
-    "purge_job_files": ("salesproject.jobs", "deletes old job files only"),
+    "export_data": ("core.dataio", "reads only"),
+    "fail_stale_jobs": ("core.jobs", "marks job rows failed only"),
+    "purge_job_files": ("core.jobs", "deletes old job files only"),
 }
 
 # Every model admin: why it cannot change stock without a ledger row.

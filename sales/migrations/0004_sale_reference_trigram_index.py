@@ -16,7 +16,7 @@ for ``iexact`` only; one index for both costs less on every insert (the sales im
 a million rows at a time; GIN's pending list batches them). The customer side of the search
 uses the indexes of customers 0002, through the shape ``search_in`` gives a search across a
 relation (a ``UNION ALL`` of one index-friendly subquery per table, see
-``salesproject/filtering.py``): an OR across a join cannot use indexes.
+``core/api/filtering.py``): an OR across a join cannot use indexes.
 
 Not ``CONCURRENTLY`` (this runs in the migration's transaction; building it on 1M sales takes
 a few seconds and blocks writes to sales_sale meanwhile): on a big live table, create it by hand

@@ -627,8 +627,8 @@ def test_export_escapes_formulas_in_csv_only(su_client, shop, fmt):
 def test_admin_export_is_streamed_as_the_api_streams_it(su_client, shop, fmt):
     """Not a whole Dataset and file in memory before the first byte (a big table would not
     finish): the same streamed file as GET /api/sales/export/."""
+    from core.dataio.services import data_export
     from sales.models import Sale
-    from salesproject.dataio.services import data_export
 
     response = export_post(su_client, "sales", "status__exact=completed", fmt)
     assert response.status_code == 200

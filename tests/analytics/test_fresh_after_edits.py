@@ -8,10 +8,10 @@ import io
 
 import pytest
 
+from core.dataio.importer import ImportOptions
+from core.dataio.services import data_import
 from customers.services import customer_update
 from products.services import category_update, product_update
-from salesproject.dataio.importer import ImportOptions
-from salesproject.dataio.services import data_import
 from tests.factories import make_category, make_customer, make_product, make_sale
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_password_hasher")]

@@ -16,7 +16,7 @@ from django.urls import include, path
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from salesproject.database import apply_statement_timeout
+from core.ops.database import apply_statement_timeout
 from tests.api import assert_error
 from tests.factories import make_customer, make_product, make_sale
 from tests.probes import python_output
@@ -90,7 +90,7 @@ def test_the_word_limit_is_a_setting(analyst, settings):
 def test_every_admin_search_is_bounded():
     """Every registered ModelAdmin with search fields (ours and django.contrib.auth's) bounds
     its search box."""
-    from salesproject.admin_search import BoundedSearchAdminMixin
+    from core.admin_search import BoundedSearchAdminMixin
 
     unbounded = [
         type(model_admin).__name__
@@ -235,7 +235,7 @@ def test_a_page_stopped_by_the_statement_timeout_is_a_503_page(client):
 @pytest.mark.postgres
 def test_connections_take_the_timeout_of_their_process_kind(settings):
     """Set when Django opens a connection (here the test run's: a job, tests/conftest.py)."""
-    from salesproject.database import process_kind, statement_timeout_ms
+    from core.ops.database import process_kind, statement_timeout_ms
 
     assert process_kind() == "jobs"
     with connection.cursor() as cursor:
@@ -273,7 +273,7 @@ def test_each_process_kind_takes_its_own_timeout():
     jobs' one, each its own setting."""
     env = _probe_env(DB_STATEMENT_TIMEOUT_MS="1234", DB_STATEMENT_TIMEOUT_JOBS_MS="98765")
     assert python_output(SHOW.format(kind=""), env).strip() == "1234ms"
-    jobs = "from salesproject.database import set_process_kind; set_process_kind('jobs');"
+    jobs = "from core.ops.database import set_process_kind; set_process_kind('jobs');"
     assert python_output(SHOW.format(kind=jobs), env).strip() == "98765ms"
     command = (
         "import sys; sys.argv = ['manage.py', 'shell', '-c', "

@@ -14,12 +14,12 @@ import pytest
 from django.db.models import Sum
 from django.utils import timezone
 
+from core.jobs.models import BatchJob
+from core.jobs.tasks import run_batch_job_task
 from customers.models import Customer
 from products.models import Category, Product, StockMovement
 from sales.bulk import sales_bulk_plan, sales_bulk_record
 from sales.models import Sale, SaleItem
-from salesproject.jobs.models import BatchJob
-from salesproject.jobs.tasks import run_batch_job_task
 from tests.api import assert_error, assert_ledger_matches_stock, ledger_sum, stock_of
 from tests.factories import make_category, make_customer, make_product
 

@@ -18,11 +18,11 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from openpyxl import Workbook, load_workbook
 
+from core.jobs.models import BatchJob
 from customers.models import Customer
 from products.models import Category, Product, StockMovement
 from sales.models import Sale, SaleItem
 from sales.services import sale_cancel
-from salesproject.jobs.models import BatchJob
 from tests.api import assert_error, assert_ledger_matches_stock, stock_of
 from tests.factories import make_category, make_customer, make_product, make_sale
 

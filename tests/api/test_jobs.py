@@ -11,9 +11,9 @@ import pytest
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
-from salesproject.jobs.models import BatchJob
-from salesproject.jobs.services import batch_job_progress
-from salesproject.jobs.tasks import run_batch_job_task
+from core.jobs.models import BatchJob
+from core.jobs.services import batch_job_progress
+from core.jobs.tasks import run_batch_job_task
 from tests.api import assert_error, ids
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_password_hasher")]

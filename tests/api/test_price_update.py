@@ -11,9 +11,9 @@ import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
+from core.jobs.models import BatchJob
+from core.jobs.tasks import run_batch_job_task
 from products.models import Product
-from salesproject.jobs.models import BatchJob
-from salesproject.jobs.tasks import run_batch_job_task
 from tests.factories import make_category, make_product, make_user
 
 from . import assert_error

@@ -9,7 +9,7 @@ queries of the second request). The expected number is spelled out:
 - a cursor list: sales, the page + the page's items (with their products): 2 queries; the
   stock ledger, the page (product and actor joined): 1 query;
 - the catalog lists (categories, products) first read their validator for the ETag and
-  Last-Modified headers (salesproject/conditional.py): 1 query.
+  Last-Modified headers (core/api/conditional.py): 1 query.
 """
 
 import pytest
@@ -109,7 +109,7 @@ def test_filtered_sales_list_keeps_the_count(client_for, django_assert_num_queri
     _sales(8, 0)
     category_id = SaleItem.objects.values_list("product__category_id", flat=True).first()
     client = client_for("analyst")
-    # + 1: the search reads the matching customers' ids first (salesproject/filtering.py)
+    # + 1: the search reads the matching customers' ids first (core/api/filtering.py)
     with django_assert_num_queries(PERMISSIONS + 3):
         response = client.get(
             "/api/sales/",

@@ -1,4 +1,4 @@
-"""Tests of the import/export engine (salesproject.dataio) and its commands, against the real
+"""Tests of the import/export engine (core.dataio) and its commands, against the real
 database: files are built as bytes, imported through the services, and the tables are read back.
 
 Helpers shared by these tests live here.
@@ -15,11 +15,11 @@ from django.db import connection
 
 from analytics import rollup_sql
 from analytics.models import RollupProductCategory
+from core.dataio.importer import ImportOptions, ImportReport
+from core.dataio.services import data_export, data_import
 from customers.models import Customer
 from products.models import Category, Product, StockMovement
 from sales.models import Sale, SaleItem
-from salesproject.dataio.importer import ImportOptions, ImportReport
-from salesproject.dataio.services import data_export, data_import
 
 ORDER = ("categories", "customers", "products", "sales")
 

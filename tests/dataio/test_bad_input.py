@@ -11,10 +11,10 @@ import re
 
 import pytest
 
+from core.dataio.formats import TableFileError
 from customers.models import Customer
 from products.models import Product
 from sales.models import Sale, SaleItem
-from salesproject.dataio.formats import TableFileError
 from tests.dataio import (
     CUSTOMER_HEADER,
     SALE_HEADER,

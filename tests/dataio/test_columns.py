@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from salesproject.dataio.columns import CellError, Column, format_datetime
-from salesproject.dataio.formats import (
+from core.dataio.columns import CellError, Column, format_datetime
+from core.dataio.formats import (
     TableFileError,
     escape_formula,
     format_from_name,

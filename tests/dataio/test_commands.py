@@ -261,7 +261,7 @@ def test_export_under_a_file_is_a_command_error(small, tmp_path):
 
 @pytest.mark.parametrize("name", ["import_data", "export_data"])
 def test_help_text(name):
-    parser = load_command_class("salesproject.dataio", name).create_parser("manage.py", name)
+    parser = load_command_class("core.dataio", name).create_parser("manage.py", name)
     text = parser.format_help()
     for option in ("--format", "--no-progress", "customers,categories,products,sales"):
         assert option in text

@@ -13,12 +13,12 @@ import pytest
 from django.core.files.base import ContentFile
 from django.core.management import call_command
 
+from core.dataio.formats import TableFileError
+from core.dataio.importer import ImportOptions
+from core.dataio.services import data_import
+from core.jobs.models import BatchJob, BatchJobStatus
+from core.jobs.services import batch_job_create
 from customers.models import Customer
-from salesproject.dataio.formats import TableFileError
-from salesproject.dataio.importer import ImportOptions
-from salesproject.dataio.services import data_import
-from salesproject.jobs.models import BatchJob, BatchJobStatus
-from salesproject.jobs.services import batch_job_create
 from tests.dataio import csv_bytes, import_bytes, xlsx_bytes
 
 pytestmark = pytest.mark.django_db
@@ -201,7 +201,7 @@ def test_the_errors_file_is_in_file_order_with_raw_cells_and_imports_again(tmp_p
 
 
 def test_import_data_help_documents_the_exit_codes():
-    from salesproject.dataio.management.commands.import_data import Command
+    from core.dataio.management.commands.import_data import Command
 
     text = Command().create_parser("manage.py", "import_data").format_help()
     assert "3" in text and "usage error" in text and "_error" in text
@@ -316,8 +316,8 @@ def _over_the_worker_limit(job):
 def test_a_job_stopped_by_the_worker_time_limit_fails_with_a_clear_message(monkeypatch):
     """Celery's soft time limit (CELERY_TASK_TIME_LIMIT) ends a job as failed with a message
     naming the limit, not a raw exception text re-raised into the dead-letter log."""
-    from salesproject.jobs import tasks
-    from salesproject.jobs.models import FailedTask
+    from core.jobs import tasks
+    from core.jobs.models import FailedTask
 
     monkeypatch.setitem(tasks.HANDLERS, "import", f"{__name__}._over_the_worker_limit")
     job = batch_job_create(
@@ -337,7 +337,7 @@ def _xlsx_rows_peak(rows: int) -> int:
     """Peak bytes allocated (tracemalloc) while an XLSX reader reads ``rows`` bad rows."""
     import tracemalloc
 
-    from salesproject.dataio.formats import open_table
+    from core.dataio.formats import open_table
 
     data = xlsx_bytes([("email", "name"), *[("not-an-email", "Bad Row")] * rows])
     reader = open_table(io.BytesIO(data), "xlsx", ["email", "name"])
@@ -405,7 +405,7 @@ def test_hostile_files_are_a_400_naming_the_problem(manager_client, settings, na
 @pytest.mark.usefixtures("media_root", "jobs_in_process")
 @pytest.mark.parametrize("name", ["bomb.xlsx", "deep.json", "header_over_128k.csv"])
 def test_hostile_files_fail_their_job_with_the_message(name):
-    from salesproject.jobs.models import FailedTask
+    from core.jobs.models import FailedTask
 
     build, message = HOSTILE[name]
     job = batch_job_create(
@@ -434,7 +434,7 @@ def test_the_progress_bar_names_the_phase_and_counts_rows_as_integers(tmp_path, 
 
 def test_rejected_staged_rows_are_kept_as_a_bitmap():
     """The rows rejected by the whole-file checks: a bitmap (a bit per row), in row order."""
-    from salesproject.dataio.importer import RowSet
+    from core.dataio.importer import RowSet
 
     rows = RowSet()
     assert rows.add(5_000_000) and rows.add(3) and not rows.add(3) and rows.add(0)
@@ -448,8 +448,8 @@ def test_bad_sales_are_left_out_whole_when_their_references_go_through_the_table
     """The references of sales with a line rejected while reading are buffered and moved to a
     temporary table every GROUPS_BUFFERED (here 2, so COPY is cut several times): every other
     line of those sales is still left out, the good sale imported."""
+    from core.dataio import importer
     from sales.models import Sale
-    from salesproject.dataio import importer
     from tests.factories import make_product
 
     monkeypatch.setattr(importer, "GROUPS_BUFFERED", 2)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from django.core.files.base import ContentFile
 
+from core.errors import ConflictError
+from core.jobs.models import BatchJob, BatchJobStatus
+from core.jobs.services import batch_job_cancel, batch_job_create
+from core.jobs.tasks import run_batch_job_task
 from customers.models import Customer
-from salesproject.errors import ConflictError
-from salesproject.jobs.models import BatchJob, BatchJobStatus
-from salesproject.jobs.services import batch_job_cancel, batch_job_create
-from salesproject.jobs.tasks import run_batch_job_task
 from tests.dataio import csv_bytes, database_state
 from tests.factories import make_user
 
@@ -123,7 +123,7 @@ def test_running_the_task_twice_does_the_work_once(small):
 def test_a_job_cancelled_while_running_rolls_back(small):
     job = queued_job(csv_bytes([["email", "name"], ["r1@example.com", "R1"]]))
     BatchJob.objects.filter(pk=job.pk).update(cancel_requested=True, status="running")
-    from salesproject.dataio.jobs import run_import_job
+    from core.dataio.jobs import run_import_job
 
     before = database_state()
     run_import_job(BatchJob.objects.get(pk=job.pk))

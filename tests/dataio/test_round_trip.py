@@ -194,7 +194,7 @@ def test_the_export_runs_under_the_jobs_statement_timeout(dataset, settings):
     export (it sorts the whole result): the export transaction takes the jobs' timeout."""
     from django.db import connection
 
-    from salesproject.dataio.tables import get_table
+    from core.dataio.tables import get_table
 
     if connection.vendor != "postgresql":
         pytest.skip("PostgreSQL's statement_timeout")
@@ -218,7 +218,7 @@ def test_json_export_writes_what_json_dumps_writes():
     as json.dumps of each row's object."""
     import json
 
-    from salesproject.dataio.formats import WRITERS
+    from core.dataio.formats import WRITERS
 
     header = ["name", 'odd "key" %s', "é"]
     rows = [

@@ -9,8 +9,8 @@ import zipfile
 import pytest
 from openpyxl import load_workbook
 
-from salesproject.dataio.formats import WRITERS
-from salesproject.dataio.xlsx_stream import SHEET_MAX_ROWS, iter_xlsx_stream
+from core.dataio.formats import WRITERS
+from core.dataio.xlsx_stream import SHEET_MAX_ROWS, iter_xlsx_stream
 
 pytestmark = pytest.mark.embedded
 

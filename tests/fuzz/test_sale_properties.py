@@ -9,12 +9,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.errors import ConflictError
 from products.models import Product
 from products.selectors import stock_ledger_balance
 from products.services import InsufficientStockError, product_purchase, product_restock
 from sales.models import Sale, SaleStatus
 from sales.services import SaleLine, sale_cancel, sale_create, sale_delete, sale_update
-from salesproject.errors import ConflictError
 from tests.factories import make_product
 
 N_PRODUCTS = 3

@@ -11,11 +11,11 @@ import pytest
 from django.conf import settings
 from django.db import OperationalError
 
+from core.errors import ConflictError
 from products.models import Product, StockMovement
 from products.services import InsufficientStockError, product_update
 from sales.models import Sale, SaleItem, SaleStatus
 from sales.services import sale_cancel, sale_create
-from salesproject.errors import ConflictError
 from tests.factories import make_product, make_sale
 from tests.services import assert_ledger_balanced, lines, movements, stock_of
 from tests.threads import run_at_once

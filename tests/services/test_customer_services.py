@@ -6,10 +6,10 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from core.errors import ConflictError
 from customers.models import Customer
 from customers.services import customer_create, customer_delete, customer_update
 from sales.services import sale_cancel
-from salesproject.errors import ConflictError
 from tests.factories import make_customer, make_product, make_sale
 
 pytestmark = pytest.mark.django_db

@@ -8,6 +8,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from core.errors import ApplicationError, ConflictError
 from products.models import Category, Product, StockMovement
 from products.selectors import stock_ledger_balance
 from products.services import (
@@ -20,7 +21,6 @@ from products.services import (
     stock_change,
 )
 from sales.services import sale_cancel
-from salesproject.errors import ApplicationError, ConflictError
 from tests.factories import make_category, make_product, make_sale, make_user
 from tests.services import assert_ledger_balanced, movements, stock_of
 
@@ -260,8 +260,8 @@ def test_the_database_refuses_invalid_stock_movements():
 
 
 def test_with_the_http_catalog_local_products_and_stock_are_read_only_mirrors(settings):
+    from core.errors import ConflictError
     from products.services import product_create, stock_set
-    from salesproject.errors import ConflictError
 
     product = make_product(stock=5)
     settings.CATALOG_BACKEND = "http"

@@ -11,11 +11,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from core.errors import ApplicationError, ConflictError
 from products.models import Product, StockMovement
 from products.services import InsufficientStockError, product_update
 from sales.models import Sale, SaleItem, SaleStatus
 from sales.services import SaleLine, sale_cancel, sale_create, sale_delete, sale_update
-from salesproject.errors import ApplicationError, ConflictError
 from tests.factories import make_customer, make_product, make_sale, make_user
 from tests.services import assert_ledger_balanced, lines, movements, stock_of
 

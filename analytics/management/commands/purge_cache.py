@@ -6,7 +6,7 @@ from argparse import ArgumentTypeError
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from salesproject.caching import CachePurgeRefused, purge_stale_cache_generations
+from core.ops.caching import CachePurgeRefused, purge_stale_cache_generations
 
 
 def _positive_int(text: str) -> int:

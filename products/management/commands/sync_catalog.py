@@ -1,8 +1,8 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from core.errors import ApplicationError
 from products import services
-from salesproject.errors import ApplicationError
 
 
 def parse_ids(text: str) -> list[int]:

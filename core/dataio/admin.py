@@ -1,0 +1,272 @@
+"""Import and export in the Django admin, with django-import-export's screens (upload →
+preview with per-row errors → confirm; export with the changelist's filters) on top of the same
+engine as the commands and the API: the same columns, checks, natural keys and set-based writes
+(no per-row saves, foreign keys resolved in one query, one admin log entry per import)."""
+
+from __future__ import annotations
+
+import io
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.admin.models import ADDITION, LogEntry
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
+from django.http import HttpResponseRedirect, StreamingHttpResponse
+from django.urls import reverse
+from import_export import fields, resources
+from import_export.admin import ImportExportMixin
+from import_export.formats import base_formats
+from import_export.forms import ImportForm
+from import_export.results import Error, Result, RowResult
+from import_export.signals import post_export
+from tablib import Dataset
+
+from core.dataio.exporter import text_columns
+from core.dataio.formats import CONTENT_TYPES, WRITERS, BadRow, open_table
+from core.dataio.importer import ImportOptions
+from core.dataio.services import data_export, data_import
+from core.dataio.tables import TABLES, get_table
+from core.errors import ApplicationError
+
+PREVIEW_ROWS = 500
+
+
+def all_column_names() -> list[str]:
+    """Every table's columns: what the delimiter sniffing looks for in a header."""
+    return sorted({name for table in TABLES for name in get_table(table).column_names})
+
+
+class MessageError(Error):
+    """A file-level error shown as its message (no traceback: it is the user's file)."""
+
+    traceback = ""
+
+
+class TableDataset(Dataset):
+    """The uploaded file's rows (for the preview) plus its bytes (for the engine)."""
+
+    def __init__(self, raw: bytes, fmt: str) -> None:
+        super().__init__()
+        self.raw, self.fmt = raw, fmt
+        self.row_index: dict[int, int] = {}
+
+
+class _TableFormat:
+    """Reads with our readers (UTF-8 check, delimiter sniffing, streaming XLSX/JSON) and
+    writes with our writers, so a file is read and written exactly as the commands do."""
+
+    fmt = ""
+    expected_columns: tuple[str, ...] = ()
+
+    def is_binary(self):
+        return True
+
+    def get_read_mode(self):
+        return "rb"
+
+    def get_content_type(self):
+        return CONTENT_TYPES[self.fmt]
+
+    def get_extension(self):
+        return self.fmt
+
+    def create_dataset(self, in_stream, **kwargs):
+        raw = in_stream if isinstance(in_stream, bytes) else in_stream.encode()
+        reader = open_table(io.BytesIO(raw), self.fmt, all_column_names())
+        dataset = TableDataset(raw, self.fmt)
+        dataset.headers = reader.header
+        for row_number, cells in reader.rows():
+            if isinstance(cells, BadRow):
+                cells = [cells.message]
+            width = len(reader.header)
+            dataset.row_index[row_number] = len(dataset)
+            dataset.append((list(cells) + [""] * width)[:width])
+        return dataset
+
+    def export_data(self, dataset, **kwargs):
+        # The CSV writer escapes the text columns (set by TableResource.export) against formulas.
+        text_columns = getattr(dataset, "text_columns", ())
+        return b"".join(WRITERS[self.fmt](dataset.headers, dataset, text_columns=text_columns))
+
+
+class TableCSV(_TableFormat, base_formats.CSV):
+    fmt = "csv"
+
+
+class TableXLSX(_TableFormat, base_formats.XLSX):
+    fmt = "xlsx"
+
+
+class TableJSON(_TableFormat, base_formats.JSON):
+    fmt = "json"
+
+
+class TableResource(resources.Resource):
+    """A resource whose import and export are the dataio table's (``table_name``)."""
+
+    table_name = ""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.table = get_table(self.table_name)
+        self.fields = {
+            column.name: fields.Field(attribute=column.name, column_name=column.name)
+            for column in self.table.columns
+        }
+
+    @classmethod
+    def get_display_name(cls):
+        return cls.table_name
+
+    def get_user_visible_fields(self):
+        return list(self.fields.values())
+
+    def get_export_headers(self, selected_fields=None):
+        return self.table.column_names
+
+    def export(self, queryset=None, **kwargs):
+        dataset = Dataset(headers=self.table.column_names)
+        dataset.text_columns = text_columns(self.table.columns)
+        for row in self.table.export_rows(queryset):
+            dataset.append(row)
+        return dataset
+
+    def import_data(self, dataset, dry_run=False, raise_errors=False, **kwargs):
+        result = Result()
+        result.diff_headers = self.table.column_names
+        options = ImportOptions(
+            dry_run=dry_run,
+            actor=kwargs.get("user"),
+            source_name=kwargs.get("file_name") or "",
+            preview_rows=PREVIEW_ROWS if dry_run else 0,
+        )
+        try:
+            report = data_import(
+                table=self.table_name,
+                source=io.BytesIO(dataset.raw),
+                fmt=dataset.fmt,
+                options=options,
+            )
+        except ApplicationError as error:
+            result.append_base_error(MessageError(error.message))
+            return result
+        result.report = report
+        if report.aborted:
+            self._invalid_rows(result, dataset, report)
+            return result
+        result.totals.update(
+            {
+                RowResult.IMPORT_TYPE_NEW: report.created,
+                RowResult.IMPORT_TYPE_UPDATE: report.updated,
+                RowResult.IMPORT_TYPE_SKIP: report.unchanged,
+            }
+        )
+        result.total_rows = report.rows
+        for _row, action, cells in report.preview:
+            row_result = RowResult()
+            row_result.import_type = action
+            row_result.diff = cells
+            result.append_row_result(row_result)
+        return result
+
+    def _invalid_rows(self, result: Result, dataset: TableDataset, report) -> None:
+        by_row: dict[int, dict[str, list[str]]] = {}
+        for error in report.errors:
+            by_row.setdefault(error.row, {}).setdefault(
+                error.column or NON_FIELD_ERRORS, []
+            ).append(error.message)
+        for row_number, errors in sorted(by_row.items()):
+            index = dataset.row_index.get(row_number)
+            cells = (
+                dict(zip(dataset.headers, dataset[index], strict=True)) if index is not None else {}
+            )
+            result.append_invalid_row(row_number, cells, ValidationError(errors))
+        if report.error_count > len(report.errors):
+            result.append_base_error(
+                MessageError(f"… and {report.error_count - len(report.errors)} more errors.")
+            )
+
+
+class LimitedImportForm(ImportForm):
+    def clean_import_file(self):
+        upload = self.cleaned_data["import_file"]
+        limit = settings.IMPORT_ADMIN_MAX_BYTES
+        if upload.size > limit:
+            raise forms.ValidationError(
+                f"The file has {upload.size:,} bytes; the admin imports at most {limit:,} "
+                "(IMPORT_ADMIN_MAX_BYTES). Use the API or the import_data command for bigger "
+                "files."
+            )
+        return upload
+
+
+class TableImportExportAdmin(ImportExportMixin):
+    """Import and export buttons on a model admin, backed by ``resource_classes``' table."""
+
+    formats = [TableCSV, TableXLSX, TableJSON]
+    import_form_class = LimitedImportForm
+    skip_admin_log = True  # one log entry per import instead of one per row
+    import_error_display = ("message",)
+
+    def _perm(self, request, *actions: str) -> bool:
+        meta = self.model._meta
+        return request.user.has_perms([f"{meta.app_label}.{a}_{meta.model_name}" for a in actions])
+
+    def has_import_permission(self, request):
+        return self._perm(request, "add", "change")
+
+    def has_export_permission(self, request):
+        return self._perm(request, "view")
+
+    def _do_file_export(self, file_format, request, queryset, export_form=None):
+        """Streamed as the API streams it (the table's rows from a server-side cursor through
+        the writer), instead of django-import-export's whole Dataset and file in memory before
+        the first byte. The file has the table's columns, as the resource's export did."""
+        if not self.has_export_permission(request):
+            raise PermissionDenied
+        table = self.get_export_resource_classes(request)[0].table_name
+        response = StreamingHttpResponse(
+            data_export(table=table, fmt=file_format.fmt, queryset=queryset),
+            content_type=file_format.get_content_type(),
+        )
+        filename = self.get_export_filename(request, queryset, file_format)
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        post_export.send(sender=None, model=self.model)
+        return response
+
+    def add_data_read_fail_error_to_form(self, form, e):
+        if isinstance(e, ApplicationError):
+            form.add_error("import_file", e.message)
+        else:
+            super().add_data_read_fail_error_to_form(form, e)
+
+    def process_result(self, result, request):
+        if result.has_errors() or result.has_validation_errors():
+            # The data changed between the preview and the confirmation: nothing was written.
+            report = getattr(result, "report", None)
+            detail = (
+                report.summary()
+                if report
+                else "; ".join(str(error.error) for error in result.base_errors)
+            )
+            messages.error(request, f"The import was not done: {detail}")
+            return HttpResponseRedirect(
+                reverse(
+                    f"admin:{self.model._meta.app_label}_{self.model._meta.model_name}_changelist"
+                )
+            )
+        return super().process_result(result, request)
+
+    def generate_log_entries(self, result, request):
+        report = getattr(result, "report", None)
+        if report is None:
+            return
+        LogEntry.objects.create(
+            user_id=request.user.pk,
+            content_type=ContentType.objects.get_for_model(self.model),
+            object_repr=f"Import of {report.rows} rows"[:200],
+            action_flag=ADDITION,
+            change_message=report.summary(),
+        )

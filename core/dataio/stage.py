@@ -1,0 +1,230 @@
+"""The staging table of one import: a temporary table the validated rows are loaded into
+(PostgreSQL ``COPY``, batched inserts on SQLite), checked with SQL as a set, and merged into the
+real tables with ``INSERT … ON CONFLICT``. It lives inside the import's transaction."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
+
+from core.dataio.columns import Column
+
+logger = logging.getLogger(__name__)
+
+
+def is_postgresql() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def distinct(left: str, right: str) -> str:
+    """SQL: the two values differ, NULLs compared as values."""
+    return f"{left} IS DISTINCT FROM {right}" if is_postgresql() else f"{left} IS NOT {right}"
+
+
+def execute(sql: str, params: Sequence[Any] = ()) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def fetch_all(sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def fetch_value(sql: str, params: Sequence[Any] = ()) -> Any:
+    rows = fetch_all(sql, params)
+    return rows[0][0] if rows else None
+
+
+def fetch_iter(sql: str, params: Sequence[Any] = (), size: int = 10_000) -> Iterator[tuple]:
+    """Rows in batches (any number of them in constant memory). On PostgreSQL inside a
+    transaction, from a server-side cursor: psycopg's ordinary cursor holds the whole result in
+    the client (a million duplicate-key errors were ~60 MB there)."""
+    open_cursor = connection.cursor
+    if is_postgresql() and connection.in_atomic_block:
+        open_cursor = connection.chunked_cursor  # Django's server-side cursor (time zones too)
+    with open_cursor() as cursor:
+        cursor.execute(sql, params)
+        while batch := cursor.fetchmany(size):
+            yield from batch
+
+
+def _chunks(rows: Iterable, size: int) -> Iterator[list]:
+    iterator = iter(rows)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
+
+
+class Stage:
+    """``row_number`` plus one typed column per table column, plus ``extra`` working columns
+    (e.g. resolved foreign keys)."""
+
+    _counter = itertools.count(1)
+
+    def __init__(self, columns: Sequence[Column], extra: Sequence[tuple[str, str]] = ()) -> None:
+        self.name = f"import_stage_{next(self._counter)}"
+        self.present: set[str] = {column.name for column in columns}  # columns in the file
+        self.also_drop: list[str] = []
+        self.row_label, self.source_label = (
+            "row",
+            "file",
+        )  # how messages name a row, the input  # more temporary tables made from this one
+        self.version = 0  # bumped when rows are taken out (tables derived from it are stale)
+        self.columns = list(columns)
+        self.column_names = ["row_number", *(column.name for column in self.columns)]
+        definitions = [
+            "row_number bigint PRIMARY KEY",
+            *(f"{column.name} {column.sql_type}" for column in self.columns),
+            *(f"{name} {sql_type}" for name, sql_type in extra),
+        ]
+        suffix = " ON COMMIT DROP" if is_postgresql() else ""
+        work_mem = settings.IMPORT_WORK_MEM
+        if is_postgresql() and work_mem:  # the checks' sorts and hashes in memory, not on disk
+            execute("SELECT set_config('work_mem', %s, true)", [work_mem])
+        if is_postgresql():
+            # An import's set-based statements cover the whole file (its size capped by the
+            # IMPORT_*_MAX_BYTES settings): the jobs' statement timeout, in a request too (the
+            # web's few seconds is for reads; core/ops/database.py), for this transaction.
+            timeout = settings.DB_STATEMENT_TIMEOUT_JOBS_MS
+            execute("SELECT set_config('statement_timeout', %s, true)", [f"{timeout}ms"])
+        execute(f"DROP TABLE IF EXISTS {self.name}")
+        execute(f"CREATE TEMPORARY TABLE {self.name} ({', '.join(definitions)}){suffix}")
+        self._adapters = [self._adapter(column) for column in self.columns]
+
+    @staticmethod
+    def _adapter(column: Column):
+        ops = connection.ops
+        if column.kind == "datetime":
+            return ops.adapt_datetimefield_value
+        if column.kind == "decimal":
+            return lambda value: ops.adapt_decimalfield_value(value, 14, 2)
+        return None
+
+    def load(self, rows: Iterable[Sequence[Any]]) -> int:
+        """Append rows (``row_number`` first, then the column values in order); returns how
+        many."""
+        columns = ", ".join(self.column_names)
+        count = 0
+        if is_postgresql():
+            copy_sql = f"COPY {self.name} ({columns}) FROM STDIN"
+            with connection.cursor() as cursor, cursor.cursor.copy(copy_sql) as copy:
+                write_row = copy.write_row
+                for count, row in enumerate(rows, start=1):  # noqa: B007 (counted)
+                    write_row(row)
+            return count
+        adapters = [(i, adapt) for i, adapt in enumerate(self._adapters, start=1) if adapt]
+        placeholders = ", ".join(["%s"] * len(self.column_names))
+        insert = f"INSERT INTO {self.name} ({columns}) VALUES ({placeholders})"
+        with connection.cursor() as cursor:
+            for batch in _chunks(rows, 5_000):  # batched inserts on SQLite
+                adapted = []
+                for row in batch:
+                    row = list(row)
+                    for index, adapt in adapters:
+                        if row[index] is not None:
+                            row[index] = adapt(row[index])
+                    adapted.append(row)
+                cursor.executemany(insert, adapted)
+                count += len(adapted)
+        return count
+
+    def side_table(self, suffix: str, definition: str) -> str:
+        """A temporary table of this import (dropped with the stage); its name."""
+        name = f"{self.name}_{suffix}"
+        execute(f"DROP TABLE IF EXISTS {name}")
+        on_commit = " ON COMMIT DROP" if is_postgresql() else ""
+        execute(f"CREATE TEMPORARY TABLE {name} ({definition}){on_commit}")
+        self.also_drop.append(name)
+        return name
+
+    def analyze(self) -> None:
+        if is_postgresql():
+            execute(f"ANALYZE {self.name}")
+
+    def delete_rows(self, row_numbers: Iterable[int]) -> None:
+        """Take rows out (``row_numbers`` is streamed, 10,000 at a time)."""
+        self.version += 1
+        for chunk in _chunks(row_numbers, 10_000):
+            placeholders = ", ".join(["%s"] * len(chunk))
+            execute(f"DELETE FROM {self.name} WHERE row_number IN ({placeholders})", chunk)
+
+    def drop(self) -> None:
+        if not is_postgresql():  # PostgreSQL drops them at commit or rollback
+            for name in [*self.also_drop, self.name]:
+                execute(f"DROP TABLE IF EXISTS {name}")
+
+
+# --- Foreign keys checked as a set -------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def trusted_references(
+    tables: Sequence[str], references: Sequence[tuple[str, str]]
+) -> Iterator[bool]:
+    """Inside the block, inserts into ``tables`` skip PostgreSQL's row-by-row foreign key
+    triggers (``session_replication_role = replica``); yields whether they do.
+
+    Django's foreign keys are ``DEFERRABLE INITIALLY DEFERRED``: each inserted row queues one
+    trigger per foreign key that, at commit, runs ``SELECT 1 FROM <referenced> WHERE id = $1
+    FOR KEY SHARE`` for that row (about 30 s for the two million checks of a million-line sales
+    import). The same guarantee, taken as a set: ``references`` are (referenced table, SQL
+    giving every id the block's inserts will reference) pairs; each referenced row is locked
+    ``FOR KEY SHARE`` here (in id order, as the triggers would, until the commit), and only if
+    every id is found and locked are the triggers skipped. Any other foreign key of ``tables``
+    must point to rows the caller holds (its own new rows, rows it updated). So no row can be
+    written that references a missing row, and none can be deleted before the commit.
+
+    It falls back to the ordinary triggers, silently, when: ``IMPORT_SET_BASED_FK_CHECKS`` is
+    False; the database is not PostgreSQL; the role may not set ``session_replication_role``
+    (superuser, or ``GRANT SET ON PARAMETER session_replication_role``, PostgreSQL 15+); the
+    session is not in the ``origin`` role already; ``tables`` have triggers of their own
+    (replica mode would silence them too); or a referenced row is missing.
+    """
+    trusted = _enter_trusted(tables, references)
+    try:
+        yield trusted
+    finally:
+        if trusted:
+            execute("SET LOCAL session_replication_role = origin")
+
+
+def _enter_trusted(tables: Sequence[str], references: Sequence[tuple[str, str]]) -> bool:
+    if not settings.IMPORT_SET_BASED_FK_CHECKS or not is_postgresql():
+        return False
+    if connection.pg_version >= 150000:
+        allowed = "has_parameter_privilege('session_replication_role', 'SET')"
+    else:
+        allowed = "(SELECT rolsuper FROM pg_roles WHERE rolname = current_user)"
+    names = ", ".join(f"'{table}'::regclass" for table in tables)
+    allowed, role, own_triggers = fetch_all(
+        f"SELECT {allowed}, current_setting('session_replication_role'), "
+        f"EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid IN ({names}) AND NOT tgisinternal)"
+    )[0]
+    if not allowed or role != "origin" or own_triggers:
+        return False
+    for table, ids in references:
+        wanted, locked = fetch_all(
+            f"""
+            SELECT (SELECT COUNT(DISTINCT id) FROM ({ids}) w (id) WHERE id IS NOT NULL),
+                   (SELECT COUNT(*) FROM (SELECT r.id FROM {table} r
+                                          WHERE r.id IN (SELECT id FROM ({ids}) w (id))
+                                          ORDER BY r.id FOR KEY SHARE) l)
+            """
+        )[0]
+        if wanted != locked:  # deleted meanwhile: let the triggers report it
+            return False
+    try:
+        with transaction.atomic():
+            execute("SET LOCAL session_replication_role = replica")
+    except DatabaseError:  # not allowed after all (e.g. a managed service's restrictions)
+        logger.info("session_replication_role cannot be set: foreign keys checked row by row")
+        return False
+    return True

@@ -1,0 +1,27 @@
+"""The importable/exportable tables by name (``customers``, ``categories``, ``products``,
+``sales``)."""
+
+from __future__ import annotations
+
+from django.utils.module_loading import import_string
+
+from core.errors import ApplicationError
+
+TABLES = {
+    "customers": "customers.tables.CustomerTable",
+    "categories": "products.tables.CategoryTable",
+    "products": "products.tables.ProductTable",
+    "sales": "sales.tables.SaleTable",
+}
+
+
+def get_table(name: str):
+    """A fresh table object (an import keeps per-run state on it)."""
+    try:
+        path = TABLES[name]
+    except KeyError:
+        raise ApplicationError(
+            f"Unknown table {name!r}: use one of {', '.join(TABLES)}.",
+            fields={"table": [f"Use one of {', '.join(TABLES)}."]},
+        ) from None
+    return import_string(path)()

@@ -1,0 +1,48 @@
+from rest_framework import serializers
+from rest_framework.reverse import reverse
+
+from core.jobs.models import BatchJob
+from core.jobs.services import batch_job_live_progress
+
+
+class BatchJobOutputSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField()
+    progress = serializers.SerializerMethodField()
+    created_by = serializers.CharField(source="created_by.get_username", default=None)
+    errors_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = BatchJob
+        fields = [
+            "id",
+            "url",
+            "kind",
+            "status",
+            "params",
+            "progress",
+            "counts",
+            "error_count",
+            "error_report",
+            "errors_url",
+            "message",
+            "cancel_requested",
+            "created_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "files_purged_at",
+        ]
+        read_only_fields = fields
+
+    def get_url(self, job) -> str:
+        return reverse("batchjob-detail", args=[job.pk], request=self.context.get("request"))
+
+    def get_errors_url(self, job) -> str | None:
+        if not job.error_file:
+            return None
+        return reverse("batchjob-errors", args=[job.pk], request=self.context.get("request"))
+
+    def get_progress(self, job) -> dict:
+        done, total = batch_job_live_progress(job)
+        percent = round(100 * done / total, 1) if total else None
+        return {"done": done, "total": total, "unit": job.progress_unit, "percent": percent}
