@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from django.db import connection
 from django.db.models import QuerySet, Sum
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from products import sql
 from products.models import Category, Product, StockMovement
 
 
@@ -42,26 +42,9 @@ class DataState:
 # to the microsecond. Both tables are small (products ~5k rows, 76 pages on sales_bench): one
 # sequential scan, about 0.7 ms; an index on updated_at would not help the count or the sum, and
 # would cost the stock UPDATE of every sale its HOT update.
-_TABLE_STATE_SQL = {
-    "postgresql": "SELECT COUNT(*), MAX(updated_at), SUM(EXTRACT(EPOCH FROM updated_at)) FROM {}",
-    # Stored as text 'YYYY-MM-DD HH:MM:SS[.ffffff]': whole seconds and microseconds, summed apart
-    # (integers, exact, no overflow).
-    "sqlite": "SELECT COUNT(*), MAX(updated_at), "
-    "SUM(CAST(strftime('%s', updated_at) AS INTEGER)), "
-    "SUM(CAST(substr(updated_at, 21) AS INTEGER)) FROM {}",
-}
-
-
 def _tables_state(*models) -> DataState:
-    """One query: the state of each table (see _TABLE_STATE_SQL), newest timestamp of all."""
-    template = _TABLE_STATE_SQL.get(connection.vendor, "SELECT COUNT(*), MAX(updated_at) FROM {}")
-    subqueries = ", ".join(
-        f"({template.format(connection.ops.quote_name(model._meta.db_table))}) t{i}"
-        for i, model in enumerate(models)
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT * FROM {subqueries}")
-        row = tuple(cursor.fetchone())
+    """One query (products.sql.tables_state_row): the state of each table, newest timestamp."""
+    row = sql.tables_state_row(*models)
     width = len(row) // len(models)
     newest = [_as_datetime(row[i * width + 1]) for i in range(len(models))]
     newest = [value for value in newest if value is not None]

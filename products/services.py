@@ -23,11 +23,12 @@ from django.db.models import ExpressionWrapper, F, Max, Q, QuerySet
 from django.db.models.functions import Round
 from django.utils import timezone
 
-from analytics.services import analytics_cache_bump
 from core.errors import ApplicationError, ConflictError, NotFoundError
 from core.money import MoneyField, money_str
 from core.ops import metrics
 from core.services import model_update
+from core.signals import reporting_data_changed
+from products import sql
 from products.catalog_client import (
     ProductCatalogClient,
     RemoteProduct,
@@ -72,13 +73,6 @@ class InsufficientStockError(ConflictError):
 
 # --- Stock ---------------------------------------------------------------------------------------
 
-_PRODUCT_TABLE = Product._meta.db_table
-_INCREMENT_SQL = (
-    f"UPDATE {_PRODUCT_TABLE} SET stock_quantity = stock_quantity + %s, updated_at = %s "
-    "WHERE id = %s"
-)
-_DECREMENT_SQL = _INCREMENT_SQL + " AND stock_quantity >= %s"
-
 
 def stock_change(
     *,
@@ -99,13 +93,7 @@ def stock_change(
     now = timezone.now()
     with transaction.atomic(), connection.cursor() as cursor:
         for product_id, delta in changes:
-            # Plain SQL: this is the hottest statement of a sale (one per line), and the ORM's
-            # query building costs more CPU than the UPDATE itself.
-            if delta < 0:
-                cursor.execute(_DECREMENT_SQL, [delta, now, product_id, -delta])
-            else:
-                cursor.execute(_INCREMENT_SQL, [delta, now, product_id])
-            if cursor.rowcount == 1:
+            if sql.apply_stock_delta(cursor, product_id, delta, now):
                 continue
             product = Product.objects.filter(pk=product_id).first()
             if product is None:
@@ -188,7 +176,7 @@ def category_update(*, category: Category, data: dict[str, Any]) -> Category:
         if _category_name_taken(data["name"], exclude_pk=category.pk):
             raise ValidationError({"name": [f"A category named {data['name']!r} already exists."]})
         if data["name"] != category.name:  # the analytics' breakdown shows it
-            transaction.on_commit(analytics_cache_bump)
+            reporting_data_changed.send(sender=Category)
     category, _ = model_update(instance=category, fields=["name", "description"], data=data)
     return category
 
@@ -257,7 +245,7 @@ def product_update(
         for name in ("name", "sku", "category")
     ):
         # The analytics show names and group by category: fresh answers after it.
-        transaction.on_commit(analytics_cache_bump)
+        reporting_data_changed.send(sender=Product)
     with transaction.atomic():
         product, _ = model_update(instance=product, fields=PRODUCT_EDITABLE_FIELDS, data=data)
         if "stock_quantity" in data and data["stock_quantity"] is not None:
@@ -340,15 +328,7 @@ def _advance_id_sequence(pk: int) -> None:
     """After a row was inserted with an explicit id (a mirror), move PostgreSQL's id sequence
     past it, so that a product created later (e.g. back on the local catalog) never collides
     with a mirror. Elsewhere (SQLite) new ids already follow the largest one."""
-    if connection.vendor != "postgresql":
-        return
-    table, column = Product._meta.db_table, Product._meta.pk.column
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT setval(pg_get_serial_sequence(%s, %s), "
-            "GREATEST(%s, nextval(pg_get_serial_sequence(%s, %s))))",
-            [table, column, pk, table, column],
-        )
+    sql.advance_product_id_sequence(pk)
 
 
 def _free_mirror_pk(remote_id: int) -> int:

@@ -1,0 +1,89 @@
+"""The products app's hand-written SQL, in one place (issue 15: raw SQL where it pays).
+
+Every statement here is a named function with the reason it is not the ORM. Table and column
+names come from the models' ``_meta`` and are quoted with ``connection.ops.quote_name``; values
+are always parameters.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import connection
+from django.db.backends.utils import CursorWrapper
+from django.db.models import Model
+
+from products.models import Product
+
+
+def _q(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def _column(model: type[Model], field: str) -> str:
+    return _q(model._meta.get_field(field).column)
+
+
+def apply_stock_delta(cursor: CursorWrapper, product_id: int, delta: int, now: datetime) -> bool:
+    """Add ``delta`` to one product's stock and set its ``updated_at``; a decrement only if the
+    stock covers it (``stock_quantity >= -delta``). True if the row was updated.
+
+    Plain SQL: this is the hottest statement of a sale (one per line), and the ORM's query
+    building costs more CPU than the UPDATE itself (docs/PERFORMANCE.md).
+    """
+    stock = _column(Product, "stock_quantity")
+    sql = (
+        f"UPDATE {_q(Product._meta.db_table)} SET {stock} = {stock} + %s, "
+        f"{_column(Product, 'updated_at')} = %s WHERE {_q(Product._meta.pk.column)} = %s"
+    )
+    params: list = [delta, now, product_id]
+    if delta < 0:
+        sql += f" AND {stock} >= %s"
+        params.append(-delta)
+    cursor.execute(sql, params)
+    return cursor.rowcount == 1
+
+
+def advance_product_id_sequence(pk: int) -> None:
+    """Move PostgreSQL's product id sequence past ``pk`` (never backwards), after a row was
+    inserted with an explicit id. No-op elsewhere (SQLite's next id already follows the
+    largest). The ORM has no sequence API."""
+    if connection.vendor != "postgresql":
+        return
+    table, column = Product._meta.db_table, Product._meta.pk.column
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT setval(pg_get_serial_sequence(%s, %s), "
+            "GREATEST(%s, nextval(pg_get_serial_sequence(%s, %s))))",
+            [table, column, pk, table, column],
+        )
+
+
+def _table_state_select(model: type[Model]) -> str:
+    """Row count, newest ``updated_at``, and the exact sum of every row's ``updated_at``."""
+    table, updated = _q(model._meta.db_table), _column(model, "updated_at")
+    if connection.vendor == "postgresql":
+        return f"SELECT COUNT(*), MAX({updated}), SUM(EXTRACT(EPOCH FROM {updated})) FROM {table}"
+    if connection.vendor == "sqlite":
+        # Stored as text 'YYYY-MM-DD HH:MM:SS[.ffffff]': whole seconds and microseconds,
+        # summed apart (integers, exact, no overflow).
+        return (
+            f"SELECT COUNT(*), MAX({updated}), "
+            f"SUM(CAST(strftime('%s', {updated}) AS INTEGER)), "
+            f"SUM(CAST(substr({updated}, 21) AS INTEGER)) FROM {table}"
+        )
+    return f"SELECT COUNT(*), MAX({updated}) FROM {table}"
+
+
+def tables_state_row(*models: type[Model]) -> tuple:
+    """One query, one row: for each model's table in turn, its row count, newest
+    ``updated_at`` and (PostgreSQL, SQLite) the sum of every row's ``updated_at``.
+
+    Per table the three come from one sequential scan (both tables are small: ~0.7 ms on
+    5,000 products); the ORM would need one aggregate query per table and cannot sum a
+    timestamp exactly. See products.selectors for what the row is used for.
+    """
+    subqueries = ", ".join(f"({_table_state_select(model)}) t{i}" for i, model in enumerate(models))
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT * FROM {subqueries}")
+        return tuple(cursor.fetchone())
