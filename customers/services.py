@@ -7,9 +7,9 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from analytics.services import analytics_cache_bump
 from core.errors import ConflictError
 from core.services import model_update
+from core.signals import reporting_data_changed
 from customers.models import Customer
 
 CUSTOMER_EDITABLE_FIELDS = ["name", "email", "phone", "city", "country", "segment"]
@@ -49,7 +49,7 @@ def customer_create(
 def customer_update(*, customer: Customer, data: dict[str, Any]) -> Customer:
     if any(name in data and data[name] != getattr(customer, name) for name in ANALYTICS_FIELDS):
         # The analytics group by country and segment and show names: fresh answers after it.
-        transaction.on_commit(analytics_cache_bump)
+        reporting_data_changed.send(sender=Customer)
     if "email" in data:
         data = {**data, "email": data["email"].strip()}
         _require_email_free(data["email"], exclude_pk=customer.pk)

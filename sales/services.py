@@ -18,13 +18,13 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from analytics.services import rollups_apply_sales
 from core.errors import ApplicationError, ConflictError
 from core.ops import metrics
 from customers.models import Customer
 from products.catalog import Catalog, CatalogProduct, get_catalog
 from products.models import StockMovementReason
 from sales.models import Sale, SaleItem, SaleStatus
+from sales.signals import send_sales_contribution
 
 MAX_LINE_QUANTITY = 1_000_000
 _REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
@@ -193,7 +193,7 @@ def sale_create(
     ):
         _insert_sale(sale)
         SaleItem.objects.bulk_create(items)
-        rollups_apply_sales(sale_ids=[sale.pk], sign=1)
+        send_sales_contribution(sale_ids=[sale.pk], sign=1)
     transaction.on_commit(metrics.sale_recorded, robust=True)  # counted once it is committed
     # Hand back the sale with its items and their products loaded: rendering it needs no query.
     for item in items:
@@ -256,7 +256,7 @@ def sale_update(
     ):
         sale = _lock_unchanged_completed_sale(sale, snapshot, "edited")
         moves_to = [sold_at] if sold_at not in (_UNSET, None) else []  # its day, locked now
-        rollups_apply_sales(sale_ids=[sale.pk], sign=-1, extra_days=moves_to)
+        send_sales_contribution(sale_ids=[sale.pk], sign=-1, extra_days=moves_to)
         changed: list[str] = []
         if changes_customer:
             sale.customer = new_customer
@@ -269,7 +269,7 @@ def sale_update(
             changed.append("total")
         if changed:
             sale.save(update_fields=[*changed, "updated_at"])
-        rollups_apply_sales(sale_ids=[sale.pk], sign=1)
+        send_sales_contribution(sale_ids=[sale.pk], sign=1)
     return sale
 
 
@@ -332,7 +332,7 @@ def sale_cancel(
         snapshot, reason=StockMovementReason.SALE_CANCEL, reference=sale.reference, actor=actor
     ):
         sale = _lock_unchanged_completed_sale(sale, snapshot, "cancelled again")
-        rollups_apply_sales(sale_ids=[sale.pk], sign=-1)
+        send_sales_contribution(sale_ids=[sale.pk], sign=-1)
         sale.status = SaleStatus.CANCELLED
         sale.cancelled_at = timezone.now()
         sale.save(update_fields=["status", "cancelled_at", "updated_at"])
@@ -354,5 +354,5 @@ def sale_delete(
         snapshot, reason=StockMovementReason.SALE_CANCEL, reference=sale.reference, actor=actor
     ):
         locked = _lock_unchanged_completed_sale(sale, snapshot, "deleted")
-        rollups_apply_sales(sale_ids=[locked.pk], sign=-1)
+        send_sales_contribution(sale_ids=[locked.pk], sign=-1)
         locked.delete()

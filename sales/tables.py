@@ -25,7 +25,6 @@ from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from analytics.services import analytics_cache_bump, rollups_apply_sales
 from core.dataio.columns import Column
 from core.dataio.exporter import queryset_rows
 from core.dataio.importer import (
@@ -47,9 +46,11 @@ from core.dataio.stage import (
 )
 from core.dataio.upsert import unknown_reference_check
 from core.errors import ApplicationError
+from core.signals import reporting_data_changed
 from products.catalog import get_catalog
 from sales.models import Sale, SaleItem, SaleStatus
 from sales.services import MAX_LINE_QUANTITY, SaleLine, sale_cancel, sale_create
+from sales.signals import send_sales_contribution
 
 MAX_MONEY = Decimal("9999999999.99")
 _STATUSES = tuple(SaleStatus.values)
@@ -305,7 +306,7 @@ class SaleTable(ImportTable):
         changes_existing = f"g.sale_id IS NOT NULL AND {changed}"
         before = bool(fetch_all(f"SELECT 1 FROM {sales} g WHERE {changes_existing} LIMIT 1"))
         if before:
-            rollups_apply_sales(
+            send_sales_contribution(
                 sign=-1,
                 sale_ids_sql=f"SELECT sale_id FROM {sales} g WHERE {changes_existing}",
             )
@@ -396,12 +397,12 @@ class SaleTable(ImportTable):
         self.trusted_references = trusted
         if fetch_all(f"SELECT 1 FROM {sales} g WHERE g.sale_id IS NULL OR {changed} LIMIT 1"):
             # The rollups of the new and changed sales, in one pass over the staging table.
-            rollups_apply_sales(
+            send_sales_contribution(
                 sign=1,
                 sale_ids_sql=f"SELECT COALESCE(g.sale_id, g.new_id) FROM {sales} g "
                 f"WHERE g.sale_id IS NULL OR {changed}",
             )
-            transaction.on_commit(analytics_cache_bump)
+            reporting_data_changed.send(sender=Sale)
 
     # -- apply-stock: through the sale services ---------------------------------------------------
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
-from analytics.services import analytics_cache_bump
 from core.dataio.importer import ImportOptions, ImportTable
 from core.dataio.stage import Stage, distinct, execute, fetch_all, fetch_iter
+from core.signals import reporting_data_changed
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ def upsert(stage: Stage, table: UpsertTable, where: str = "true") -> int:
     )
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     # Names, categories, countries and segments show in the analytics: new answers after commit.
-    transaction.on_commit(analytics_cache_bump)
+    reporting_data_changed.send(sender=type(table))
     return execute(
         f"""
         INSERT INTO {table.target_table} ({columns})

@@ -36,11 +36,25 @@ logger = logging.getLogger(__name__)
 SCAN_COUNT = 1000  # keys Redis examines per SCAN call: short calls, other clients go between
 
 
-def generation_namespaces() -> dict[str, str]:
-    """Namespace -> the cache key of its generation counter."""
-    from analytics.services import GENERATION_KEY
+_GENERATION_NAMESPACES: dict[str, str] = {}
 
-    return {"analytics": GENERATION_KEY}
+
+def register_generation_namespace(name: str, key: str) -> None:
+    """Declare a generation namespace ``name`` whose counter is the cache key ``key`` (an app
+    calls it in its ``AppConfig.ready()``; the analytics app registers ``analytics``). The core
+    imports no app: the apps tell it. Registering the same pair again is a no-op; another key
+    for a registered name is a programming error."""
+    if not name or ":" in name or "*" in name:
+        raise ValueError(f"bad generation namespace name {name!r}")
+    known = _GENERATION_NAMESPACES.get(name)
+    if known is not None and known != key:
+        raise ValueError(f"generation namespace {name!r} already registered with key {known!r}")
+    _GENERATION_NAMESPACES[name] = key
+
+
+def generation_namespaces() -> dict[str, str]:
+    """Namespace -> the cache key of its generation counter (those registered)."""
+    return dict(_GENERATION_NAMESPACES)
 
 
 class CachePurgeRefused(RuntimeError):
