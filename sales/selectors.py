@@ -13,7 +13,10 @@ from sales.models import Sale, SaleItem
 
 
 def sale_list(*, filters: dict | None = None) -> QuerySet[Sale]:
-    """Sales with customer and items (with product sku/name) in a fixed number of queries."""
+    """Sales with customer and items (with product sku/name) in a fixed number of queries.
+
+    The items land in each sale's ``item_list`` (a list, ``Prefetch(to_attr=...)``), which is
+    what SaleOutputSerializer renders; ``services.sale_create`` sets the same attribute."""
     from sales.filters import SaleFilter
 
     items = (
@@ -31,7 +34,7 @@ def sale_list(*, filters: dict | None = None) -> QuerySet[Sale]:
         .order_by("id")
     )
     queryset = Sale.objects.select_related("customer").prefetch_related(
-        Prefetch("items", queryset=items)
+        Prefetch("items", queryset=items, to_attr="item_list")
     )
     if filters:
         queryset = SaleFilter(filters, queryset=queryset).qs

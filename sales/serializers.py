@@ -32,7 +32,9 @@ class SaleOutputSerializer(serializers.Serializer):
     cancelled_at = serializers.DateTimeField(read_only=True, allow_null=True)
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
-    items = SaleItemOutputSerializer(many=True, read_only=True)
+    # ``item_list``: the lines as selectors.sale_list prefetches them (to_attr) and
+    # services.sale_create hands them back.
+    items = SaleItemOutputSerializer(source="item_list", many=True, read_only=True)
 
 
 def _datetime(value, zone) -> str | None:

@@ -198,9 +198,7 @@ def sale_create(
     # Hand back the sale with its items and their products loaded: rendering it needs no query.
     for item in items:
         item.product = catalog_products[item.product_id].to_product()
-    loaded = SaleItem.objects.filter(sale=sale)
-    loaded._result_cache, loaded._prefetch_done = items, True  # as prefetch_related() leaves it
-    sale._prefetched_objects_cache = {"items": loaded}
+    sale.item_list = items  # as selectors.sale_list's Prefetch(to_attr="item_list") leaves it
     return sale
 
 
