@@ -128,6 +128,7 @@ INSTALLED_APPS = [
     "analytics",
     "core.dataio",
     "core.jobs",
+    "demo",  # seed_demo: demo data (imports every domain app; nothing imports it)
     # After our apps: of two management commands with one name the earlier app's wins, so
     # core.dataio's ``import``/``export`` (which refuse and name import_data and
     # export_data) shadow django-import-export's generic ones, which write around the services.

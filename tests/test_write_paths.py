@@ -102,7 +102,7 @@ REVIEWED_COMMANDS: dict[str, tuple[str, str]] = {
         "(tests/catalog/test_sync_catalog_ledger.py)",
     ),
     "purge_idempotency_keys": ("sales", NO_DATA),
-    "seed_demo": ("sales", "through the services (test_seed_demo_keeps_the_ledger)"),
+    "seed_demo": ("demo", "through the services (test_seed_demo_keeps_the_ledger)"),
     "import_data": (
         "core.dataio",
         "the import engine: stock_quantity and --apply-stock through the ledger "

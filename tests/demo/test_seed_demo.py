@@ -17,9 +17,12 @@ from django.db.models import Count, F, Sum
 from django_countries import countries
 
 from customers.models import Customer, CustomerSegment
+from demo import load, tables
+from demo import seed as demo_seed
+from demo.generate import DemoDataGenerator
+from demo.options import DemoOptions
+from demo.seed import seed_demo_data
 from products.models import Category, Product, StockMovement, StockMovementReason
-from sales import demo_data
-from sales.demo_data import DemoDataGenerator, DemoOptions, seed_demo_data
 from sales.models import Sale, SaleItem, SaleStatus
 from tests.factories import make_product, make_sale
 
@@ -251,7 +254,7 @@ def test_with_users_creates_the_four_logins_idempotently():
 
 
 def test_reset_also_empties_every_table_that_references_the_seeded_ones():
-    seeded = set(demo_data._SEEDED_MODELS)
+    seeded = set(tables.SEEDED_MODELS)
     referencing = {
         model
         for model in apps.get_models(include_auto_created=True)
@@ -260,7 +263,7 @@ def test_reset_also_empties_every_table_that_references_the_seeded_ones():
         if f.is_relation and f.related_model in seeded
     }
 
-    dependents = demo_data.dependent_models()
+    dependents = tables.dependent_models()
 
     assert referencing <= set(dependents)
     assert not seeded & set(dependents)
@@ -295,10 +298,8 @@ def test_bad_values_from_the_command_line():
 
 
 def test_a_failure_leaves_nothing_half_written(monkeypatch):
-    monkeypatch.setattr(demo_data, "SALES_PER_CHUNK", 100)
-    loader_class = (
-        demo_data._PostgresLoader if connection.vendor == "postgresql" else demo_data._GenericLoader
-    )
+    monkeypatch.setattr(demo_seed, "SALES_PER_CHUNK", 100)
+    loader_class = load.PostgresLoader if connection.vendor == "postgresql" else load.GenericLoader
     written = []
     original = loader_class.write_chunk
 
@@ -368,17 +369,17 @@ def test_bulk_path_falls_back_to_row_checks_when_constraints_cannot_be_dropped(m
         def __getattr__(self, name):
             return getattr(self._cursor, name)
 
-    original_init = demo_data._PostgresLoader.__init__
+    original_init = load.PostgresLoader.__init__
     monkeypatch.setattr(
-        demo_data._PostgresLoader,
+        load.PostgresLoader,
         "__init__",
         lambda self, cursor: original_init(self, RefusingCursor(cursor)),
     )
 
     suspended = []
-    original_suspend = demo_data._PostgresLoader.suspend_foreign_keys
+    original_suspend = load.PostgresLoader.suspend_foreign_keys
     monkeypatch.setattr(
-        demo_data._PostgresLoader,
+        load.PostgresLoader,
         "suspend_foreign_keys",
         lambda self: suspended.append(original_suspend(self)) or suspended[-1],
     )

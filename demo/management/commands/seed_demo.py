@@ -1,4 +1,4 @@
-"""``python manage.py seed_demo``: realistic, deterministic demo data (see sales/demo_data.py)."""
+"""``python manage.py seed_demo``: realistic, deterministic demo data (see the demo package)."""
 
 from __future__ import annotations
 
@@ -9,18 +9,16 @@ from datetime import date
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from sales.demo_data import (
+from demo.options import DEFAULTS, DemoDataError, DemoOptions
+from demo.seed import (
     BULK_FOREIGN_KEY_THRESHOLD,
-    CATEGORY_TEMPLATES,
-    DEFAULTS,
     OPENING_STOCK_REFERENCE,
     SALES_MOVEMENT_REFERENCE,
-    DemoDataError,
-    DemoOptions,
-    demo_users_ensure,
-    existing_data_counts,
     seed_demo_data,
 )
+from demo.tables import existing_data_counts
+from demo.users import demo_users_ensure
+from demo.vocabulary import CATEGORY_TEMPLATES
 
 
 def _anchor_date(value: str) -> date:
