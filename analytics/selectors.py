@@ -39,9 +39,8 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 
-from analytics import rollup_sql as q
+from analytics import sql as q
 from analytics.cache import cached
-from analytics.services import local_midnight
 from customers.models import Customer, CustomerSegment
 from products.models import Category, Product
 
@@ -157,122 +156,6 @@ class Totals:
         }
 
 
-# --- SQL building blocks ------------------------------------------------------------------------
-
-
-class Query:
-    """A SELECT assembled from parts, with its parameters in order."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.joins: list[str] = []
-        self.where: list[str] = []
-        self.params: list[Any] = []
-
-    def join(self, sql: str) -> Query:
-        if sql not in self.joins:
-            self.joins.append(sql)
-        return self
-
-    def filter(self, sql: str, *params: Any) -> Query:
-        self.where.append(sql)
-        self.params.extend(params)
-        return self
-
-    def sql(self, select: str, tail: str = "") -> str:
-        where = " AND ".join(self.where) or "TRUE"
-        return f"SELECT {select} FROM {self.source} {' '.join(self.joins)} WHERE {where} {tail}"
-
-    def fetch(self, select: str, tail: str = "", tail_params: Iterable[Any] = ()) -> list[tuple]:
-        select_sql, select_params = select if isinstance(select, tuple) else (select, [])
-        with connection.cursor() as cursor:
-            cursor.execute(self.sql(select_sql, tail), [*select_params, *self.params, *tail_params])
-            return cursor.fetchall()
-
-
-def _sales_query(filters: AnalyticsFilters) -> Query:
-    """The lines of completed sales of the period, filtered: ``s`` sale, ``i`` line, ``p``
-    product and ``c`` customer (joined when a filter or a grouping needs them)."""
-    query = Query(f"{q.SALE} s JOIN {q.ITEM} i ON i.sale_id = s.id")
-    query.filter("s.status = %s", "completed")
-    adapt = connection.ops.adapt_datetimefield_value
-    query.filter("s.sold_at >= %s", adapt(local_midnight(filters.date_from)))
-    query.filter("s.sold_at < %s", adapt(local_midnight(filters.date_to + timedelta(days=1))))
-    if filters.product is not None:
-        query.filter("i.product_id = %s", filters.product)
-    if filters.category is not None:
-        query.join(f"JOIN {q.PRODUCT} p ON p.id = i.product_id")
-        query.filter("p.category_id = %s", filters.category)
-    if filters.customer is not None:
-        query.filter("s.customer_id = %s", filters.customer)
-    _customer_filters(query, filters, "s.customer_id")
-    return query
-
-
-def _join_customer(query: Query, column: str) -> Query:
-    """``c``: the customer (LEFT JOIN: a country/segment condition makes it an inner join)."""
-    return query.join(f"LEFT JOIN {CUSTOMER} c ON c.id = {column}")
-
-
-def _customer_filters(query: Query, filters: AnalyticsFilters, column: str) -> None:
-    if filters.country or filters.segment:
-        _join_customer(query, column)
-    if filters.country:
-        query.filter("c.country = %s", filters.country)
-    if filters.segment:
-        query.filter("c.segment = %s", filters.segment)
-
-
-def _rollup_query(table: str, filters: AnalyticsFilters) -> Query:
-    query = Query(f"{table} d")
-    query.filter("d.day >= %s", connection.ops.adapt_datefield_value(filters.date_from))
-    query.filter("d.day <= %s", connection.ops.adapt_datefield_value(filters.date_to))
-    return query
-
-
-def _long_rollup_query(kind: str, filters: AnalyticsFilters) -> Query:
-    """Product or customer rows of the period as ``d`` (key, revenue, cost, units, orders):
-    the monthly rollup for the whole months inside the period, the daily rollup for the days
-    before and after them (a year reads ~12 rows per product or customer, not ~365)."""
-    daily, monthly = (
-        (DAILY_PRODUCT, MONTHLY_PRODUCT)
-        if kind == "product"
-        else (DAILY_CUSTOMER, MONTHLY_CUSTOMER)
-    )
-    key = f"{kind}_id"
-    first_full = filters.date_from.replace(day=1)
-    if first_full < filters.date_from:
-        first_full = (first_full + timedelta(days=32)).replace(day=1)
-    end = (filters.date_to + timedelta(days=1)).replace(day=1)  # after the last whole month
-    if first_full >= end:  # no whole month: the daily rows
-        return _rollup_query(daily, filters)
-    adapt = connection.ops.adapt_datefield_value
-    columns = f"{key}, revenue, cost, units, orders"
-    query = Query(
-        f"(SELECT {columns} FROM {monthly} WHERE month >= %s AND month < %s UNION ALL "
-        f"SELECT {columns} FROM {daily} WHERE (day >= %s AND day < %s) OR "
-        "(day >= %s AND day <= %s)) d"
-    )
-    query.params.extend(
-        adapt(day) for day in (first_full, end, filters.date_from, first_full, end, filters.date_to)
-    )
-    return query
-
-
-SUMS = "SUM(d.revenue), SUM(d.cost), SUM(d.units), SUM(d.orders)"
-LINE_SUMS = "SUM(i.line_total), SUM(i.unit_cost * i.quantity), SUM(i.quantity)"
-
-
-def category_rollup_in_step() -> bool:
-    """Whether every product is still in the category its sales were counted under."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT 1 FROM {q.SNAPSHOT} r JOIN {q.PRODUCT} p ON p.id = r.product_id "
-            "WHERE COALESCE(p.category_id, 0) <> r.category_key LIMIT 1"
-        )
-        return cursor.fetchone() is None
-
-
 def _day(value: Any) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
@@ -289,7 +172,7 @@ def _daily_source(filters: AnalyticsFilters, source: str) -> str:
     if filters.product is not None:
         return DAILY_PRODUCT
     if filters.category is not None:
-        return DAILY_CATEGORY if category_rollup_in_step() else "sales"
+        return DAILY_CATEGORY if q.category_rollup_in_step() else "sales"
     return DAILY
 
 
@@ -297,17 +180,17 @@ def daily_totals(filters: AnalyticsFilters, source: str = "auto") -> tuple[dict[
     """``({day: Totals}, source)`` for the days of the period that have sales."""
     table = _daily_source(filters, source)
     if table == "sales":
-        query = _sales_query(filters)
+        query = q.sales_query(filters)
         day_sql, day_params = q.local_day_sql("s.sold_at")
         rows = query.fetch(
-            (f"{day_sql}, {LINE_SUMS}, COUNT(DISTINCT s.id)", day_params), "GROUP BY 1"
+            (f"{day_sql}, {q.LINE_SUMS}, COUNT(DISTINCT s.id)", day_params), "GROUP BY 1"
         )
     else:
-        query = _rollup_query(table, filters)
+        query = q.rollup_query(table, filters)
         if table == DAILY_CUSTOMER:
             if filters.customer is not None:
                 query.filter("d.customer_id = %s", filters.customer)
-            _customer_filters(query, filters, "d.customer_id")
+            q.customer_filters(query, filters, "d.customer_id")
         elif table == DAILY_PRODUCT:
             query.filter("d.product_id = %s", filters.product)
             if filters.category is not None:
@@ -315,7 +198,7 @@ def daily_totals(filters: AnalyticsFilters, source: str = "auto") -> tuple[dict[
                 query.filter("p.category_id = %s", filters.category)
         elif table == DAILY_CATEGORY:
             query.filter("d.category_key = %s", filters.category)
-        rows = query.fetch(f"d.day, {SUMS}", "GROUP BY d.day")
+        rows = query.fetch(f"d.day, {q.SUMS}", "GROUP BY d.day")
     totals = {_day(day): Totals.from_row(*measures) for day, *measures in rows}
     return totals, "sales" if table == "sales" else "rollups"
 
@@ -323,10 +206,10 @@ def daily_totals(filters: AnalyticsFilters, source: str = "auto") -> tuple[dict[
 def unique_customers(filters: AnalyticsFilters, source: str = "auto") -> int:
     """Distinct customers with a sale (in scope) in the period."""
     if source == "sales" or filters.by_line:
-        query = _sales_query(filters)
+        query = q.sales_query(filters)
         return int(query.fetch("COUNT(DISTINCT s.customer_id)")[0][0] or 0)
     # One index probe per customer in scope (index customer, day of the customer rollup).
-    query = Query(f"{CUSTOMER} c")
+    query = q.Query(f"{CUSTOMER} c")
     query.filter(
         f"EXISTS (SELECT 1 FROM {DAILY_CUSTOMER} d WHERE d.customer_id = c.id "
         "AND d.day >= %s AND d.day <= %s)",
@@ -447,16 +330,6 @@ def analytics_revenue(
     return cached("revenue", _cache_params(filters, interval=interval, source=source), compute)
 
 
-def _order_by(metric: str, key: str) -> str:
-    expressions = {
-        "revenue": "2 DESC",
-        "margin": "(SUM_REVENUE - SUM_COST) DESC",
-        "units": "4 DESC",
-        "orders": "5 DESC",
-    }
-    return f"ORDER BY {expressions[metric]}, {key}"
-
-
 def _ranked(rows: list[tuple]) -> list[tuple[Any, Totals]]:
     return [(key, Totals.from_row(*measures)) for key, *measures in rows]
 
@@ -471,19 +344,19 @@ def analytics_top_products(
 
     def compute() -> dict[str, Any]:
         if source == "sales" or filters.by_sale:
-            used, query = "sales", _sales_query(filters)
-            select, key = f"i.product_id, {LINE_SUMS}, COUNT(*)", "i.product_id"
+            used, query = "sales", q.sales_query(filters)
+            select, key = f"i.product_id, {q.LINE_SUMS}, COUNT(*)", "i.product_id"
             revenue, cost = "SUM(i.line_total)", "SUM(i.unit_cost * i.quantity)"
         else:
-            used, query = "rollups", _long_rollup_query("product", filters)
+            used, query = "rollups", q.long_rollup_query("product", filters)
             if filters.product is not None:
                 query.filter("d.product_id = %s", filters.product)
             if filters.category is not None:
                 query.join(f"JOIN {q.PRODUCT} p ON p.id = d.product_id")
                 query.filter("p.category_id = %s", filters.category)
-            select, key = f"d.product_id, {SUMS}", "d.product_id"
+            select, key = f"d.product_id, {q.SUMS}", "d.product_id"
             revenue, cost = "SUM(d.revenue)", "SUM(d.cost)"
-        order = _order_by(by, key).replace("SUM_REVENUE", revenue).replace("SUM_COST", cost)
+        order = q.order_by(by, key, revenue=revenue, cost=cost)
         rows = _ranked(query.fetch(select, f"GROUP BY {key} {order} LIMIT %s", [limit]))
         products = {
             row["id"]: row
@@ -532,16 +405,16 @@ def analytics_top_customers(
 
     def compute() -> dict[str, Any]:
         if source == "sales" or filters.by_line:
-            used, query = "sales", _sales_query(filters)
+            used, query = "sales", q.sales_query(filters)
             query.filter("s.customer_id IS NOT NULL")
-            select, key = f"s.customer_id, {LINE_SUMS}, COUNT(DISTINCT s.id)", "s.customer_id"
+            select, key = f"s.customer_id, {q.LINE_SUMS}, COUNT(DISTINCT s.id)", "s.customer_id"
         else:
-            used, query = "rollups", _long_rollup_query("customer", filters)
+            used, query = "rollups", q.long_rollup_query("customer", filters)
             if filters.customer is not None:
                 query.filter("d.customer_id = %s", filters.customer)
-            _customer_filters(query, filters, "d.customer_id")
-            select, key = f"d.customer_id, {SUMS}", "d.customer_id"
-        tail = f"GROUP BY {key} {_order_by(by, key)} LIMIT %s"
+            q.customer_filters(query, filters, "d.customer_id")
+            select, key = f"d.customer_id, {q.SUMS}", "d.customer_id"
+        tail = f"GROUP BY {key} {q.order_by(by, key)} LIMIT %s"
         rows = _ranked(query.fetch(select, tail, [limit]))
         customers = {
             row["id"]: row
@@ -596,33 +469,33 @@ def _breakdown_rows(
     rollups = source != "sales"
     if dimension == "category":
         if rollups and not filters.by_sale and filters.product is None:
-            if category_rollup_in_step():
-                query = _rollup_query(DAILY_CATEGORY, filters)
+            if q.category_rollup_in_step():
+                query = q.rollup_query(DAILY_CATEGORY, filters)
                 if filters.category is not None:
                     query.filter("d.category_key = %s", filters.category)
-                rows = query.fetch(f"d.category_key, {SUMS}", "GROUP BY d.category_key")
+                rows = query.fetch(f"d.category_key, {q.SUMS}", "GROUP BY d.category_key")
                 return {key or None: Totals.from_row(*m) for key, *m in rows}, "rollups"
         elif rollups and not filters.by_sale:  # one product: its lines are its orders
-            query = _rollup_query(DAILY_PRODUCT, filters)
+            query = q.rollup_query(DAILY_PRODUCT, filters)
             query.join(f"JOIN {q.PRODUCT} p ON p.id = d.product_id")
             query.filter("d.product_id = %s", filters.product)
             if filters.category is not None:
                 query.filter("p.category_id = %s", filters.category)
-            rows = query.fetch(f"p.category_id, {SUMS}", "GROUP BY p.category_id")
+            rows = query.fetch(f"p.category_id, {q.SUMS}", "GROUP BY p.category_id")
             return {key: Totals.from_row(*m) for key, *m in rows}, "rollups"
-        query = _sales_query(filters)
+        query = q.sales_query(filters)
         query.join(f"JOIN {q.PRODUCT} p ON p.id = i.product_id")
-        rows = query.fetch(f"p.category_id, {LINE_SUMS}, COUNT(DISTINCT s.id)", "GROUP BY 1")
+        rows = query.fetch(f"p.category_id, {q.LINE_SUMS}, COUNT(DISTINCT s.id)", "GROUP BY 1")
         return {key: Totals.from_row(*m) for key, *m in rows}, "sales"
 
     column = "c.country" if dimension == "country" else "c.segment"
     if rollups and not filters.by_line:
-        query = _long_rollup_query("customer", filters)
-        _join_customer(query, "d.customer_id")
+        query = q.long_rollup_query("customer", filters)
+        q.join_customer(query, "d.customer_id")
         if filters.customer is not None:
             query.filter("d.customer_id = %s", filters.customer)
-        _customer_filters(query, filters, "d.customer_id")
-        rows = query.fetch(f"{column}, {SUMS}", f"GROUP BY {column}")
+        q.customer_filters(query, filters, "d.customer_id")
+        rows = query.fetch(f"{column}, {q.SUMS}", f"GROUP BY {column}")
         result = {key: Totals.from_row(*m) for key, *m in rows}
         if not filters.by_sale:  # sales without customer: all sales minus the customers'
             per_day, _ = daily_totals(filters)
@@ -637,10 +510,10 @@ def _breakdown_rows(
             if rest.orders:
                 result[None] = rest
         return result, "rollups"
-    query = _sales_query(filters)
-    _join_customer(query, "s.customer_id")
+    query = q.sales_query(filters)
+    q.join_customer(query, "s.customer_id")
     rows = query.fetch(
-        f"CASE WHEN s.customer_id IS NULL THEN NULL ELSE {column} END, {LINE_SUMS}, "
+        f"CASE WHEN s.customer_id IS NULL THEN NULL ELSE {column} END, {q.LINE_SUMS}, "
         "COUNT(DISTINCT s.id)",
         "GROUP BY 1",
     )

@@ -24,7 +24,7 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
-from analytics import rollup_sql as q
+from analytics import sql as q
 
 logger = logging.getLogger(__name__)
 

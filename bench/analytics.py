@@ -107,7 +107,7 @@ def main() -> int:
     with connection.cursor() as cursor:
         # A steady state: earlier runs' rolled-back applies leave dead rollup rows behind until
         # autovacuum passes; measure without them.
-        from analytics.rollup_sql import ROLLUP_TABLES
+        from analytics.sql import ROLLUP_TABLES
 
         started = time.perf_counter()
         cursor.execute(f"VACUUM (ANALYZE) {', '.join(ROLLUP_TABLES)}")

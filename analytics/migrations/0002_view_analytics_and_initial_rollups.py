@@ -9,8 +9,8 @@ from accounts.roles import sync_roles
 def build_rollups(apps, schema_editor):
     # The rollups of the sales already recorded. rollups_rebuild works on the current tables:
     # when a later migration adds one, it is not there yet and that migration builds instead.
-    from analytics.rollup_sql import ROLLUP_TABLES
     from analytics.services import rollups_rebuild
+    from analytics.sql import ROLLUP_TABLES
 
     if set(ROLLUP_TABLES) <= set(schema_editor.connection.introspection.table_names()):
         rollups_rebuild()

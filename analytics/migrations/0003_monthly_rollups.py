@@ -7,8 +7,8 @@ from django.db import migrations, models
 def build_monthly_rollups(apps, schema_editor):
     # The rollups of the sales already recorded. rollups_rebuild works on the current tables:
     # when a later migration adds one, it is not there yet and that migration builds instead.
-    from analytics.rollup_sql import ROLLUP_TABLES
     from analytics.services import rollups_rebuild
+    from analytics.sql import ROLLUP_TABLES
 
     if set(ROLLUP_TABLES) <= set(schema_editor.connection.introspection.table_names()):
         rollups_rebuild()

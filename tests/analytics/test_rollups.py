@@ -10,7 +10,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from analytics import rollup_sql, services
+from analytics import services
+from analytics import sql as rollup_sql
 from analytics.models import (
     DailyCategorySales,
     DailyCustomerSales,

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.db import connection
 
-from analytics import rollup_sql
+from analytics import sql as rollup_sql
 from analytics.models import RollupProductCategory
 from core.dataio.importer import ImportOptions, ImportReport
 from core.dataio.services import data_export, data_import

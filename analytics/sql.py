@@ -1,16 +1,23 @@
-"""The SQL behind the rollups (internal to ``analytics.services``): set-based statements that
+"""The analytics app's hand-written SQL (issue 15: raw SQL where it pays, in one module).
+
+First the SQL behind the rollups (``analytics.services``): set-based statements that
 aggregate sale lines into the rollup tables, for PostgreSQL and SQLite.
 
 Everything starts from one "lines" source: the lines of the completed sales selected by a
 condition (sale ids, or a ``sold_at`` range), each with its local day, sale, customer, product,
 category key, revenue (line total), cost (unit cost x quantity) and units. Each rollup table is
 a GROUP BY of that source.
+
+Then the building blocks of the analytics reads (``analytics.selectors``): a SELECT over the
+sales or the rollup tables, assembled from fixed parts, with every value a parameter.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import connection
@@ -24,8 +31,12 @@ from analytics.models import (
     MonthlyProductSales,
     RollupProductCategory,
 )
+from customers.models import Customer
 from products.models import Product
 from sales.models import Sale, SaleItem, SaleStatus
+
+if TYPE_CHECKING:
+    from analytics.selectors import AnalyticsFilters
 
 SALE = Sale._meta.db_table
 ITEM = SaleItem._meta.db_table
@@ -195,3 +206,139 @@ def day_locks_sql(condition: str, params: Sequence, extra_days: Sequence) -> tup
 def exclusive_lock_sql() -> str:
     """PostgreSQL: what a rebuild takes: no rollup writer runs until it commits."""
     return f"SELECT pg_advisory_xact_lock({ADVISORY_CLASS}, 0)"
+
+
+CUSTOMER = Customer._meta.db_table
+DAILY, DAILY_PRODUCT, DAILY_CUSTOMER, DAILY_CATEGORY, MONTHLY_PRODUCT, MONTHLY_CUSTOMER = (
+    ROLLUP_TABLES
+)
+
+
+# --- The analytics selectors' SQL building blocks -----------------------------------------
+
+
+class Query:
+    """A SELECT assembled from parts, with its parameters in order."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.joins: list[str] = []
+        self.where: list[str] = []
+        self.params: list[Any] = []
+
+    def join(self, sql: str) -> Query:
+        if sql not in self.joins:
+            self.joins.append(sql)
+        return self
+
+    def filter(self, sql: str, *params: Any) -> Query:
+        self.where.append(sql)
+        self.params.extend(params)
+        return self
+
+    def sql(self, select: str, tail: str = "") -> str:
+        where = " AND ".join(self.where) or "TRUE"
+        return f"SELECT {select} FROM {self.source} {' '.join(self.joins)} WHERE {where} {tail}"
+
+    def fetch(self, select: str, tail: str = "", tail_params: Iterable[Any] = ()) -> list[tuple]:
+        select_sql, select_params = select if isinstance(select, tuple) else (select, [])
+        with connection.cursor() as cursor:
+            cursor.execute(self.sql(select_sql, tail), [*select_params, *self.params, *tail_params])
+            return cursor.fetchall()
+
+
+def sales_query(filters: AnalyticsFilters) -> Query:
+    """The lines of completed sales of the period, filtered: ``s`` sale, ``i`` line, ``p``
+    product and ``c`` customer (joined when a filter or a grouping needs them)."""
+    from analytics.services import local_midnight  # services imports this module
+
+    query = Query(f"{SALE} s JOIN {ITEM} i ON i.sale_id = s.id")
+    query.filter("s.status = %s", "completed")
+    adapt = connection.ops.adapt_datetimefield_value
+    query.filter("s.sold_at >= %s", adapt(local_midnight(filters.date_from)))
+    query.filter("s.sold_at < %s", adapt(local_midnight(filters.date_to + timedelta(days=1))))
+    if filters.product is not None:
+        query.filter("i.product_id = %s", filters.product)
+    if filters.category is not None:
+        query.join(f"JOIN {PRODUCT} p ON p.id = i.product_id")
+        query.filter("p.category_id = %s", filters.category)
+    if filters.customer is not None:
+        query.filter("s.customer_id = %s", filters.customer)
+    customer_filters(query, filters, "s.customer_id")
+    return query
+
+
+def join_customer(query: Query, column: str) -> Query:
+    """``c``: the customer (LEFT JOIN: a country/segment condition makes it an inner join)."""
+    return query.join(f"LEFT JOIN {CUSTOMER} c ON c.id = {column}")
+
+
+def customer_filters(query: Query, filters: AnalyticsFilters, column: str) -> None:
+    if filters.country or filters.segment:
+        join_customer(query, column)
+    if filters.country:
+        query.filter("c.country = %s", filters.country)
+    if filters.segment:
+        query.filter("c.segment = %s", filters.segment)
+
+
+def rollup_query(table: str, filters: AnalyticsFilters) -> Query:
+    query = Query(f"{table} d")
+    query.filter("d.day >= %s", connection.ops.adapt_datefield_value(filters.date_from))
+    query.filter("d.day <= %s", connection.ops.adapt_datefield_value(filters.date_to))
+    return query
+
+
+def long_rollup_query(kind: str, filters: AnalyticsFilters) -> Query:
+    """Product or customer rows of the period as ``d`` (key, revenue, cost, units, orders):
+    the monthly rollup for the whole months inside the period, the daily rollup for the days
+    before and after them (a year reads ~12 rows per product or customer, not ~365)."""
+    daily, monthly = (
+        (DAILY_PRODUCT, MONTHLY_PRODUCT)
+        if kind == "product"
+        else (DAILY_CUSTOMER, MONTHLY_CUSTOMER)
+    )
+    key = f"{kind}_id"
+    first_full = filters.date_from.replace(day=1)
+    if first_full < filters.date_from:
+        first_full = (first_full + timedelta(days=32)).replace(day=1)
+    end = (filters.date_to + timedelta(days=1)).replace(day=1)  # after the last whole month
+    if first_full >= end:  # no whole month: the daily rows
+        return rollup_query(daily, filters)
+    adapt = connection.ops.adapt_datefield_value
+    columns = f"{key}, revenue, cost, units, orders"
+    query = Query(
+        f"(SELECT {columns} FROM {monthly} WHERE month >= %s AND month < %s UNION ALL "
+        f"SELECT {columns} FROM {daily} WHERE (day >= %s AND day < %s) OR "
+        "(day >= %s AND day <= %s)) d"
+    )
+    query.params.extend(
+        adapt(day) for day in (first_full, end, filters.date_from, first_full, end, filters.date_to)
+    )
+    return query
+
+
+SUMS = "SUM(d.revenue), SUM(d.cost), SUM(d.units), SUM(d.orders)"
+LINE_SUMS = "SUM(i.line_total), SUM(i.unit_cost * i.quantity), SUM(i.quantity)"
+
+
+def category_rollup_in_step() -> bool:
+    """Whether every product is still in the category its sales were counted under."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT 1 FROM {SNAPSHOT} r JOIN {PRODUCT} p ON p.id = r.product_id "
+            "WHERE COALESCE(p.category_id, 0) <> r.category_key LIMIT 1"
+        )
+        return cursor.fetchone() is None
+
+
+def order_by(metric: str, key: str, *, revenue: str = "", cost: str = "") -> str:
+    """``ORDER BY`` a ranking's metric (by its column position in the SELECT, margin by the
+    ``revenue`` and ``cost`` sum expressions), ties by ``key``."""
+    expressions = {
+        "revenue": "2 DESC",
+        "margin": f"({revenue} - {cost}) DESC",
+        "units": "4 DESC",
+        "orders": "5 DESC",
+    }
+    return f"ORDER BY {expressions[metric]}, {key}"
