@@ -4,91 +4,34 @@ Every setting comes from the environment (see README.md, "Configuration", and .e
 With no environment at all the project runs in its embedded default: a SQLite file, the
 local-memory cache and Celery tasks executed eagerly in process.
 
-A misconfigured variable stops start-up with ``ImproperlyConfigured`` naming the variable.
+A misconfigured variable stops start-up with ``ImproperlyConfigured`` naming the variable
+(the parsers, ``_env_int`` and the like, are in ``salesproject/environment.py``).
 """
 
-import re
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import environ
 from celery.schedules import crontab
-from django.core.exceptions import ImproperlyConfigured
+
+from salesproject.environment import config_error as _config_error
+from salesproject.environment import env
+from salesproject.environment import env_bool as _env_bool
+from salesproject.environment import env_choice as _env_choice
+from salesproject.environment import env_float as _env_float
+from salesproject.environment import env_int as _env_int
+from salesproject.environment import env_list as _env_list
+from salesproject.environment import env_memory as _env_memory
+from salesproject.environment import env_rate as _env_rate
+from salesproject.environment import redis_db_number as _redis_db_number
+from salesproject.environment import redis_server as _redis_server
+from salesproject.environment import with_redis_db as _with_redis_db
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-env = environ.Env()
 if (BASE_DIR / ".env").is_file() and env.bool("READ_DOT_ENV", default=True):
     environ.Env.read_env(BASE_DIR / ".env")
-
-
-def _config_error(variable: str, problem: str) -> ImproperlyConfigured:
-    return ImproperlyConfigured(f"Invalid environment variable {variable}: {problem}")
-
-
-def _env_bool(variable: str, default: bool) -> bool:
-    raw = env.str(variable, default="").strip().lower()
-    if raw == "":
-        return default
-    if raw in {"1", "true", "yes", "on"}:
-        return True
-    if raw in {"0", "false", "no", "off"}:
-        return False
-    raise _config_error(variable, f"{raw!r} is not a boolean (use true/false, 1/0, yes/no)")
-
-
-def _env_int(variable: str, default: int, minimum: int | None = None) -> int:
-    raw = env.str(variable, default="").strip()
-    if raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise _config_error(variable, f"{raw!r} is not an integer") from None
-    if minimum is not None and value < minimum:
-        raise _config_error(variable, f"{value} is below the minimum {minimum}")
-    return value
-
-
-def _env_float(variable: str, default: float) -> float:
-    raw = env.str(variable, default="").strip()
-    if raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise _config_error(variable, f"{raw!r} is not a number") from None
-    if value <= 0:
-        raise _config_error(variable, f"{raw!r} must be a positive number of seconds")
-    return value
-
-
-def _env_list(variable: str, default: list[str]) -> list[str]:
-    raw = env.str(variable, default="")
-    if raw.strip() == "":
-        return default
-    return [item.strip() for item in raw.split(",") if item.strip()]
-
-
-_RATE = re.compile(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)")
-
-
-def _env_rate(variable: str, default: str) -> str | None:
-    """A DRF throttle rate like ``100/minute``; ``off`` disables that throttle."""
-    raw = env.str(variable, default=default).strip().lower() or default
-    if raw in {"off", "none"}:
-        return None
-    if not _RATE.fullmatch(raw):
-        raise _config_error(variable, f"{raw!r} is not a rate like 100/minute (or off)")
-    return raw
-
-
-def _env_choice(variable: str, default: str, choices: tuple[str, ...]) -> str:
-    value = env.str(variable, default=default).strip().lower() or default
-    if value not in choices:
-        raise _config_error(variable, f"{value!r} is not one of {', '.join(choices)}")
-    return value
 
 
 # --- Core -------------------------------------------------------------------------------------
@@ -233,33 +176,65 @@ DB_STATEMENT_TIMEOUT_JOBS_MS = _env_int("DB_STATEMENT_TIMEOUT_JOBS_MS", 600_000,
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 
+# Read replicas (core/ops/replicas.py, docs/scaling.md): PostgreSQL streaming replicas of the
+# primary, one URL or several comma-separated; the heavy reads (analytics, exports, the dashboard,
+# the sales and stock ledger lists) go there. Unset: no router, every query on the primary.
+MAX_REPLICAS = 16
+DATABASE_REPLICA_URL = env.str("DATABASE_REPLICA_URL", default="").strip()
+# A replica down is skipped within a second: its connection attempt gives up after this.
+REPLICA_CONNECT_TIMEOUT = _env_int("REPLICA_CONNECT_TIMEOUT", 1, minimum=1)
+# Replicas lagging more than this (seconds behind the primary's commits) are skipped.
+REPLICA_MAX_LAG_SECONDS = _env_float("REPLICA_MAX_LAG_SECONDS", 30.0)
+# How long a client that wrote reads the primary (seconds; 0 = never: it may not see its write).
+REPLICA_READ_YOUR_WRITES_SECONDS = _env_int("REPLICA_READ_YOUR_WRITES_SECONDS", 10, minimum=0)
+# How often each process checks a replica's state (one small query per replica and interval).
+REPLICA_HEALTH_CHECK_SECONDS = _env_float("REPLICA_HEALTH_CHECK_SECONDS", 1.0)
+if REPLICA_CONNECT_TIMEOUT > 30:
+    raise _config_error("REPLICA_CONNECT_TIMEOUT", "at most 30 seconds (a request may wait it)")
+if REPLICA_MAX_LAG_SECONDS > 86400:
+    raise _config_error("REPLICA_MAX_LAG_SECONDS", "at most 86400 seconds (one day)")
+if REPLICA_READ_YOUR_WRITES_SECONDS > 3600:
+    raise _config_error("REPLICA_READ_YOUR_WRITES_SECONDS", "at most 3600 seconds (one hour)")
+if REPLICA_HEALTH_CHECK_SECONDS > 60:
+    raise _config_error("REPLICA_HEALTH_CHECK_SECONDS", "at most 60 seconds")
+if DATABASE_REPLICA_URL:
+    if not IS_POSTGRES:
+        raise _config_error("DATABASE_REPLICA_URL", "read replicas need a PostgreSQL DATABASE_URL")
+    _replica_urls = [url.strip() for url in DATABASE_REPLICA_URL.split(",")]
+    if len(_replica_urls) > MAX_REPLICAS:
+        raise _config_error("DATABASE_REPLICA_URL", f"at most {MAX_REPLICAS} replicas")
+    for _index, _url in enumerate(_replica_urls):
+        _where = f"URL {_index + 1}"
+        if not _url:
+            raise _config_error("DATABASE_REPLICA_URL", f"{_where} is empty (a stray comma?)")
+        if urlsplit(_url).scheme not in ("postgres", "postgresql", "pgsql", "psql"):
+            raise _config_error(
+                "DATABASE_REPLICA_URL", f"{_where} is not a postgres://user:pass@host:port/name URL"
+            )
+        try:
+            _replica = environ.Env.db_url_config(_url)
+        except Exception as exc:
+            raise _config_error(
+                "DATABASE_REPLICA_URL", f"{_where} cannot be parsed ({exc})"
+            ) from exc
+        if not _replica.get("NAME"):
+            raise _config_error("DATABASE_REPLICA_URL", f"{_where} has no database name")
+        _replica["CONN_MAX_AGE"] = _database["CONN_MAX_AGE"]
+        _replica["CONN_HEALTH_CHECKS"] = _database["CONN_HEALTH_CHECKS"]
+        _replica.setdefault("OPTIONS", {})["connect_timeout"] = REPLICA_CONNECT_TIMEOUT
+        # The normal test run reads "replicas" through the test database itself.
+        _replica["TEST"] = {"MIRROR": "default"}
+        DATABASES[f"replica_{_index}"] = _replica
+    DATABASE_ROUTERS = ["core.ops.replicas.ReplicaRouter"]
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+        "core.ops.replicas.ReadYourWritesMiddleware",
+    )
+
 # --- Cache (django-redis in real mode, local memory otherwise) and Celery -------------------
 
 REDIS_URL = env.str("REDIS_URL", default="").strip()
 CACHE_TIMEOUT = _env_int("CACHE_TIMEOUT", 600, minimum=1)
-
-
-def _redis_db_number(variable: str, url: str) -> int:
-    parts = urlsplit(url)
-    if parts.scheme not in ("redis", "rediss", "unix") or (
-        parts.scheme != "unix" and not parts.hostname
-    ):
-        raise _config_error(variable, f"{url!r} is not a redis://host:port/db URL")
-    try:
-        _ = parts.port
-    except ValueError:
-        raise _config_error(variable, f"{url!r} has an invalid port") from None
-    path = parts.path.strip("/")
-    if path == "":
-        return 0
-    if not path.isdigit():
-        raise _config_error(variable, f"the database number {path!r} is not an integer")
-    return int(path)
-
-
-def _with_redis_db(url: str, db: int) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{db}", parts.query, parts.fragment))
 
 
 if REDIS_URL:
@@ -290,14 +265,6 @@ else:
             "TIMEOUT": CACHE_TIMEOUT,
         }
     }
-
-
-def _redis_server(url: str) -> tuple[str, int]:
-    """``(host, port)`` of a redis:// URL, whatever its spelling (case, default port,
-    credentials, loopback name): what tells whether two URLs reach the same Redis."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "localhost").lower()
-    return ("localhost" if host in ("localhost", "127.0.0.1", "::1") else host), parts.port or 6379
 
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="").strip()
@@ -649,13 +616,6 @@ IMPORT_JOB_TIME_LIMIT = _env_int("IMPORT_JOB_TIME_LIMIT", 1800, minimum=10)
 # locks instead of a trigger per row (needs the right to set session_replication_role; falls
 # back to the triggers otherwise); the work_mem of the import and export transactions.
 IMPORT_SET_BASED_FK_CHECKS = _env_bool("IMPORT_SET_BASED_FK_CHECKS", default=True)
-
-
-def _env_memory(variable: str, default: str) -> str:
-    raw = env.str(variable, default=default).strip()
-    if not re.fullmatch(r"\d+(kB|MB|GB)", raw):
-        raise _config_error(variable, f"{raw!r} is not a PostgreSQL memory size like 128MB")
-    return raw
 
 
 IMPORT_WORK_MEM = _env_memory("IMPORT_WORK_MEM", "128MB")

@@ -1,0 +1,130 @@
+"""Reading settings from the environment: one parser per kind of value, each validating it.
+
+A bad value raises ``ImproperlyConfigured`` naming the variable and the problem, so a
+misconfigured deployment stops at start-up. ``salesproject/settings.py`` imports these helpers
+(under its historical ``_env_*`` names) and reads every variable through them or ``env``.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit, urlunsplit
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+env = environ.Env()
+
+_RATE = re.compile(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)")
+
+
+def config_error(variable: str, problem: str) -> ImproperlyConfigured:
+    """The error for a bad value of ``variable``."""
+    return ImproperlyConfigured(f"Invalid environment variable {variable}: {problem}")
+
+
+def env_bool(variable: str, default: bool) -> bool:
+    """true/false, 1/0, yes/no, on/off (any case); unset or empty: ``default``."""
+    raw = env.str(variable, default="").strip().lower()
+    if raw == "":
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise config_error(variable, f"{raw!r} is not a boolean (use true/false, 1/0, yes/no)")
+
+
+def env_int(variable: str, default: int, minimum: int | None = None) -> int:
+    """A whole number, at least ``minimum`` when given."""
+    raw = env.str(variable, default="").strip()
+    if raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise config_error(variable, f"{raw!r} is not an integer") from None
+    if minimum is not None and value < minimum:
+        raise config_error(variable, f"{value} is below the minimum {minimum}")
+    return value
+
+
+def env_float(variable: str, default: float) -> float:
+    """A positive number of seconds."""
+    raw = env.str(variable, default="").strip()
+    if raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise config_error(variable, f"{raw!r} is not a number") from None
+    if value <= 0:
+        raise config_error(variable, f"{raw!r} must be a positive number of seconds")
+    return value
+
+
+def env_list(variable: str, default: list[str]) -> list[str]:
+    """A comma-separated list (blank items dropped)."""
+    raw = env.str(variable, default="")
+    if raw.strip() == "":
+        return default
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_rate(variable: str, default: str) -> str | None:
+    """A DRF throttle rate like ``100/minute``; ``off`` disables that throttle."""
+    raw = env.str(variable, default=default).strip().lower() or default
+    if raw in {"off", "none"}:
+        return None
+    if not _RATE.fullmatch(raw):
+        raise config_error(variable, f"{raw!r} is not a rate like 100/minute (or off)")
+    return raw
+
+
+def env_choice(variable: str, default: str, choices: tuple[str, ...]) -> str:
+    """One of ``choices`` (any case)."""
+    value = env.str(variable, default=default).strip().lower() or default
+    if value not in choices:
+        raise config_error(variable, f"{value!r} is not one of {', '.join(choices)}")
+    return value
+
+
+def env_memory(variable: str, default: str) -> str:
+    """A PostgreSQL memory size like ``128MB`` (kB, MB or GB)."""
+    raw = env.str(variable, default=default).strip()
+    if not re.fullmatch(r"\d+(kB|MB|GB)", raw):
+        raise config_error(variable, f"{raw!r} is not a PostgreSQL memory size like 128MB")
+    return raw
+
+
+def redis_db_number(variable: str, url: str) -> int:
+    """The database number of a redis:// URL (0 when it has none), the URL checked."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss", "unix") or (
+        parts.scheme != "unix" and not parts.hostname
+    ):
+        raise config_error(variable, f"{url!r} is not a redis://host:port/db URL")
+    try:
+        _ = parts.port
+    except ValueError:
+        raise config_error(variable, f"{url!r} has an invalid port") from None
+    path = parts.path.strip("/")
+    if path == "":
+        return 0
+    if not path.isdigit():
+        raise config_error(variable, f"the database number {path!r} is not an integer")
+    return int(path)
+
+
+def with_redis_db(url: str, db: int) -> str:
+    """The redis:// URL with its database number replaced by ``db``."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{db}", parts.query, parts.fragment))
+
+
+def redis_server(url: str) -> tuple[str, int]:
+    """``(host, port)`` of a redis:// URL, whatever its spelling (case, default port,
+    credentials, loopback name): what tells whether two URLs reach the same Redis."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "localhost").lower()
+    return ("localhost" if host in ("localhost", "127.0.0.1", "::1") else host), parts.port or 6379
