@@ -7,10 +7,10 @@ from accounts.admin import ServiceAdminMixin, copy_model_fields
 from core.admin_search import BoundedSearchAdminMixin
 from core.api.filtering import search_in
 from core.dataio.admin import TableImportExportAdmin
+from core.protection import protected_by_other_apps
 from customers import services
 from customers.models import Customer
 from customers.resources import CustomerResource
-from sales.selectors import customer_has_sales
 
 
 @admin.register(Customer)
@@ -62,7 +62,7 @@ class CustomerAdmin(
         """A customer with sales cannot be deleted (the sales keep it): say so plainly
         instead of listing every one of their sales."""
         objs = list(objs)
-        with_sales = [c for c in objs if customer_has_sales(customer_id=c.pk)]
+        with_sales = [c for c in objs if protected_by_other_apps(c)]
         if with_sales:
             protected = [f"{customer}: has sales and cannot be deleted." for customer in with_sales]
             return [], {}, set(), protected

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from core.errors import ConflictError
+from core.protection import protected_by_other_apps
 from core.services import model_update
 from core.signals import reporting_data_changed
 from customers.models import Customer
@@ -64,9 +65,7 @@ def customer_update(*, customer: Customer, data: dict[str, Any]) -> Customer:
 
 
 def customer_delete(*, customer: Customer) -> None:
-    from sales.selectors import customer_has_sales
-
-    if customer_has_sales(customer_id=customer.pk):
+    if protected_by_other_apps(customer):  # its sales (Sale.customer is PROTECT)
         raise ConflictError(
             f"Customer {customer.email} has sales and cannot be deleted.", code="protected"
         )

@@ -18,10 +18,10 @@ from accounts.admin import ServiceAdminMixin, copy_model_fields
 from core.admin_search import BoundedSearchAdminMixin
 from core.dataio.admin import TableImportExportAdmin
 from core.errors import ApplicationError
+from core.protection import protected_by_other_apps
 from products import services
 from products.models import CatalogOutboxEntry, Category, Product, StockMovement
 from products.resources import CategoryResource, ProductResource
-from sales.selectors import product_has_sales
 
 LEDGER_INLINE_ROWS = 50
 
@@ -283,7 +283,7 @@ class ProductAdmin(
         """What ``product_delete`` does: a sold product is protected (deactivate it instead);
         otherwise the product goes with its ledger."""
         objs = list(objs)
-        sold = [product for product in objs if product_has_sales(product_id=product.pk)]
+        sold = [product for product in objs if protected_by_other_apps(product)]
         if sold:
             protected = [
                 f"{product}: appears in sales and cannot be deleted; deactivate it instead."

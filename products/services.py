@@ -26,6 +26,7 @@ from django.utils import timezone
 from core.errors import ApplicationError, ConflictError, NotFoundError
 from core.money import MoneyField, money_str
 from core.ops import metrics
+from core.protection import protected_by_other_apps
 from core.services import model_update
 from core.signals import reporting_data_changed
 from products import sql
@@ -68,7 +69,6 @@ class InsufficientStockError(ConflictError):
         self.product = product
         self.requested = requested
         self.available = available
-        metrics.stock_out()  # raised only when a sale or purchase is refused (local or remote)
 
 
 # --- Stock ---------------------------------------------------------------------------------------
@@ -98,6 +98,7 @@ def stock_change(
             product = Product.objects.filter(pk=product_id).first()
             if product is None:
                 raise UnknownProductError(f"Product {product_id} does not exist.")
+            metrics.stock_out()  # a sale or purchase refused for stock
             raise InsufficientStockError(
                 product=product, requested=-delta, available=product.stock_quantity
             )
@@ -258,9 +259,7 @@ def product_delete(*, product: Product) -> None:
 
     A product that appears in a sale is protected (409): deactivate it instead.
     """
-    from sales.selectors import product_has_sales  # sales reads products, not the reverse
-
-    if product_has_sales(product_id=product.pk):
+    if protected_by_other_apps(product):  # its sale lines (SaleItem.product is PROTECT)
         raise ConflictError(
             f"Product {product.sku} appears in sales and cannot be deleted; deactivate it instead.",
             code="protected",

@@ -576,7 +576,7 @@ def test_sold_product_cannot_be_deleted(su_client):
 def test_sold_product_delete_refused_by_the_service_is_a_message(su_client, monkeypatch):
     sold = make_product(stock=10)
     make_sale(items=[(sold, 1)])
-    monkeypatch.setattr("products.admin.product_has_sales", lambda product_id: False)
+    monkeypatch.setattr("products.admin.protected_by_other_apps", lambda product: False)
 
     response = su_client.post(
         url("products_product_changelist"),
