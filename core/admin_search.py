@@ -14,16 +14,27 @@ One exception: a short word of digits is searched when the admin has an exact-ma
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from django.contrib import messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
+from django.db.models import QuerySet
+from django.http import HttpRequest
 from rest_framework.exceptions import ValidationError
 
-from core.api.filtering import search_words
+from core.api.filtering import FilterMethod, search_words
+
+if TYPE_CHECKING:
+    from django.contrib import admin
+
+    _ModelAdmin = admin.ModelAdmin[Any]
+else:
+    _ModelAdmin = object
 
 
 def _first_message(error: ValidationError) -> str:
-    detail = error.detail
+    detail: Any = error.detail
     if isinstance(detail, dict):
         detail = next(iter(detail.values()))
     if isinstance(detail, list):
@@ -37,7 +48,7 @@ class BoundedChangeList(ChangeList):
     sold_at__day=31`` made Django compute the next day, an OverflowError it does not catch
     (it catches ValueError). A NUL character in a parameter is a bad lookup too."""
 
-    def get_filters(self, request):
+    def get_filters(self, request: HttpRequest) -> Any:
         # PostgreSQL text holds no NUL: "?status=%00" reached it as a DataError (a 500).
         if any("\x00" in value for values in request.GET.lists() for value in values[1]):
             raise IncorrectLookupParameters("A parameter holds a NUL character.")
@@ -47,10 +58,10 @@ class BoundedChangeList(ChangeList):
             raise IncorrectLookupParameters(exc) from exc
 
 
-class BoundedChangeListMixin:
+class BoundedChangeListMixin(_ModelAdmin):
     """For every ModelAdmin of the project (with or without a search)."""
 
-    def get_changelist(self, request, **kwargs):
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return BoundedChangeList
 
 
@@ -58,9 +69,11 @@ class BoundedSearchAdminMixin(BoundedChangeListMixin):
     # The API's search of the same fields (``staticmethod(search_in(...))``), for a big table:
     # its index-friendly SQL instead of Django's OR of icontains across joins (the sales
     # admin's search of a name took 2.2 s on 1M sales, of 8 words 6 s).
-    search_shape = None
+    search_shape: FilterMethod | None = None
 
-    def get_search_results(self, request, queryset, search_term):
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
+    ) -> tuple[QuerySet[Any], bool]:
         if search_term.strip():
             problem = self.search_term_problem(request, search_term)
             if problem is not None:
@@ -72,7 +85,7 @@ class BoundedSearchAdminMixin(BoundedChangeListMixin):
                 return self.search_shape(queryset, "q", search_term), False
         return super().get_search_results(request, queryset, search_term)
 
-    def search_term_problem(self, request, search_term: str) -> str | None:
+    def search_term_problem(self, request: HttpRequest, search_term: str) -> str | None:
         """Why ``search_term`` is refused, or None."""
         exact = any(field.startswith("=") for field in self.get_search_fields(request))
         try:

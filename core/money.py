@@ -11,13 +11,21 @@ database has two places whatever the database.
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING, Any
 
 from django.db import models
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models.expressions import Expression
+
+if TYPE_CHECKING:
+    _DecimalField = models.DecimalField[Decimal | int | str | None, Decimal]
+else:
+    _DecimalField = models.DecimalField  # Django's fields are not generic at run time
 
 CENT = Decimal("0.01")
 
 
-def to_cents(value) -> Decimal | None:
+def to_cents(value: Decimal | float | str | None) -> Decimal | None:
     """``value`` rounded to the cent (half up); ``None`` stays ``None``."""
     if value is None:
         return None
@@ -26,20 +34,23 @@ def to_cents(value) -> Decimal | None:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def money_str(value) -> str | None:
+def money_str(value: Decimal | float | str | None) -> str | None:
     """An amount as the API writes it: ``"10.49"`` (``None`` stays ``None``)."""
     cents = to_cents(value)
     return None if cents is None else f"{cents:f}"
 
 
-class MoneyField(models.DecimalField):
+class MoneyField(_DecimalField):
     """The output field of a money expression (``ExpressionWrapper(..., output_field=
     MoneyField())``): a ``DecimalField`` with two places whose values read from the database
     are rounded to the cent (SQLite hands expressions back unrounded)."""
 
-    def __init__(self, *args, max_digits: int = 14, **kwargs) -> None:
+    def __init__(self, *args: Any, max_digits: int = 14, **kwargs: Any) -> None:
         kwargs["decimal_places"] = 2
-        super().__init__(*args, max_digits=max_digits, **kwargs)
+        kwargs["max_digits"] = max_digits
+        super().__init__(*args, **kwargs)
 
-    def from_db_value(self, value, expression, connection):
+    def from_db_value(
+        self, value: Decimal | float | None, expression: Expression, connection: BaseDatabaseWrapper
+    ) -> Decimal | None:
         return to_cents(value)

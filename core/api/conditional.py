@@ -25,14 +25,39 @@ from __future__ import annotations
 
 import hashlib
 from calendar import timegm
+from collections.abc import Callable, Hashable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
 
+from django.http import HttpResponseBase
 from django.utils import timezone
 from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
 from django.utils.http import http_date, quote_etag
 from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+
+if TYPE_CHECKING:
+    from rest_framework import mixins, viewsets
+
+    class _ReadViewSet(
+        mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Any]
+    ):
+        pass
+else:
+    _ReadViewSet = object
 
 
-class ConditionalGetMixin:
+class DataState(Protocol):
+    """What ``get_data_state()`` returns (e.g. products.selectors.DataState)."""
+
+    @property
+    def fingerprint(self) -> Hashable: ...
+
+    @property
+    def last_modified(self) -> datetime | None: ...
+
+
+class ConditionalGetMixin(_ReadViewSet):
     """Subclasses set ``representation_version`` and implement ``get_data_state()`` (a selector's
     ``DataState`` with ``fingerprint`` and ``last_modified``, or None: no validators, the action
     answers as usual, e.g. 404); ``get_representation_variant()`` adds what the body depends on
@@ -42,19 +67,27 @@ class ConditionalGetMixin:
     # Cost visibility depends on the user (JWT or session), the format on Accept.
     conditional_vary = ("Accept", "Authorization", "Cookie")
 
-    def get_data_state(self):
+    def get_data_state(self) -> DataState | None:
         raise NotImplementedError
 
-    def get_representation_variant(self):
+    def get_representation_variant(self) -> Hashable:
         return None
 
-    def list(self, request, *args, **kwargs):
+    # A 304 is Django's HttpResponseNotModified, not a DRF Response: the overrides say so.
+    def list(  # type: ignore[override]
+        self, request: Request, *args: Any, **kwargs: Any
+    ) -> HttpResponseBase:
         return self.conditional_get(super().list, request, *args, **kwargs)
 
-    def retrieve(self, request, *args, **kwargs):
+    def retrieve(  # type: ignore[override]
+        self, request: Request, *args: Any, **kwargs: Any
+    ) -> HttpResponseBase:
         return self.conditional_get(super().retrieve, request, *args, **kwargs)
 
-    def conditional_get(self, action, request, *args, **kwargs):
+    def conditional_get(
+        self, action: Callable[..., HttpResponseBase], request: Request, *args: Any, **kwargs: Any
+    ) -> HttpResponseBase:
+        response: HttpResponseBase | None
         state = None
         if request.method in ("GET", "HEAD") and isinstance(
             request.accepted_renderer, JSONRenderer
@@ -77,7 +110,7 @@ class ConditionalGetMixin:
             self._patch_caching(response)
         return response
 
-    def etag(self, request, state) -> str:
+    def etag(self, request: Request, state: DataState) -> str:
         material = (
             self.representation_version,
             state.fingerprint,
@@ -91,7 +124,7 @@ class ConditionalGetMixin:
         digest = hashlib.blake2b(repr(material).encode(), digest_size=16).hexdigest()
         return quote_etag(digest)
 
-    def _patch_caching(self, response) -> None:
+    def _patch_caching(self, response: HttpResponseBase) -> None:
         # Stored by the client only (costs are per user), revalidated on every use.
         patch_cache_control(response, private=True, no_cache=True)
         patch_vary_headers(response, self.conditional_vary)

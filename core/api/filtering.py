@@ -1,17 +1,31 @@
 """Filtering helpers shared by every app's FilterSets."""
 
+from __future__ import annotations
+
 import copy
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
 
 import django_filters
 from django import forms
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connections
-from django.db.models import BooleanField, F, Func, Q, Subquery
-from django.http import QueryDict
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import BooleanField, F, Func, Q, QuerySet, Subquery
+from django.db.models.sql.compiler import SQLCompiler
+from django.forms.utils import ErrorDict
+from django.http import HttpRequest, QueryDict
 from django_filters.widgets import BooleanWidget
 from rest_framework import filters
 from rest_framework.exceptions import ValidationError
+
+if TYPE_CHECKING:
+    from rest_framework.request import Request
+    from rest_framework.views import APIView
+
+# A django-filter ``method=``: (queryset, filter name, value) -> queryset.
+FilterMethod = Callable[[QuerySet[Any], str, str], QuerySet[Any]]
 
 
 class FilterSet(django_filters.FilterSet):
@@ -29,7 +43,14 @@ class FilterSet(django_filters.FilterSet):
     a ``method=`` filter is bound to its own copy again.
     """
 
-    def __init__(self, data=None, queryset=None, *, request=None, prefix=None):
+    def __init__(
+        self,
+        data: Mapping[str, Any] | None = None,
+        queryset: QuerySet[Any] | None = None,
+        *,
+        request: HttpRequest | None = None,
+        prefix: str | None = None,
+    ) -> None:
         # django-filter's BaseFilterSet.__init__, with copy.copy instead of copy.deepcopy.
         if queryset is None:
             queryset = self._meta.model._default_manager.all()
@@ -38,7 +59,7 @@ class FilterSet(django_filters.FilterSet):
         self.queryset = queryset
         self.request = request
         self.form_prefix = prefix
-        self.filters = {}
+        self.filters: dict[str, Any] = {}
         for name, base_filter in self.base_filters.items():
             filter_ = copy.copy(base_filter)
             if base_filter.method is not None:
@@ -47,13 +68,13 @@ class FilterSet(django_filters.FilterSet):
             filter_.parent = self
             self.filters[name] = filter_
 
-    def get_form_class(self):
+    def get_form_class(self) -> type[forms.Form]:
         cls = type(self)
         form_class = cls.__dict__.get("_form_class")
         if form_class is None:
             form_class = super().get_form_class()
             cls._form_class = form_class
-        return form_class
+        return form_class  # type: ignore[no-any-return]  # django-filter is untyped
 
     # Filtering validates only the filters the request names: a form of those fields alone
     # (Django deep-copies every field of a form it builds, and cleans each one). A filter the
@@ -62,10 +83,11 @@ class FilterSet(django_filters.FilterSet):
 
     MAX_CACHED_FILTER_FORMS = 256
 
-    def _filter_form(self):
+    def _filter_form(self) -> forms.Form:
         if not hasattr(self, "_named_form"):
             names = [name for name in self.filters if name in self.data]
             form_class = self._form_class_of(tuple(names)) if not self.form_prefix else None
+            self._named_form: forms.Form
             if form_class is None:
                 self._named_form = self.form
             elif self.is_bound:
@@ -74,7 +96,7 @@ class FilterSet(django_filters.FilterSet):
                 self._named_form = form_class()
         return self._named_form
 
-    def _form_class_of(self, names: tuple[str, ...]):
+    def _form_class_of(self, names: tuple[str, ...]) -> type[forms.Form] | None:
         cls = type(self)
         forms_by_names = cls.__dict__.get("_forms_by_names")
         if forms_by_names is None:
@@ -92,14 +114,14 @@ class FilterSet(django_filters.FilterSet):
                 forms_by_names[names] = form_class
         return form_class
 
-    def is_valid(self):
+    def is_valid(self) -> bool:
         return self.is_bound and self._filter_form().is_valid()
 
     @property
-    def errors(self):
+    def errors(self) -> ErrorDict:
         return self._filter_form().errors
 
-    def filter_queryset(self, queryset):
+    def filter_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
         for name, value in self._filter_form().cleaned_data.items():
             queryset = self.filters[name].filter(queryset, value)
         return queryset
@@ -110,7 +132,9 @@ class StrictOrderingFilter(filters.OrderingFilter):
     allowed ones instead of being ignored silently. ``id`` is always allowed, and appended as a
     unique tie-breaker so pages are deterministic."""
 
-    def get_ordering(self, request, queryset, view):
+    def get_ordering(
+        self, request: Request, queryset: QuerySet[Any], view: APIView
+    ) -> Sequence[str] | None:
         params = request.query_params.get(self.ordering_param)
         if not params:
             return self.get_default_ordering(view)
@@ -144,7 +168,15 @@ class _EqualsAnyOfSubquery(Func):
     arity = 2
     output_field = BooleanField()
 
-    def as_sql(self, compiler, connection, **extra_context):
+    def as_sql(
+        self,
+        compiler: SQLCompiler,
+        connection: BaseDatabaseWrapper,
+        function: str | None = None,
+        template: str | None = None,
+        arg_joiner: str | None = None,
+        **extra_context: Any,
+    ) -> tuple[str, tuple[Any, ...]]:
         column, subquery = self.get_source_expressions()
         column_sql, column_params = compiler.compile(column)
         subquery_sql, subquery_params = compiler.compile(subquery)  # "(SELECT ...)"
@@ -159,12 +191,21 @@ class _TextHasWord(Func):
 
     output_field = BooleanField()
 
-    def __init__(self, fields, word):
+    def __init__(self, fields: Iterable[str], word: str) -> None:
         super().__init__(*[F(field) for field in fields])
         self.word = word
 
-    def as_sql(self, compiler, connection, **extra_context):
-        parts, params = [], []
+    def as_sql(
+        self,
+        compiler: SQLCompiler,
+        connection: BaseDatabaseWrapper,
+        function: str | None = None,
+        template: str | None = None,
+        arg_joiner: str | None = None,
+        **extra_context: Any,
+    ) -> tuple[str, tuple[Any, ...]]:
+        parts: list[str] = []
+        params: list[Any] = []
         for expression in self.get_source_expressions():
             sql, expression_params = compiler.compile(expression)
             parts.append(sql)
@@ -181,7 +222,9 @@ class _TextHasWord(Func):
 SEARCH_MIN_WORD_LENGTH = 3  # pg_trgm takes no trigram from ``%ab%``: its index cannot serve it
 
 
-def search_words(value: str, *, param: str = "search", short_allowed=None) -> list[str]:
+def search_words(
+    value: str, *, param: str = "search", short_allowed: Callable[[str], bool] | None = None
+) -> list[str]:
     """The distinct words of a search term (case-insensitively, first spelling kept), or a
     ValidationError naming the bound it breaks: a term over ``SEARCH_MAX_LENGTH`` characters,
     more than ``SEARCH_MAX_WORDS`` distinct words, or a word shorter than
@@ -226,7 +269,7 @@ def search_words(value: str, *, param: str = "search", short_allowed=None) -> li
 RELATED_MATCHES_MAX = 1000
 
 
-def search_in(*field_names: str, one_text: bool = False):
+def search_in(*field_names: str, one_text: bool = False) -> FilterMethod:
     """A ``method=`` for a django-filter ``CharFilter``: case-insensitive match of every word
     of the query in any of ``field_names``. django-filter calls a callable ``method`` as
     ``method(queryset, name, value)``, without the FilterSet.
@@ -262,19 +305,21 @@ def search_in(*field_names: str, one_text: bool = False):
             prefix, _, rest = field.partition("__")
             related.setdefault(prefix, []).append(rest)
 
-    def any_contains(fields, word) -> Q:
+    def any_contains(fields: Iterable[str], word: str) -> Q:
         condition = Q()
         for field in fields:
             condition |= Q(**{f"{field}__icontains": word})
         return condition
 
-    def own_rows(queryset, condition):
+    def own_rows(queryset: QuerySet[Any], condition: Q) -> QuerySet[Any]:
         ids = queryset.model._base_manager.filter(condition).order_by().values("pk")
         if connections[queryset.db].vendor == "postgresql":
             return queryset.filter(_EqualsAnyOfSubquery(F("pk"), Subquery(ids)))
         return queryset.filter(pk__in=ids)
 
-    def several_words_across(queryset, prefix, relation, fields, words):
+    def several_words_across(
+        queryset: QuerySet[Any], prefix: str, relation: Any, fields: list[str], words: list[str]
+    ) -> QuerySet[Any]:
         """Several words, one foreign key (a sale's customer), on PostgreSQL. A row matches
         when each word is in its own fields or its related row's; so either its related row
         holds every word, or its own fields hold at least one. The related rows holding every
@@ -301,7 +346,7 @@ def search_in(*field_names: str, one_text: bool = False):
             queryset = queryset.filter(any_contains(local, word) | through_join)
         return queryset
 
-    def filter_search(queryset, name, value):
+    def filter_search(queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
         model = queryset.model
         postgres = connections[queryset.db].vendor == "postgresql"
         words = search_words(value, param=name)
@@ -349,7 +394,7 @@ def search_in(*field_names: str, one_text: bool = False):
 class _RawBooleanWidget(BooleanWidget):
     """The true/false select of the browsable API, handing the raw query value to the field."""
 
-    def value_from_datadict(self, data, files, name):
+    def value_from_datadict(self, data: Mapping[str, Any], files: Any, name: str) -> Any:
         return data.get(name)
 
 
@@ -358,7 +403,7 @@ class StrictBooleanField(forms.NullBooleanField):
     TRUE = frozenset({"true", "1", "yes", "on"})
     FALSE = frozenset({"false", "0", "no", "off"})
 
-    def to_python(self, value):
+    def to_python(self, value: Any) -> bool | None:  # type: ignore[override]  # None: unset
         if value is None or value == "":
             return None
         if isinstance(value, bool):
@@ -387,7 +432,7 @@ class BoundedDecimalField(forms.DecimalField):
         "out_of_range": "Enter a number between -1e50 and 1e50 with at most 20 decimal places.",
     }
 
-    def validate(self, value):
+    def validate(self, value: Any) -> None:
         super().validate(value)  # also rejects NaN and infinities
         if value in self.empty_values:
             return
@@ -419,7 +464,7 @@ def check_date_in_range(value: date) -> None:
 
 
 class BoundedDateField(forms.DateField):
-    def validate(self, value):
+    def validate(self, value: Any) -> None:
         super().validate(value)
         if value not in self.empty_values:
             check_date_in_range(value)
@@ -436,8 +481,8 @@ class UtcIsoDateTimeField(django_filters.fields.IsoDateTimeField):
     Python accepts (up to ±23:59), which would otherwise be a 500. Its day is between
     ``DATE_MIN`` and ``DATE_MAX`` (``9999-12-31T23:00-05:00`` overflowed in UTC)."""
 
-    def to_python(self, value):
-        parsed = super().to_python(value)
+    def to_python(self, value: Any) -> datetime | None:
+        parsed: datetime | None = super().to_python(value)
         if parsed is None:
             return parsed
         check_date_in_range(parsed)

@@ -1,14 +1,24 @@
 """Pagination: page numbers with a capped ``page_size`` everywhere, cursors on sales."""
 
+from __future__ import annotations
+
+from collections.abc import Sequence
 from datetime import date
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Field, Model, QuerySet
 from rest_framework import pagination
 from rest_framework.exceptions import NotFound, ValidationError
 
 from core.api.filtering import check_date_in_range
+
+if TYPE_CHECKING:
+    from rest_framework.pagination import Cursor
+    from rest_framework.request import Request
+    from rest_framework.views import APIView
 
 
 class PageNumberPagination(pagination.PageNumberPagination):
@@ -26,7 +36,7 @@ class CursorPagination(pagination.CursorPagination):
     :class:`core.api.filtering.StrictOrderingFilter`) or the view's ``ordering``.
     """
 
-    ordering = ("-id",)
+    ordering: str | list[str] | tuple[str, ...] = ("-id",)
     page_size = settings.API_PAGE_SIZE
     page_size_query_param = "page_size"
     max_page_size = settings.API_MAX_PAGE_SIZE
@@ -36,11 +46,16 @@ class CursorPagination(pagination.CursorPagination):
     # is a 400 naming the cursor, not DRF's 404 or the database's error (or a 500).
     INVALID_CURSOR = "Invalid cursor: use the next or previous link of a page as it is."
 
-    def paginate_queryset(self, queryset, request, view=None):
-        self._model = queryset.model
+    def paginate_queryset(
+        self,
+        queryset: QuerySet[Any, Any] | Sequence[Any],
+        request: Request,
+        view: APIView | None = None,
+    ) -> list[Any] | None:
+        self._model: type[Model] | None = queryset.model if isinstance(queryset, QuerySet) else None
         return super().paginate_queryset(queryset, request, view)
 
-    def decode_cursor(self, request):
+    def decode_cursor(self, request: Request) -> Cursor | None:
         try:
             cursor = super().decode_cursor(request)
         except NotFound:
@@ -49,12 +64,14 @@ class CursorPagination(pagination.CursorPagination):
             self._check_position(cursor.position)
         return cursor
 
-    def _check_position(self, position: str) -> None:
+    def _check_position(self, position: str | int) -> None:
         field_name = self.ordering[0].lstrip("-")
         try:
-            field = self._model._meta.get_field(field_name)
+            field = self._model._meta.get_field(field_name)  # type: ignore[union-attr]
         except (AttributeError, FieldDoesNotExist):
             return  # an annotation: the database compares it
+        if not isinstance(field, Field):
+            return  # a reverse relation: the database compares it
         try:
             value = field.to_python(position)
             if isinstance(value, date):

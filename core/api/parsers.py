@@ -9,17 +9,21 @@ by ``DATA_UPLOAD_MAX_MEMORY_SIZE``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from typing import IO, Any
+
 from django.conf import settings
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 
 
-def json_depth_exceeds(data, max_depth: int) -> bool:
+def json_depth_exceeds(data: Any, max_depth: int) -> bool:
     """Whether ``data`` (parsed JSON) nests arrays/objects more than ``max_depth`` deep. Walks
     the containers only, without recursion."""
     stack = [(data, 1)]
     while stack:
         value, depth = stack.pop()
+        children: Iterable[Any]
         if isinstance(value, dict):
             children = value.values()
         elif isinstance(value, list):
@@ -40,7 +44,12 @@ def too_deep_message() -> str:
 
 
 class JSONParser(parsers.JSONParser):
-    def parse(self, stream, media_type=None, parser_context=None):
+    def parse(
+        self,
+        stream: IO[Any],
+        media_type: str | None = None,
+        parser_context: Mapping[str, Any] | None = None,
+    ) -> Any:
         try:
             data = super().parse(stream, media_type, parser_context)
         except RecursionError:

@@ -1,22 +1,24 @@
 """OpenAPI generation (drf-spectacular): input and output serializers, and the error shape on
 every operation."""
 
+from typing import Any
+
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.utils import Direction, OpenApiResponse
 from rest_framework import serializers
 
 
-class ErrorDetailSerializer(serializers.Serializer):
+class ErrorDetailSerializer(serializers.Serializer):  # type: ignore[type-arg]  # not generic at runtime
     code = serializers.CharField(
         help_text="Machine-readable, e.g. `invalid`, `insufficient_stock`."
     )
     message = serializers.CharField(help_text="Human-readable summary.")
-    fields = serializers.DictField(
+    fields = serializers.DictField(  # type: ignore[assignment]  # the error shape's "fields" key
         help_text="Per-field messages for validation errors (nested like the request body).",
     )
 
 
-class ErrorSerializer(serializers.Serializer):
+class ErrorSerializer(serializers.Serializer):  # type: ignore[type-arg]  # not generic at runtime
     error = ErrorDetailSerializer()
 
 
@@ -32,16 +34,16 @@ WRITE_ACTIONS = {"create", "update", "partial_update"}
 
 
 class ErrorAwareAutoSchema(AutoSchema):
-    def _view_action(self):
+    def _view_action(self) -> str | None:
         return getattr(self.view, "action", None)
 
-    def get_response_serializers(self):
+    def get_response_serializers(self) -> Any:  # a serializer (class), or a dict of them
         output_class = getattr(self.view, "output_serializer_class", None)
         if output_class is not None and self._view_action() in WRITE_ACTIONS:
             return output_class
         return super().get_response_serializers()
 
-    def _get_response_bodies(self, direction="response"):
+    def _get_response_bodies(self, direction: Direction = "response") -> dict[str, Any]:
         responses = super()._get_response_bodies(direction)
         codes = ["400", "401", "403"]
         if "{" in self.path or (self.method == "GET" and self._is_list_view()):
@@ -51,7 +53,7 @@ class ErrorAwareAutoSchema(AutoSchema):
         codes.append("429")  # throttling applies to every operation
         for code in codes:
             if code not in responses:
-                responses[code] = self._get_response_for_code(
+                responses[code] = self._get_response_for_code(  # type: ignore[no-untyped-call]
                     OpenApiResponse(ErrorSerializer, description=_ERROR_DESCRIPTIONS[code]),
                     code,
                     direction=direction,

@@ -6,14 +6,23 @@ default) django-redis already answers "no history", which has the same effect.""
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from rest_framework import throttling
+
+if TYPE_CHECKING:
+    from rest_framework.request import Request
+    from rest_framework.views import APIView
+
+    _Throttle = throttling.SimpleRateThrottle
+else:
+    _Throttle = object
 
 logger = logging.getLogger(__name__)
 
 
-class FailOpenMixin:
-    def allow_request(self, request, view) -> bool:
+class FailOpenMixin(_Throttle):
+    def allow_request(self, request: Request, view: APIView) -> bool:
         try:
             return super().allow_request(request, view)
         except Exception as exc:  # the cache is down: serve rather than refuse

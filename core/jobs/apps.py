@@ -8,5 +8,5 @@ class JobsConfig(AppConfig):
     label = "jobs"
     verbose_name = "Batch jobs"
 
-    def ready(self):
+    def ready(self) -> None:
         from core.jobs import deadletter  # noqa: F401  (connects the task_failure signal)

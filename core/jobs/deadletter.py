@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import traceback as traceback_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from celery import current_app
 from celery.signals import task_failure
@@ -13,6 +13,11 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from core.ops import metrics  # noqa: F401  (connects the task outcome counters)
+
+if TYPE_CHECKING:
+    from billiard.einfo import ExceptionInfo
+
+    from core.jobs.models import FailedTask
 
 logger = logging.getLogger("salesproject.tasks.dead_letter")
 
@@ -29,8 +34,14 @@ def _jsonable(value: Any) -> Any:
 
 @task_failure.connect
 def record_failed_task(
-    sender=None, task_id=None, exception=None, args=None, kwargs=None, einfo=None, **extra
-):
+    sender: object = None,
+    task_id: str | None = None,
+    exception: BaseException | None = None,
+    args: Any = None,
+    kwargs: Any = None,
+    einfo: ExceptionInfo | None = None,
+    **extra: Any,
+) -> None:
     from core.jobs.models import FailedTask
 
     name = getattr(sender, "name", str(sender))
@@ -60,7 +71,7 @@ def record_failed_task(
         logger.exception("Could not record failed task %s[%s]", name, task_id)
 
 
-def failed_task_resend(*, failed_task) -> str:
+def failed_task_resend(*, failed_task: FailedTask) -> str:
     """Send the task again with the same arguments; returns the new task id."""
     task = current_app.tasks[failed_task.task_name]
     result = task.apply_async(args=failed_task.args, kwargs=failed_task.kwargs)

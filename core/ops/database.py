@@ -15,7 +15,12 @@ exception handler answers 503 ``query_timeout`` (``core/errors.py``).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from django.db.backends.signals import connection_created
+
+if TYPE_CHECKING:
+    from django.db.backends.base.base import BaseDatabaseWrapper
 
 WEB, JOBS = "web", "jobs"
 QUERY_CANCELED = "57014"  # SQLSTATE query_canceled: statement_timeout or a cancel request
@@ -51,7 +56,9 @@ def statement_timeout_ms(kind: str | None = None) -> int:
     return settings.DB_STATEMENT_TIMEOUT_MS
 
 
-def apply_statement_timeout(connection, milliseconds: int | None = None) -> None:
+def apply_statement_timeout(
+    connection: BaseDatabaseWrapper, milliseconds: int | None = None
+) -> None:
     """``SET statement_timeout`` for this session (a PostgreSQL connection only)."""
     if connection.vendor != "postgresql":
         return
@@ -61,7 +68,9 @@ def apply_statement_timeout(connection, milliseconds: int | None = None) -> None
         cursor.execute("SELECT set_config('statement_timeout', %s, false)", [f"{milliseconds}ms"])
 
 
-def _on_connection_created(sender, connection, **kwargs) -> None:
+def _on_connection_created(
+    sender: type[BaseDatabaseWrapper], connection: BaseDatabaseWrapper, **kwargs: Any
+) -> None:
     apply_statement_timeout(connection)
 
 

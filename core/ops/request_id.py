@@ -6,6 +6,9 @@
   Django's own ``django.request`` line about a 4xx/5xx carries it too) and echoes it in the
   response's ``X-Request-ID`` header.
 - Celery: ``task_prerun`` puts the task id in a context variable, ``task_postrun`` clears it.
+- An OAuth2 request names its application (``set_request_client``, called by its
+  authentication): every later record of the request gets it as ``client`` (text lines:
+  ``[<request id> app=<name>]``).
 - Every log record gets ``request_id`` and ``task_id`` attributes (``None`` outside a request /
   a task) from a log record factory installed when this module is imported (``LOGGING``
   imports it), so every handler sees them, pytest's ``caplog`` included;
@@ -21,15 +24,19 @@ import contextvars
 import logging
 import re
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 from celery.signals import task_postrun, task_prerun
 from django.core.signals import request_finished
+from django.http import HttpRequest, HttpResponseBase
 
 HEADER = "X-Request-ID"
 _SANE = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
 _request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 _task_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("task_id", default=None)
+_client: contextvars.ContextVar[str | None] = contextvars.ContextVar("client", default=None)
 
 
 def current_request_id() -> str | None:
@@ -40,6 +47,12 @@ def current_task_id() -> str | None:
     return _task_id.get()
 
 
+def set_request_client(name: str | None) -> None:
+    """Name the API client of the current request (an OAuth2 application, set by its
+    authentication) on every later log record of the request (``client``)."""
+    _client.set(name)
+
+
 def accept_or_generate(incoming: str | None) -> str:
     """The client's id when it is a sane token, else a new one (never log garbage)."""
     if incoming and _SANE.fullmatch(incoming):
@@ -48,20 +61,22 @@ def accept_or_generate(incoming: str | None) -> str:
 
 
 class RequestIdMiddleware:
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         request_id = accept_or_generate(request.headers.get(HEADER))
-        request.request_id = request_id
+        request.request_id = request_id  # type: ignore[attr-defined]  # ours, for the views
         _request_id.set(request_id)
+        _client.set(None)
         response = self.get_response(request)
         response[HEADER] = request_id
         return response
 
 
-def _clear_request_id(**kwargs) -> None:
+def _clear_request_id(**kwargs: Any) -> None:
     _request_id.set(None)
+    _client.set(None)
 
 
 # After the response is closed: Django logs a 4xx/5xx answer after the middleware chain.
@@ -69,12 +84,12 @@ request_finished.connect(_clear_request_id, dispatch_uid="core.ops.request_id.cl
 
 
 @task_prerun.connect(weak=False, dispatch_uid="core.ops.request_id.task_prerun")
-def _set_task_id(task_id=None, **kwargs) -> None:
+def _set_task_id(task_id: str | None = None, **kwargs: Any) -> None:
     _task_id.set(task_id)
 
 
 @task_postrun.connect(weak=False, dispatch_uid="core.ops.request_id.task_postrun")
-def _clear_task_id(**kwargs) -> None:
+def _clear_task_id(**kwargs: Any) -> None:
     _task_id.set(None)
 
 
@@ -83,12 +98,14 @@ def _add_context(record: logging.LogRecord) -> None:
         record.request_id = _request_id.get()
     if not hasattr(record, "task_id"):
         record.task_id = _task_id.get()
+    if not hasattr(record, "client"):
+        record.client = _client.get()
 
 
 _previous_factory = logging.getLogRecordFactory()
 if not getattr(_previous_factory, "adds_request_context", False):
 
-    def _record_factory(*args, **kwargs) -> logging.LogRecord:
+    def _record_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = _previous_factory(*args, **kwargs)
         _add_context(record)
         return record
@@ -114,4 +131,7 @@ class TextFormatter(logging.Formatter):
         ids = request_id or (f"task {task_id}" if task_id else "-")
         if request_id and task_id:
             ids = f"{request_id} task {task_id}"
+        client = getattr(record, "client", None)
+        if client:
+            ids = f"{ids} app={client}"
         return self._style._fmt % {**record.__dict__, "ids": ids}

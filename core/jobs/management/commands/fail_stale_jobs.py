@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.core.management.base import BaseCommand
 
 from core.jobs.services import batch_jobs_fail_stale
@@ -10,6 +12,6 @@ class Command(BaseCommand):
         "Their message says what the job left behind; POST /api/jobs/{id}/retry/ runs one again."
     )
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         failed = batch_jobs_fail_stale()
         self.stdout.write(self.style.SUCCESS(f"{failed} stale job(s) marked failed."))

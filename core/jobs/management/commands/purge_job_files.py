@@ -1,3 +1,6 @@
+from argparse import ArgumentParser
+from typing import Any
+
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
@@ -11,7 +14,7 @@ class Command(BaseCommand):
         "hour), and job files no job refers to. The job rows stay; files_purged_at says when."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument(
             "--days",
             type=int,
@@ -20,7 +23,7 @@ class Command(BaseCommand):
             f"{settings.JOB_FILES_RETENTION_DAYS}).",
         )
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         days = options["days"]
         if days is not None and days < 1:
             raise CommandError(f"--days must be at least 1, not {days}.")
