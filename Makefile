@@ -35,9 +35,10 @@ test: check-services ## The whole suite on PostgreSQL + Redis, then the embedded
 	$(TEST_ENV) $(PY) -m pytest
 	$(EMBEDDED_ENV) $(PY) -m pytest -m embedded
 
-lint: install ## ruff check + format check, and migrations up to date
+lint: install ## ruff check + format check, mypy (pyproject.toml), and migrations up to date
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(EMBEDDED_ENV) $(VENV)/bin/mypy .
 	$(EMBEDDED_ENV) $(PY) manage.py makemigrations --check --dry-run
 
 format: install
