@@ -73,7 +73,9 @@ def check_cache() -> None:
 
 
 def check_broker() -> None:
-    from salesproject.celery import app
+    # The project's Celery app (salesproject/celery.py, the current app once the project
+    # package is loaded): the core never imports the project package.
+    from celery import current_app as app
 
     url = app.conf.broker_write_url or app.conf.broker_url or ""
     if url.startswith("memory://"):

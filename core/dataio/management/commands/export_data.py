@@ -2,6 +2,7 @@ import os
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
+from django.urls import resolve, reverse
 from tqdm import tqdm
 
 from core.dataio.formats import FORMATS, format_from_name
@@ -89,11 +90,11 @@ class Command(BaseCommand):
             if not sep or not name:
                 raise ApplicationError(f"--filter takes NAME=VALUE, not {item!r}.")
             data[name] = value
-        from salesproject.api import router
-
-        viewset = next(viewset for prefix, viewset, _ in router.registry if prefix == table)
-        filterset_class = viewset.filterset_class
         model = get_table(table).model
+        # The filters of the table's API list endpoint, found through the URLconf (the router
+        # names it "<model name>-list"): the core does not import the project's router.
+        viewset = resolve(reverse(f"{model._meta.model_name}-list")).func.cls
+        filterset_class = viewset.filterset_class
         unknown = sorted(set(data) - set(filterset_class.base_filters))
         if unknown:
             raise ApplicationError(
