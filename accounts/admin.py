@@ -9,7 +9,7 @@ shared by every app.)
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
@@ -17,8 +17,8 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models, transaction
-from django.db.models import ProtectedError, RestrictedError
-from django.http import HttpResponseRedirect
+from django.db.models import ProtectedError, QuerySet, RestrictedError
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
@@ -28,6 +28,14 @@ from accounts.models import ApiKey
 from accounts.services import api_key_create, user_logout_everywhere
 from core.admin_search import BoundedSearchAdminMixin
 from core.errors import ApplicationError, protected_error_message
+
+if TYPE_CHECKING:
+    from django import forms
+
+    _ModelForm = forms.ModelForm[Any]
+    _ModelAdmin = admin.ModelAdmin[Any]
+else:
+    _ModelForm = _ModelAdmin = object
 
 SERVICE_ERRORS = (ApplicationError, ValidationError)
 DELETE_ERRORS = (*SERVICE_ERRORS, ProtectedError, RestrictedError)
@@ -82,14 +90,14 @@ def copy_model_fields(source: models.Model, target: models.Model) -> None:
     target._state.db = source._state.db
 
 
-class ServiceErrorFormMixin:
+class ServiceErrorFormMixin(_ModelForm):
     """Mixed into the admin form on the second pass of :meth:`ServiceAdminMixin.changeform_view`:
     shows the error the service raised on the first pass."""
 
     service_error: Exception | None = None
     service_error_skip_fields: tuple[str, ...] = ()
 
-    def clean(self):
+    def clean(self) -> dict[str, Any] | None:
         cleaned_data = super().clean()
         if self.service_error is not None:
             show_service_error_on_form(
@@ -103,7 +111,7 @@ def admin_service_error(request) -> Exception | None:
     return getattr(request, _SERVICE_ERROR_ATTR, None)
 
 
-class ServiceAdminMixin:
+class ServiceAdminMixin(_ModelAdmin):
     """For a ModelAdmin whose ``save_model``/``save_related``/``delete_model``/
     ``delete_queryset`` call services.
 
@@ -155,10 +163,12 @@ class ServiceAdminMixin:
         """The transaction around an action (one unit: all or nothing)."""
         return transaction.atomic(using=queryset.db)
 
-    def response_action(self, request, queryset):
+    def response_action(
+        self, request: HttpRequest, queryset: QuerySet[Any], *args: Any, **kwargs: Any
+    ) -> HttpResponse | None:
         try:
             with self.action_transaction(queryset):
-                return super().response_action(request, queryset)
+                return super().response_action(request, queryset, *args, **kwargs)
         except DELETE_ERRORS as exc:
             self.message_user(request, service_error_message(exc), messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())

@@ -3,15 +3,22 @@ Django's "Please enter a correct username and password"."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 
 from accounts.lockout import locked_for, lockout_message
 
+if TYPE_CHECKING:
+    _AuthenticationForm = AuthenticationForm
+else:
+    _AuthenticationForm = object
 
-class LockoutMessageMixin:
-    def clean(self):
+
+class LockoutMessageMixin(_AuthenticationForm):
+    def clean(self) -> dict[str, Any]:
         try:
             return super().clean()
         except forms.ValidationError:

@@ -14,6 +14,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import ApiKey, TokenGeneration
+from core.users import recorded_user
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 API_KEY_SCHEME = "Api-Key"
@@ -39,7 +40,7 @@ def api_key_create(*, name: str, created_by: AbstractBaseUser | None = None) -> 
         name=name,
         prefix=prefix,
         hashed_secret=hash_api_key_secret(secret),
-        created_by=created_by if created_by is not None and created_by.is_authenticated else None,
+        created_by=recorded_user(created_by),
     )
     return api_key, f"{prefix}.{secret}"
 

@@ -20,12 +20,14 @@ transaction, and rebuilt from the sales tables by ``rollups_rebuild``. A row who
 falls to 0 is deleted. Measures are never negative (database CHECK constraints).
 """
 
+from typing import Any
+
 from django.db import models
 
-MONEY = {"max_digits": 18, "decimal_places": 2}
+MONEY: dict[str, Any] = {"max_digits": 18, "decimal_places": 2}
 
 
-def _measure_checks(prefix: str) -> list[models.CheckConstraint]:
+def _measure_checks(prefix: str) -> list[models.BaseConstraint]:
     return [
         models.CheckConstraint(
             condition=models.Q(revenue__gte=0, cost__gte=0, units__gte=0, orders__gte=0),

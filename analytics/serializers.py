@@ -81,7 +81,8 @@ class AnalyticsQuerySerializer(serializers.Serializer):
         for name, model in (("category", Category), ("product", Product), ("customer", Customer)):
             value = attrs.get(name)
             if value is not None and not model.objects.filter(pk=value).exists():
-                unknown[name] = [f"{model._meta.verbose_name.capitalize()} {value} does not exist."]
+                verbose_name = str(model._meta.verbose_name)
+                unknown[name] = [f"{verbose_name.capitalize()} {value} does not exist."]
         if unknown:
             raise serializers.ValidationError(unknown)
         attrs["filters"] = AnalyticsFilters(
@@ -152,7 +153,8 @@ class FiltersEchoSerializer(serializers.Serializer):
 class _AnswerSerializer(serializers.Serializer):
     period = PeriodSerializer(help_text="The resolved period.")
     filters = FiltersEchoSerializer(help_text="The filters applied (null = not filtered).")
-    source = serializers.ChoiceField(
+    # A field named like Field.source (DRF declares fields as class attributes).
+    source = serializers.ChoiceField(  # type: ignore[assignment]
         choices=["rollups", "sales"],
         help_text="Where the figures were read: the daily rollups, or the sales tables.",
     )
@@ -263,7 +265,7 @@ class BreakdownRowSerializer(BreakdownTotalSerializer):
         help_text="Category id, country code (empty: none recorded) or segment; null: no "
         "category / sales without customer.",
     )
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a field named like Field.label
     orders = serializers.IntegerField(help_text="Sales with a line in this group.")
     share_pct = _pct("Share of the revenue in %.")
 

@@ -1,3 +1,5 @@
+from typing import Any
+
 from django_countries.serializer_fields import CountryField
 from rest_framework import serializers
 
@@ -33,4 +35,4 @@ class CustomerInputSerializer(serializers.ModelSerializer):
     class Meta:
         model = Customer
         fields = ["name", "email", "phone", "city", "country", "segment"]
-        validators = []  # uniqueness is checked by the service, with a field message
+        validators: list[Any] = []  # uniqueness is checked by the service, with a field message

@@ -37,7 +37,9 @@ class SalesBulkResult:
 def sales_bulk_plan(sales: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """JSON-ready sales with a reference each (generated where missing). A reference given
     twice in the batch, or already used by a recorded sale, is a 400 naming the items."""
-    planned, seen, problems = [], {}, {}
+    planned: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
+    problems: dict[int, str] = {}
     for index, sale in enumerate(sales):
         sold_at = sale.get("sold_at")
         reference = (sale.get("reference") or "").strip() or generate_sale_reference(sold_at)
@@ -52,7 +54,7 @@ def sales_bulk_plan(sales: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                 "items": [[item["product"], item["quantity"]] for item in sale["items"]],
             }
         )
-    given = [s.get("reference").strip() for s in sales if (s.get("reference") or "").strip()]
+    given = [s["reference"].strip() for s in sales if (s.get("reference") or "").strip()]
     for reference in Sale.objects.filter(reference__in=given).values_list("reference", flat=True):
         problems[seen[reference]] = f"A sale with reference {reference!r} already exists."
     if problems:

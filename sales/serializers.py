@@ -101,7 +101,7 @@ class SaleInputSerializer(serializers.Serializer):
     reference = serializers.CharField(
         max_length=64, required=False, allow_blank=True, help_text="Generated when left out."
     )
-    items = SaleLineInputSerializer(
+    items = SaleLineInputSerializer(  # type: ignore[call-arg]  # many=True takes max_length
         many=True, allow_empty=False, max_length=settings.SALE_MAX_LINES
     )
 
@@ -132,7 +132,7 @@ class SaleInputSerializer(serializers.Serializer):
 class SaleUpdateInputSerializer(SaleInputSerializer):
     """PUT replaces customer, sold_at and items; PATCH changes only what it sends."""
 
-    reference = None
+    reference = None  # type: ignore[assignment]  # DRF: None removes the parent's field
 
 
 class SalesBulkInputSerializer(serializers.Serializer):
