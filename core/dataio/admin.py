@@ -24,10 +24,13 @@ from import_export.signals import post_export
 from tablib import Dataset
 
 from core.dataio.exporter import text_columns
-from core.dataio.formats import CONTENT_TYPES, WRITERS, BadRow, open_table
+from core.dataio.formats import CONTENT_TYPES
 from core.dataio.importer import ImportOptions
+from core.dataio.readers import open_table
+from core.dataio.reading import BadRow
 from core.dataio.services import data_export, data_import
 from core.dataio.tables import TABLES, get_table
+from core.dataio.writers import WRITERS
 from core.errors import ApplicationError
 
 PREVIEW_ROWS = 500

@@ -11,7 +11,7 @@ from django.db import connections, transaction
 from django.db.models import QuerySet
 
 from core.dataio.columns import Column
-from core.dataio.formats import WRITERS
+from core.dataio.writers import WRITERS
 
 EXPORT_CHUNK_ROWS = 5_000
 # Columns whose cells are free text: exported as stored, escaped against formulas in CSV only.

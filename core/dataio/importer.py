@@ -24,7 +24,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import DatabaseError, connection, transaction
 
 from core.dataio.columns import CellError, Column
-from core.dataio.formats import BadRow, TableFileError, TableReader
+from core.dataio.formats import TableFileError
+from core.dataio.reading import BadRow, TableReader
 from core.dataio.stage import Stage, fetch_iter
 from core.errors import ApplicationError
 from core.ops import metrics

@@ -8,8 +8,8 @@ from typing import IO, Any
 from django.db.models import QuerySet
 
 from core.dataio.exporter import export_stream
-from core.dataio.formats import RecordsReader, open_table
 from core.dataio.importer import ImportOptions, ImportReport, run_import
+from core.dataio.readers import RecordsReader, open_table
 from core.dataio.tables import get_table
 
 

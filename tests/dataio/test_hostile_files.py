@@ -337,7 +337,7 @@ def _xlsx_rows_peak(rows: int) -> int:
     """Peak bytes allocated (tracemalloc) while an XLSX reader reads ``rows`` bad rows."""
     import tracemalloc
 
-    from core.dataio.formats import open_table
+    from core.dataio.readers import open_table
 
     data = xlsx_bytes([("email", "name"), *[("not-an-email", "Bad Row")] * rows])
     reader = open_table(io.BytesIO(data), "xlsx", ["email", "name"])

@@ -218,7 +218,7 @@ def test_json_export_writes_what_json_dumps_writes():
     as json.dumps of each row's object."""
     import json
 
-    from core.dataio.formats import WRITERS
+    from core.dataio.writers import WRITERS
 
     header = ["name", 'odd "key" %s', "é"]
     rows = [

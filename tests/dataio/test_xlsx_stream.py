@@ -9,7 +9,7 @@ import zipfile
 import pytest
 from openpyxl import load_workbook
 
-from core.dataio.formats import WRITERS
+from core.dataio.writers import WRITERS
 from core.dataio.xlsx_stream import SHEET_MAX_ROWS, iter_xlsx_stream
 
 pytestmark = pytest.mark.embedded
