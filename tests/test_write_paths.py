@@ -54,7 +54,7 @@ REVIEWED_COMMANDS: dict[str, tuple[str, str]] = {
     "flush": ("django.core", "empties every table, products and ledger together (0 = 0)"),
     "inspectdb": ("django.core", NO_DATA),
     "loaddata": (
-        "core.dataio",
+        "products",
         "ours: Django's loader, refused (rolled back) when a loaded product's ledger does not sum "
         "to its stock (test_loaddata_*)",
     ),
