@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
-from django.db.models import QuerySet, Sum
+from django.db.models import Model, QuerySet, Sum
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -29,7 +30,7 @@ class DataState:
     (core/api/conditional.py): ``fingerprint`` changes with every committed write that can
     change the answer; ``last_modified`` is the newest ``updated_at`` among those rows."""
 
-    fingerprint: tuple
+    fingerprint: tuple[Any, ...]
     last_modified: datetime | None
 
 
@@ -42,16 +43,16 @@ class DataState:
 # to the microsecond. Both tables are small (products ~5k rows, 76 pages on sales_bench): one
 # sequential scan, about 0.7 ms; an index on updated_at would not help the count or the sum, and
 # would cost the stock UPDATE of every sale its HOT update.
-def _tables_state(*models) -> DataState:
+def _tables_state(*models: type[Model]) -> DataState:
     """One query (products.sql.tables_state_row): the state of each table, newest timestamp."""
     row = sql.tables_state_row(*models)
     width = len(row) // len(models)
-    newest = [_as_datetime(row[i * width + 1]) for i in range(len(models))]
-    newest = [value for value in newest if value is not None]
+    read = [_as_datetime(row[i * width + 1]) for i in range(len(models))]
+    newest = [value for value in read if value is not None]
     return DataState(fingerprint=row, last_modified=max(newest, default=None))
 
 
-def _as_datetime(value) -> datetime | None:
+def _as_datetime(value: datetime | str | None) -> datetime | None:
     if isinstance(value, str):  # SQLite answers raw SQL with the stored text
         value = parse_datetime(value)
     if value is not None and timezone.is_naive(value):
@@ -72,39 +73,37 @@ def category_list_state() -> DataState:
 MAX_ID = 2**63 - 1  # bigint
 
 
-def _as_id(value) -> int | None:
+def _as_id(value: object) -> int | None:
     text = str(value)
     if not (text.isascii() and text.isdigit()) or int(text) > MAX_ID:
         return None
     return int(text)
 
 
-def product_detail_state(*, product_id) -> DataState | None:
+def product_detail_state(*, product_id: object) -> DataState | None:
     """A product's state: its row and its category's (``category_name``); None if unknown."""
-    product_id = _as_id(product_id)
-    if product_id is None:
+    pk = _as_id(product_id)
+    if pk is None:
         return None
     row = (
-        Product.objects.filter(pk=product_id)
+        Product.objects.filter(pk=pk)
         .values_list("updated_at", "category_id", "category__updated_at")
         .first()
     )
     if row is None:
         return None
     newest = max(value for value in (row[0], row[2]) if value is not None)
-    return DataState(fingerprint=(product_id, *row), last_modified=newest)
+    return DataState(fingerprint=(pk, *row), last_modified=newest)
 
 
-def category_detail_state(*, category_id) -> DataState | None:
-    category_id = _as_id(category_id)
-    if category_id is None:
+def category_detail_state(*, category_id: object) -> DataState | None:
+    pk = _as_id(category_id)
+    if pk is None:
         return None
-    updated_at = (
-        Category.objects.filter(pk=category_id).values_list("updated_at", flat=True).first()
-    )
+    updated_at = Category.objects.filter(pk=pk).values_list("updated_at", flat=True).first()
     if updated_at is None:
         return None
-    return DataState(fingerprint=(category_id, updated_at), last_modified=updated_at)
+    return DataState(fingerprint=(pk, updated_at), last_modified=updated_at)
 
 
 def stock_movement_list(*, product_id: int | None = None) -> QuerySet[StockMovement]:

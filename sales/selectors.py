@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 
@@ -11,7 +12,7 @@ from sales import sql
 from sales.models import Sale, SaleItem
 
 
-def sale_list(*, filters: dict | None = None) -> QuerySet[Sale]:
+def sale_list(*, filters: Mapping[str, Any] | None = None) -> QuerySet[Sale]:
     """Sales with customer and items (with product sku/name) in a fixed number of queries.
 
     The items land in each sale's ``item_list`` (a list, ``Prefetch(to_attr=...)``), which is
@@ -36,7 +37,8 @@ def sale_list(*, filters: dict | None = None) -> QuerySet[Sale]:
         Prefetch("items", queryset=items, to_attr="item_list")
     )
     if filters:
-        queryset = SaleFilter(filters, queryset=queryset).qs
+        filtered: QuerySet[Sale] = SaleFilter(filters, queryset=queryset).qs
+        return filtered
     return queryset
 
 
@@ -56,21 +58,22 @@ SALE_VALUES = (
 )
 
 
-def sale_values(queryset: QuerySet[Sale]) -> QuerySet:
+def sale_values(queryset: QuerySet[Sale]) -> QuerySet[Sale, dict[str, Any]]:
     """The sales of ``queryset`` (filtered and ordered as it is) as dicts of ``SALE_VALUES``:
     one query with the customer joined, no model instances."""
-    return queryset.prefetch_related(None).values(*SALE_VALUES)
+    values: QuerySet[Sale, dict[str, Any]] = queryset.prefetch_related(None).values(*SALE_VALUES)
+    return values
 
 
-def sale_item_values(*, sale_ids: Iterable[int]) -> dict[int, list[tuple]]:
+def sale_item_values(*, sale_ids: Iterable[int]) -> dict[int, list[tuple[Any, ...]]]:
     """The lines of these sales as tuples ``(sale_id, product_id, sku, name, quantity,
     unit_price, line_total)``, by sale id, each sale's in line order: one query
     (sales.sql.sale_item_rows, written out: it pays)."""
-    sale_ids = list(sale_ids)
-    by_sale: dict[int, list[tuple]] = defaultdict(list)
-    if not sale_ids:
+    ids = list(sale_ids)
+    by_sale: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
+    if not ids:
         return by_sale
-    for row in sql.sale_item_rows(sale_ids):
+    for row in sql.sale_item_rows(ids):
         by_sale[row[0]].append(row)
     return by_sale
 
