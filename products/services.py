@@ -18,7 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import ExpressionWrapper, F, Max, Q, QuerySet
 from django.db.models.functions import Round
 from django.utils import timezone
@@ -91,10 +91,10 @@ def stock_change(
     if not changes:
         return
     now = timezone.now()
-    with transaction.atomic(), connection.cursor() as cursor:
-        for product_id, delta in changes:
-            if sql.apply_stock_delta(cursor, product_id, delta, now):
-                continue
+    with transaction.atomic():
+        refused = sql.apply_stock_deltas(changes, now)
+        if refused is not None:
+            product_id, delta = refused
             product = Product.objects.filter(pk=product_id).first()
             if product is None:
                 raise UnknownProductError(f"Product {product_id} does not exist.")

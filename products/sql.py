@@ -7,10 +7,10 @@ are always parameters.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from django.db import connection
-from django.db.backends.utils import CursorWrapper
 from django.db.models import Model
 
 from products.models import Product
@@ -24,24 +24,30 @@ def _column(model: type[Model], field: str) -> str:
     return _q(model._meta.get_field(field).column)
 
 
-def apply_stock_delta(cursor: CursorWrapper, product_id: int, delta: int, now: datetime) -> bool:
-    """Add ``delta`` to one product's stock and set its ``updated_at``; a decrement only if the
-    stock covers it (``stock_quantity >= -delta``). True if the row was updated.
+def apply_stock_deltas(changes: Iterable[tuple[int, int]], now: datetime) -> tuple[int, int] | None:
+    """Add each ``(product_id, delta)`` to the product's stock and set its ``updated_at``, in
+    the order given; a decrement only if the stock covers it (``stock_quantity >= -delta``).
+    Stops at the first row not updated (unknown product, or not enough stock) and returns its
+    ``(product_id, delta)``; ``None`` when every row was updated. Run it in a transaction.
 
     Plain SQL: this is the hottest statement of a sale (one per line), and the ORM's query
     building costs more CPU than the UPDATE itself (docs/PERFORMANCE.md).
     """
     stock = _column(Product, "stock_quantity")
-    sql = (
+    increment = (
         f"UPDATE {_q(Product._meta.db_table)} SET {stock} = {stock} + %s, "
         f"{_column(Product, 'updated_at')} = %s WHERE {_q(Product._meta.pk.column)} = %s"
     )
-    params: list = [delta, now, product_id]
-    if delta < 0:
-        sql += f" AND {stock} >= %s"
-        params.append(-delta)
-    cursor.execute(sql, params)
-    return cursor.rowcount == 1
+    decrement = f"{increment} AND {stock} >= %s"
+    with connection.cursor() as cursor:
+        for product_id, delta in changes:
+            if delta < 0:
+                cursor.execute(decrement, [delta, now, product_id, -delta])
+            else:
+                cursor.execute(increment, [delta, now, product_id])
+            if cursor.rowcount != 1:
+                return product_id, delta
+    return None
 
 
 def advance_product_id_sequence(pk: int) -> None:
