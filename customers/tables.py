@@ -34,7 +34,6 @@ class CustomerTable(UpsertTable):
     columns = COLUMNS
     key = ("email",)
     key_case_insensitive = True
-    target_table = "customers_customer"
     key_join = "lower(t.email) = lower(s.email)"
     conflict = "(lower(email))"
     targets = (

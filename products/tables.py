@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.utils import timezone
 
 from core.dataio.columns import Column
@@ -15,11 +15,16 @@ from core.dataio.exporter import queryset_rows
 from core.dataio.importer import ImportOptions
 from core.dataio.stage import Stage, execute, fetch_value, is_postgresql
 from core.dataio.upsert import Target, UpsertTable, unknown_reference_check, upsert
-from products.models import Category, Product, StockMovementReason
+from products.models import Category, Product, StockMovement, StockMovementReason
 from products.services import require_local_stock
 
 MAX_MONEY = Decimal("9999999999.99")
 MAX_STOCK = 2_147_483_647
+
+
+def _table(model: type[Model]) -> str:
+    """A model's table, from ``_meta``, quoted."""
+    return connection.ops.quote_name(model._meta.db_table)
 
 
 class CategoryTable(UpsertTable):
@@ -31,7 +36,6 @@ class CategoryTable(UpsertTable):
     )
     key = ("name",)
     key_case_insensitive = True
-    target_table = "products_category"
     key_join = "lower(t.name) = lower(s.name)"
     conflict = "(lower(name))"
     targets = (
@@ -57,7 +61,6 @@ class ProductTable(UpsertTable):
         Column("is_active", "boolean", required=False, blank=True, default=True),
     )
     key = ("sku",)
-    target_table = "products_product"
     key_join = "t.sku = s.sku"
     conflict = "(sku)"
     stage_extra = (("category_id", "bigint"), ("product_id", "bigint"))
@@ -75,7 +78,7 @@ class ProductTable(UpsertTable):
         yield from super().checks(stage)
         if "category" in stage.present:
             execute(
-                f"UPDATE {stage.name} SET category_id = c.id FROM products_category c "
+                f"UPDATE {stage.name} SET category_id = c.id FROM {_table(Category)} c "
                 f"WHERE lower(c.name) = lower({stage.name}.category)"
             )
             yield from unknown_reference_check(
@@ -88,7 +91,7 @@ class ProductTable(UpsertTable):
 
     def merge(self, stage: Stage, options: ImportOptions) -> None:
         execute(
-            f"UPDATE {stage.name} SET product_id = p.id FROM products_product p "
+            f"UPDATE {stage.name} SET product_id = p.id FROM {_table(Product)} p "
             f"WHERE p.sku = {stage.name}.sku"
         )
         if fetch_value(f"SELECT COUNT(*) FROM {stage.name} WHERE product_id IS NULL") or (
@@ -105,16 +108,16 @@ class ProductTable(UpsertTable):
             # the ledger, then the upsert sets the stock.
             if is_postgresql():
                 execute(
-                    f"SELECT p.id FROM products_product p JOIN {stage.name} s "
+                    f"SELECT p.id FROM {_table(Product)} p JOIN {stage.name} s "
                     "ON s.product_id = p.id WHERE s.stock_quantity IS NOT NULL "
                     "ORDER BY p.id FOR UPDATE OF p"
                 )
             execute(
                 f"""
-                INSERT INTO products_stockmovement
+                INSERT INTO {_table(StockMovement)}
                     (product_id, delta, reason, reference, actor_id, created_at)
                 SELECT p.id, s.stock_quantity - p.stock_quantity, %s, %s, %s, %s
-                FROM {stage.name} s JOIN products_product p ON p.id = s.product_id
+                FROM {stage.name} s JOIN {_table(Product)} p ON p.id = s.product_id
                 WHERE s.stock_quantity IS NOT NULL AND s.stock_quantity <> p.stock_quantity
                 ORDER BY s.row_number
                 """,
@@ -123,10 +126,10 @@ class ProductTable(UpsertTable):
         upsert(stage, self)
         execute(  # the opening stock of new products
             f"""
-            INSERT INTO products_stockmovement
+            INSERT INTO {_table(StockMovement)}
                 (product_id, delta, reason, reference, actor_id, created_at)
             SELECT p.id, p.stock_quantity, %s, %s, %s, %s
-            FROM {stage.name} s JOIN products_product p ON p.sku = s.sku
+            FROM {stage.name} s JOIN {_table(Product)} p ON p.sku = s.sku
             WHERE s.product_id IS NULL AND p.stock_quantity > 0 ORDER BY s.row_number
             """,
             [StockMovementReason.IMPORT, reference, actor_id, now],

@@ -22,19 +22,13 @@ from typing import IO
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.utils import timezone
 
 from core.dataio.columns import Column
+from core.dataio.errorlog import ErrorLog, RowSet
 from core.dataio.exporter import queryset_rows
-from core.dataio.importer import (
-    ErrorLog,
-    ImportOptions,
-    ImportReport,
-    ImportTable,
-    RowSet,
-    duplicate_key_check,
-)
+from core.dataio.importer import ImportOptions, ImportReport, ImportTable, duplicate_key_check
 from core.dataio.stage import (
     Stage,
     distinct,
@@ -47,13 +41,20 @@ from core.dataio.stage import (
 from core.dataio.upsert import unknown_reference_check
 from core.errors import ApplicationError
 from core.signals import reporting_data_changed
+from customers.models import Customer
 from products.catalog import get_catalog
+from products.models import Product
 from sales.models import Sale, SaleItem, SaleStatus
 from sales.services import MAX_LINE_QUANTITY, SaleLine, sale_cancel, sale_create
 from sales.signals import send_sales_contribution
 
 MAX_MONEY = Decimal("9999999999.99")
 _STATUSES = tuple(SaleStatus.values)
+
+
+def _table(model: type[Model]) -> str:
+    """A model's table, from ``_meta``, quoted."""
+    return connection.ops.quote_name(model._meta.db_table)
 
 
 class SaleTable(ImportTable):
@@ -147,7 +148,7 @@ class SaleTable(ImportTable):
             CREATE TEMPORARY TABLE {skus}{suffix} AS
             SELECT k.sku, p.id AS product_id, p.cost AS cost
             FROM (SELECT DISTINCT sku FROM {stage.name}) k
-            LEFT JOIN products_product p ON p.sku = k.sku
+            LEFT JOIN {_table(Product)} p ON p.sku = k.sku
             """
         )
         execute(
@@ -156,7 +157,7 @@ class SaleTable(ImportTable):
             SELECT k.customer_email, c.id AS customer_id
             FROM (SELECT DISTINCT customer_email FROM {stage.name}
                   WHERE customer_email IS NOT NULL) k
-            LEFT JOIN customers_customer c ON lower(c.email) = lower(k.customer_email)
+            LEFT JOIN {_table(Customer)} c ON lower(c.email) = lower(k.customer_email)
             """
         )
         self._maps = (skus, emails)
@@ -215,7 +216,9 @@ class SaleTable(ImportTable):
         )
         status_changed = f"g.status IS NOT NULL AND {distinct('t.status', 'g.status')}"
         if postgresql:  # new sales get their ids now, in file order (no join back by reference)
-            sequence = fetch_value("SELECT pg_get_serial_sequence('sales_sale', 'id')")
+            sequence = fetch_value(
+                "SELECT pg_get_serial_sequence(%s, %s)", [Sale._meta.db_table, Sale._meta.pk.column]
+            )
             new_id = f"CASE WHEN t.id IS NULL THEN nextval('{sequence}'::regclass) END"
         else:
             new_id = "CAST(NULL AS bigint)"
@@ -239,7 +242,7 @@ class SaleTable(ImportTable):
                               THEN 1 ELSE 0 END AS suspicious
                   FROM {stage.name} GROUP BY reference) g
             LEFT JOIN {emails} e ON e.customer_email = g.customer_email
-            LEFT JOIN sales_sale t ON t.reference = g.reference
+            LEFT JOIN {_table(Sale)} t ON t.reference = g.reference
             ORDER BY g.first_row
             """
         )
@@ -251,12 +254,12 @@ class SaleTable(ImportTable):
                 f"""
                 UPDATE {name} SET lines_changed = 1
                 WHERE sale_id IS NOT NULL AND (
-                    line_count <> (SELECT COUNT(*) FROM sales_saleitem i
+                    line_count <> (SELECT COUNT(*) FROM {_table(SaleItem)} i
                                    WHERE i.sale_id = {name}.sale_id)
                     OR line_count <> (
                         SELECT COUNT(*) FROM {stage.name} s
                         JOIN {skus} m ON m.sku = s.sku
-                        JOIN sales_saleitem i
+                        JOIN {_table(SaleItem)} i
                           ON i.sale_id = {name}.sale_id AND i.product_id = m.product_id
                          AND i.quantity = s.quantity AND i.unit_price = s.unit_price
                         WHERE s.reference = {name}.reference))
@@ -324,14 +327,14 @@ class SaleTable(ImportTable):
         if before:  # the changed sales that exist
             execute(
                 f"""
-                INSERT INTO sales_sale ({columns})
+                INSERT INTO {_table(Sale)} ({columns})
                 SELECT {values} FROM {sales} g
                 WHERE g.sale_id IS NOT NULL AND {changed} ORDER BY g.first_row
                 ON CONFLICT (reference) DO UPDATE SET
                     customer_id = excluded.customer_id, sold_at = excluded.sold_at,
                     status = excluded.status, total = excluded.total,
                     cancelled_at = CASE WHEN excluded.status = '{SaleStatus.CANCELLED}'
-                        THEN COALESCE(sales_sale.cancelled_at, excluded.cancelled_at) END,
+                        THEN COALESCE({_table(Sale)}.cancelled_at, excluded.cancelled_at) END,
                     updated_at = excluded.updated_at
                 """,
                 [now, actor, now, now],
@@ -340,31 +343,35 @@ class SaleTable(ImportTable):
             execute(
                 f"""
                 UPDATE {lines} SET unit_cost = i.unit_cost
-                FROM {sales} g, {skus} m, sales_saleitem i
+                FROM {sales} g, {skus} m, {_table(SaleItem)} i
                 WHERE g.reference = {lines}.reference AND g.lines_changed = 1
                   AND m.sku = {lines}.sku AND i.sale_id = g.sale_id
                   AND i.product_id = m.product_id
                 """
             )
             execute(
-                f"DELETE FROM sales_saleitem WHERE sale_id IN "
+                f"DELETE FROM {_table(SaleItem)} WHERE sale_id IN "
                 f"(SELECT sale_id FROM {sales} WHERE lines_changed = 1)"
             )
         references = [
-            ("products_product", f"SELECT product_id FROM {skus}"),
-            ("customers_customer", f"SELECT customer_id FROM {sales}"),
+            (Product._meta.db_table, f"SELECT product_id FROM {skus}"),
+            (Customer._meta.db_table, f"SELECT customer_id FROM {sales}"),
         ]
         if actor is not None:
-            references.append(("auth_user", f"SELECT {int(actor)}"))
+            references.append(
+                (Sale.created_by.field.related_model._meta.db_table, f"SELECT {int(actor)}")
+            )
         # The lines' sale ids are this import's new sales and the existing ones it just updated
         # (locked by the update): the other foreign keys can be checked as a set.
-        with trusted_references(["sales_sale", "sales_saleitem"], references) as trusted:
+        with trusted_references(
+            [Sale._meta.db_table, SaleItem._meta.db_table], references
+        ) as trusted:
             # New sales: a plain INSERT (a concurrent import of the same reference meanwhile
             # fails the unique constraint: nothing is written, run it again).
             if connection.vendor == "postgresql":
                 execute(
                     f"""
-                    INSERT INTO sales_sale (id, {columns})
+                    INSERT INTO {_table(Sale)} (id, {columns})
                     SELECT g.new_id, {values} FROM {sales} g
                     WHERE g.sale_id IS NULL ORDER BY g.new_id
                     """,
@@ -373,19 +380,19 @@ class SaleTable(ImportTable):
             else:
                 execute(
                     f"""
-                    INSERT INTO sales_sale ({columns})
+                    INSERT INTO {_table(Sale)} ({columns})
                     SELECT {values} FROM {sales} g
                     WHERE g.sale_id IS NULL ORDER BY g.first_row
                     """,
                     [now, actor, now, now],
                 )
                 execute(
-                    f"UPDATE {sales} SET new_id = (SELECT t.id FROM sales_sale t "
+                    f"UPDATE {sales} SET new_id = (SELECT t.id FROM {_table(Sale)} t "
                     f"WHERE t.reference = {sales}.reference) WHERE sale_id IS NULL"
                 )
             execute(
                 f"""
-                INSERT INTO sales_saleitem (sale_id, product_id, quantity, unit_price,
+                INSERT INTO {_table(SaleItem)} (sale_id, product_id, quantity, unit_price,
                                             unit_cost, line_total)
                 SELECT COALESCE(g.sale_id, g.new_id), m.product_id, s.quantity, s.unit_price,
                        COALESCE(s.unit_cost, m.cost, 0), s.quantity * s.unit_price

@@ -7,6 +7,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from django.db import connection
+from django.db.models import Model
 from django.utils import timezone
 
 from core.dataio.importer import ImportOptions, ImportTable
@@ -28,10 +29,15 @@ class Target:
 
 
 class UpsertTable(ImportTable):
-    target_table = ""
+    model: type[Model]  # whose table the rows go to
     key_join = ""  # SQL: staged row s is stored row t
     conflict = ""  # the ON CONFLICT target, e.g. "(sku)"
     targets: Sequence[Target] = ()
+
+    @property
+    def target_table(self) -> str:
+        """The model's table, from ``_meta``, quoted."""
+        return connection.ops.quote_name(self.model._meta.db_table)
 
     def _targets(self, stage: Stage) -> tuple[list[Target], list[Target]]:
         """(targets the file gives, targets it lacks)."""
