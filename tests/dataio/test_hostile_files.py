@@ -434,7 +434,7 @@ def test_the_progress_bar_names_the_phase_and_counts_rows_as_integers(tmp_path, 
 
 def test_rejected_staged_rows_are_kept_as_a_bitmap():
     """The rows rejected by the whole-file checks: a bitmap (a bit per row), in row order."""
-    from core.dataio.importer import RowSet
+    from core.dataio.errorlog import RowSet
 
     rows = RowSet()
     assert rows.add(5_000_000) and rows.add(3) and not rows.add(3) and rows.add(0)

@@ -5,14 +5,9 @@ from argparse import RawDescriptionHelpFormatter
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from core.dataio.errorlog import ERROR_COLUMNS, ERROR_PREFIX
 from core.dataio.formats import FORMATS, format_from_name
-from core.dataio.importer import (
-    DEFAULT_BATCH_SIZE,
-    ERROR_COLUMNS,
-    ERROR_PREFIX,
-    ON_ERROR_CHOICES,
-    ImportOptions,
-)
+from core.dataio.importer import DEFAULT_BATCH_SIZE, ON_ERROR_CHOICES, ImportOptions
 from core.dataio.services import data_import
 from core.dataio.tables import TABLES
 from core.errors import ApplicationError
