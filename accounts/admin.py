@@ -9,6 +9,7 @@ shared by every app.)
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
@@ -159,7 +160,7 @@ class ServiceAdminMixin(_ModelAdmin):
             )
             return HttpResponseRedirect(url)
 
-    def action_transaction(self, queryset):
+    def action_transaction(self, queryset: QuerySet[Any]) -> AbstractContextManager[Any]:
         """The transaction around an action (one unit: all or nothing)."""
         return transaction.atomic(using=queryset.db)
 

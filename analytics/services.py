@@ -24,10 +24,13 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core.ops import replicas
 from analytics import sql as q
 
 logger = logging.getLogger(__name__)
 
+# The primary's WAL position at the latest bump (read replicas: core/ops/replicas.py).
+COMMIT_POSITION_KEY = "analytics:commit_position"
 GENERATION_KEY = "analytics:generation"
 APPLY_CHUNK = 50_000  # sale ids per statement
 
@@ -47,6 +50,7 @@ def analytics_cache_bump() -> int | None:
     unreachable (then cached answers can lag until they expire: ``ANALYTICS_CACHE_SECONDS``).
 
     Call it AFTER the write commits (``transaction.on_commit(analytics_cache_bump)``), so that
+    replicas.record_commit_position(COMMIT_POSITION_KEY)  # before the new generation
     no reader can cache data from before the write under the new generation."""
     try:
         try:

@@ -32,6 +32,7 @@ from analytics.models import (
     RollupProductCategory,
 )
 from customers.models import Customer
+from core.ops import replicas
 from products.models import Product
 from sales.models import Sale, SaleItem, SaleStatus
 
@@ -242,7 +243,7 @@ class Query:
 
     def fetch(self, select: str, tail: str = "", tail_params: Iterable[Any] = ()) -> list[tuple]:
         select_sql, select_params = select if isinstance(select, tuple) else (select, [])
-        with connection.cursor() as cursor:
+        with replicas.read_connection().cursor() as cursor:  # a replica's, when allowed
             cursor.execute(self.sql(select_sql, tail), [*select_params, *self.params, *tail_params])
             return cursor.fetchall()
 
@@ -324,7 +325,7 @@ LINE_SUMS = "SUM(i.line_total), SUM(i.unit_cost * i.quantity), SUM(i.quantity)"
 
 def category_rollup_in_step() -> bool:
     """Whether every product is still in the category its sales were counted under."""
-    with connection.cursor() as cursor:
+    with replicas.read_connection().cursor() as cursor:
         cursor.execute(
             f"SELECT 1 FROM {SNAPSHOT} r JOIN {PRODUCT} p ON p.id = r.product_id "
             "WHERE COALESCE(p.category_id, 0) <> r.category_key LIMIT 1"

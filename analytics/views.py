@@ -26,6 +26,7 @@ from analytics.serializers import (
     TopProductsQuerySerializer,
     TopProductsResponseSerializer,
 )
+from core.ops.replicas import ReplicaReadsMixin
 
 ENDPOINTS = ("summary", "revenue", "top-products", "top-customers", "breakdown")
 
@@ -49,7 +50,7 @@ def _query(request, serializer_class) -> dict[str, Any]:
     return serializer.validated_data
 
 
-class AnalyticsViewSet(viewsets.ViewSet):
+class AnalyticsViewSet(ReplicaReadsMixin, viewsets.ViewSet):
     """Sales analytics (completed sales only; money as decimal strings). Every endpoint takes
     `date_from`/`date_to` (local days, inclusive; default: the last 30 days) and the filters
     `category`, `product`, `customer`, `country`, `segment`, and echoes the resolved period and
@@ -57,6 +58,10 @@ class AnalyticsViewSet(viewsets.ViewSet):
     generation)."""
 
     permission_classes = [CanViewAnalytics]
+    oauth_scopes = {"safe": ("analytics", "read")}  # OAuth2: a BI tool's analytics-only token
+    replica_read_actions = frozenset(  # read replicas (core/ops/replicas.py)
+        {"list", "summary", "revenue", "top_products", "top_customers", "breakdown"}
+    )
 
     @extend_schema(exclude=True)
     def list(self, request):

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import models
 
+ModelT = TypeVar("ModelT", bound=models.Model)
+
 
 def model_update(
-    *, instance: models.Model, fields: list[str], data: dict[str, Any]
-) -> tuple[models.Model, bool]:
+    *, instance: ModelT, fields: list[str], data: dict[str, Any]
+) -> tuple[ModelT, bool]:
     """Set ``fields`` present in ``data`` on ``instance``, validate, and save only what changed.
 
     Returns ``(instance, has_updated)``. ``updated_at`` (``auto_now``) is saved with any change.

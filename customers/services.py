@@ -18,7 +18,10 @@ ANALYTICS_FIELDS = ("name", "email", "country", "segment")
 
 
 def _require_email_free(email: str, exclude_pk: int | None = None) -> None:
-    if Customer.objects.filter(email__iexact=email).exclude(pk=exclude_pk).exists():
+    others = Customer.objects.filter(email__iexact=email)
+    if exclude_pk is not None:
+        others = others.exclude(pk=exclude_pk)
+    if others.exists():
         raise ValidationError({"email": [f"A customer with email {email} already exists."]})
 
 

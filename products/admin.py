@@ -4,6 +4,8 @@ Writes go through ``products.services``, like the API: a product's opening stock
 change of ``stock_quantity`` are written to the ledger. The ledger itself is read-only here.
 """
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -140,8 +142,9 @@ class PriceChangeForm(forms.Form):
         max_digits=12, decimal_places=2, required=False, help_text="Or add this to each price."
     )
 
-    def clean(self):
+    def clean(self) -> dict[str, Any]:
         data = super().clean()
+        assert data is not None  # forms.Form.clean hands back cleaned_data
         if (data.get("percent") is None) == (data.get("amount") is None):
             raise forms.ValidationError("Give a percentage or an amount (one of them).")
         return data

@@ -1,4 +1,5 @@
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
@@ -22,7 +23,7 @@ class CategoryInputSerializer(serializers.ModelSerializer):
     class Meta:
         model = Category
         fields = ["name", "description"]
-        validators = []
+        validators: list[Any] = []
 
 
 # Bump when the product or category JSON changes (fields, formats): it is part of the ETags of
@@ -155,8 +156,8 @@ class ProductInputSerializer(serializers.ModelSerializer):
     class Meta:
         model = Product
         fields = ["sku", "name", "category", "price", "cost", "stock_quantity", "is_active"]
-        validators = []
-        extra_kwargs = {"sku": {"validators": []}}
+        validators: list[Any] = []
+        extra_kwargs: dict[str, dict[str, Any]] = {"sku": {"validators": []}}
 
 
 class StockMovementOutputSerializer(serializers.ModelSerializer):

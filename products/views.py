@@ -17,6 +17,7 @@ from core.errors import ApplicationError
 from core.jobs.models import BatchJobKind
 from core.jobs.serializers import BatchJobOutputSerializer
 from core.jobs.services import batch_job_create
+from core.ops.replicas import ReplicaReadsMixin
 from products import selectors, services
 from products.filters import CategoryFilter, ProductFilter, StockMovementFilter
 from products.serializers import (
@@ -181,7 +182,7 @@ def _jsonable(value):
     return value
 
 
-class StockMovementViewSet(viewsets.ReadOnlyModelViewSet):
+class StockMovementViewSet(ReplicaReadsMixin, viewsets.ReadOnlyModelViewSet):
     """The stock ledger, newest first: every stock change, with its reason and reference.
     Per product the deltas sum to `stock_quantity`. Filter with `product=`. Cursor-paginated
     (it grows with every sale): follow `next`."""

@@ -10,13 +10,14 @@ an inactive product, …) rolls everything back and comes back as errors on the 
 
 from __future__ import annotations
 
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db.models import Count, IntegerField, OuterRef, Subquery
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.forms.models import BaseInlineFormSet
 
@@ -37,6 +38,13 @@ from sales.models import IdempotencyKey, Sale, SaleItem, SaleStatus
 from sales.resources import SaleResource
 from sales.services import MAX_LINE_QUANTITY, SaleLine
 
+if TYPE_CHECKING:
+    from django.http import HttpRequest, HttpResponse
+
+    _ModelAdmin = admin.ModelAdmin[Any]
+else:
+    _ModelAdmin = object
+
 
 class SaleItemInlineForm(forms.ModelForm):
     quantity = forms.IntegerField(min_value=1, max_value=MAX_LINE_QUANTITY)
@@ -52,11 +60,12 @@ class SaleItemInlineFormSet(BaseInlineFormSet):
 
     service_error: Exception | None = None
 
-    def sale_lines(self) -> list[tuple[forms.Form, SaleLine]]:
+    def sale_lines(self) -> list[tuple[forms.BaseForm, SaleLine]]:
         """``(form, line)`` for every filled-in, not deleted row, in form order."""
-        pairs = []
+        pairs: list[tuple[forms.BaseForm, SaleLine]] = []
         for form in self.forms:
-            if self.can_delete and self._should_delete_form(form):
+            # Django's own test of a row's DELETE box (private, not in the stubs).
+            if self.can_delete and self._should_delete_form(form):  # type: ignore[attr-defined]
                 continue
             data = getattr(form, "cleaned_data", None) or {}
             product, quantity = data.get("product"), data.get("quantity")
@@ -165,7 +174,7 @@ class SaleAdminForm(forms.ModelForm):
             self.fields["reference"].help_text = "Leave empty to generate one."
 
 
-class RemoteCatalogTransactionMixin:
+class RemoteCatalogTransactionMixin(_ModelAdmin):
     """With the HTTP catalog (``CATALOG_BACKEND=http``) the sale services make remote calls,
     which never run inside a database transaction; each service call commits or compensates as
     one unit by itself. So the admin's own outer transaction is left out in that mode."""
@@ -174,20 +183,34 @@ class RemoteCatalogTransactionMixin:
     def catalog_is_remote() -> bool:
         return settings.CATALOG_BACKEND == "http"
 
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
         if self.catalog_is_remote():
-            return self._changeform_view(request, object_id, form_url, extra_context)
+            # ModelAdmin's view without its transaction.atomic (private, not in the stubs).
+            return self._changeform_view(  # type: ignore[attr-defined]
+                request, object_id, form_url, extra_context
+            )
         return super().changeform_view(request, object_id, form_url, extra_context)
 
-    def delete_view(self, request, object_id, extra_context=None):
+    def delete_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         if self.catalog_is_remote():
-            return self._delete_view(request, object_id, extra_context)
+            # ModelAdmin's view without its transaction.atomic (private, not in the stubs).
+            return self._delete_view(  # type: ignore[attr-defined]
+                request, object_id, extra_context
+            )
         return super().delete_view(request, object_id, extra_context)
 
-    def action_transaction(self, queryset):
+    def action_transaction(self, queryset: QuerySet[Any]) -> AbstractContextManager[Any]:
         if self.catalog_is_remote():
             return nullcontext()
-        return super().action_transaction(queryset)
+        return super().action_transaction(queryset)  # type: ignore[misc]  # ServiceAdminMixin's
 
 
 @admin.register(IdempotencyKey)

@@ -38,6 +38,14 @@ class SaleViewSet(TableImportExportMixin, ServiceModelViewSet):
     ordering_fields = ["sold_at", "total", "created_at"]
     ordering = ["-sold_at", "-id"]
     action_permissions = {"cancel": ["sales.cancel_sale"]}
+    oauth_scopes = {
+        "safe": "read",
+        "unsafe": "write",
+        "cancel": "write",
+        "import_file": "import",
+        "bulk": "import",
+    }
+    replica_read_actions = frozenset({"list", "export"})  # read replicas (core/ops/replicas)
 
     @extend_schema(request=SalesBulkInputSerializer, responses={200: dict, 202: dict})
     @action(detail=False, methods=["post"], url_path="bulk")
