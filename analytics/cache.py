@@ -8,6 +8,9 @@ answer cached before a write is never served after it. Entries expire after
 number larger than any earlier one). All keys of one generation share the prefix
 ``analytics:g{N}:``, so stale generations can be purged by pattern (``SCAN`` + ``UNLINK``).
 
+With read replicas, an answer computed on a replica that has not yet replayed the commits of
+the generation it read is served but not cached (``core.ops.replicas.may_cache_answer``).
+
 When the cache fails (Redis down), answers are computed as if the cache were off: same
 figures, slower; the failure is logged.
 """
@@ -23,7 +26,8 @@ from typing import Any, TypeVar
 from django.conf import settings
 from django.core.cache import cache
 
-from analytics.services import GENERATION_KEY, fresh_generation
+from analytics.services import COMMIT_POSITION_KEY, GENERATION_KEY, fresh_generation
+from core.ops import replicas
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -66,6 +70,9 @@ def cached(name: str, params: dict[str, Any], compute: Callable[[], T]) -> T:
         return compute()
     if hit is not _MISSING:
         return hit
+    # On a read replica: cached only when it has replayed every write of this generation.
+    if not replicas.may_cache_answer(COMMIT_POSITION_KEY):
+        return compute()
     value = compute()
     try:
         cache.set(key, value, timeout=settings.ANALYTICS_CACHE_SECONDS)

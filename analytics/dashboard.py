@@ -13,6 +13,7 @@ from django.utils import timezone
 from analytics import charts, selectors
 from analytics.permissions import VIEW_ANALYTICS
 from analytics.serializers import AnalyticsQuerySerializer
+from core.ops.replicas import replica_reads_view
 
 PRESETS = (7, 30, 90, 365)
 FILTER_NAMES = ("date_from", "date_to", "category", "country", "segment", "product", "customer")
@@ -31,6 +32,7 @@ def _interval(days: int) -> str:
 
 
 @staff_member_required
+@replica_reads_view
 def dashboard(request):
     """KPIs with the change vs the previous period, revenue over time, top products and the
     category breakdown, for a period (date inputs or presets) and filters."""

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "corsheaders",
     "rest_framework",
     "rest_framework_simplejwt",
+    "oauth2_provider",  # OAuth2 for API consumers at /o/ (accounts/oauth, docs/oauth.md)
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI and ReDoc as our own static files (no CDN)
@@ -379,6 +380,9 @@ API_JSON_MAX_DEPTH = _env_int("API_JSON_MAX_DEPTH", 32, minimum=2)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # OAuth2 first: it takes only dotless bearer tokens (no query for a JWT), and checks
+        # the scope the view needs (accounts/oauth/authentication.py).
+        "accounts.oauth.authentication.OAuth2Authentication",
         "accounts.authentication.CachedUserJWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
@@ -417,6 +421,8 @@ REST_FRAMEWORK = {
         "anon": _env_rate("THROTTLE_ANON_RATE", "300/minute"),
         "user": _env_rate("THROTTLE_USER_RATE", "3000/minute"),
         "login": _env_rate("THROTTLE_LOGIN_RATE", "10/minute"),
+        # /o/token/, /o/revoke_token/, /o/introspect/ per client IP (each hashes a secret).
+        "oauth_token": _env_rate("THROTTLE_OAUTH_TOKEN_RATE", "60/minute"),
     },
     # Client IP for the anonymous and login throttles: 0 = REMOTE_ADDR (a client cannot dodge
     # the limit with its own X-Forwarded-For); behind n proxies, the n-th address from the end.
@@ -437,6 +443,37 @@ SIMPLE_JWT = {
     "TOKEN_VERIFY_SERIALIZER": "accounts.tokens.StampedTokenVerifySerializer",
 }
 
+# OAuth2 (django-oauth-toolkit; accounts/oauth, docs/oauth.md): authorization code with PKCE,
+# client credentials, rotated refresh tokens; tokens stored as hashes only.
+OAUTH2_ACCESS_TOKEN_SECONDS = _env_int("OAUTH2_ACCESS_TOKEN_SECONDS", 3600, minimum=60)
+OAUTH2_REFRESH_TOKEN_DAYS = _env_int("OAUTH2_REFRESH_TOKEN_DAYS", 30, minimum=1)
+OAUTH2_PROVIDER = {
+    "SCOPES": {
+        "read": "Read everything your role may read (every GET)",
+        "write": "Record, edit and cancel sales; create and edit customers and products",
+        "import": "Imports, bulk endpoints and price updates",
+        "analytics": "The analytics endpoints only",
+    },
+    "DEFAULT_SCOPES": ["read"],  # a token request naming no scope
+    "OAUTH2_SERVER_CLASS": "accounts.oauth.server.OAuth2Server",
+    "OAUTH2_VALIDATOR_CLASS": "accounts.oauth.server.OAuth2Validator",
+    "APPLICATION_ADMIN_CLASS": "accounts.oauth.admin.ApplicationAdmin",
+    "PKCE_REQUIRED": True,
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "ACCESS_TOKEN_EXPIRE_SECONDS": OAUTH2_ACCESS_TOKEN_SECONDS,
+    "REFRESH_TOKEN_EXPIRE_SECONDS": OAUTH2_REFRESH_TOKEN_DAYS * 86_400,
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    # RFC 9700 (OAuth 2.0 security best current practice), enforced.
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
+}
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Sales analytics API",
     "DESCRIPTION": (
@@ -454,6 +491,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The oauth2 security scheme (accounts/oauth/schema.py): Swagger UI's Authorize button.
+    "OAUTH2_FLOWS": ["clientCredentials", "authorizationCode"],
+    "OAUTH2_AUTHORIZATION_URL": "/o/authorize/",
+    "OAUTH2_TOKEN_URL": "/o/token/",
+    "OAUTH2_REFRESH_URL": "/o/token/",
+    "OAUTH2_SCOPES": OAUTH2_PROVIDER["SCOPES"],
+    "SWAGGER_UI_OAUTH2_CONFIG": {"usePkceWithAuthorizationCodeGrant": True},
 }
 
 CORS_ALLOWED_ORIGINS = _env_list("CORS_ALLOWED_ORIGINS", [])

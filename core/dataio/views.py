@@ -22,6 +22,7 @@ from core.errors import ApplicationError
 from core.jobs.models import BatchJobKind
 from core.jobs.serializers import BatchJobOutputSerializer
 from core.jobs.services import batch_job_create
+from core.ops import replicas
 
 
 class JobAcceptedSerializer(ImportResultSerializer):
@@ -44,12 +45,13 @@ class TableFilePermission(permissions.BasePermission):
         return request.user.has_perms(_model_perms(view.queryset.model, *actions))
 
 
-class TableImportExportMixin:
+class TableImportExportMixin(replicas.ReplicaReadsMixin):
     """Adds ``export`` (the filtered list as a file) and ``import`` to a list viewset. Export
     needs the model's view permission (on public endpoints too: it includes costs); import
     needs add and change."""
 
     data_table = ""  # the dataio table name
+    replica_read_actions = frozenset({"export"})  # read replicas (core/ops/replicas.py)
 
     def get_permissions(self):
         if self.action in ("export", "import_file"):
@@ -90,7 +92,8 @@ class TableImportExportMixin:
             )
         queryset = self.filter_queryset(self.get_queryset())
         response = StreamingHttpResponse(
-            data_export(table=self.data_table, fmt=fmt, queryset=queryset),
+            # Read where this request reads (a replica?), though streamed after the view returns.
+            replicas.in_scope(data_export(table=self.data_table, fmt=fmt, queryset=queryset)),
             content_type=CONTENT_TYPES[fmt],
         )
         stamp = timezone.localtime().strftime("%Y%m%d-%H%M%S")

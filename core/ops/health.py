@@ -15,6 +15,12 @@ plain Django views, outside DRF).
   The embedded default's in-memory broker (``memory://``, tasks run eagerly) is "not used",
   which is not a failure. Error messages never carry credentials (URLs' user:password parts are
   masked).
+
+With read replicas (``DATABASE_REPLICA_URL``), ``/health/ready`` adds ``"replicas"``: each
+replica's ``status`` (``ok``, ``lagging``, ``down``) and ``lag_seconds``; they never fail
+readiness (the router skips them and the primary answers)::
+
+      "replicas": {"replica_0": {"status": "ok", "lag_seconds": 0.0}}
 """
 
 from __future__ import annotations
@@ -145,11 +151,49 @@ def live(request):
     return JsonResponse({"status": "ok"})
 
 
+def _replica_state(alias: str) -> dict:
+    from core.ops import replicas
+
+    try:
+        return replicas.replica_state(alias, fresh=True).as_dict()
+    finally:
+        connections[alias].close()  # this thread's own connection
+
+
+def run_replica_checks() -> dict[str, dict]:
+    """Each read replica's state and lag (``core/ops/replicas.py``), measured concurrently
+    within ``HEALTH_CHECK_TIMEOUT``. Informative: a replica down or lagging is skipped by the
+    router (the primary answers), so it never fails readiness."""
+    from core.ops import replicas
+
+    timeout = settings.HEALTH_CHECK_TIMEOUT
+    started = time.perf_counter()
+    futures = {
+        alias: _pool().submit(contextvars.copy_context().run, _replica_state, alias)
+        for alias in replicas.replica_aliases()
+    }
+    results = {}
+    for alias, future in futures.items():
+        remaining = max(timeout - (time.perf_counter() - started), 0.0)
+        try:
+            results[alias] = future.result(timeout=remaining)
+        except FutureTimeout:
+            future.cancel()
+            results[alias] = {
+                "status": DOWN,
+                "lag_seconds": None,
+                "error": f"no answer within {timeout:g} s",
+            }
+    return results
+
+
 @never_cache
 @require_GET
 def ready(request):
     checks = run_checks()
     healthy = all(result["ok"] for result in checks.values())
-    return JsonResponse(
-        {"status": "ok" if healthy else "down", "checks": checks}, status=200 if healthy else 503
-    )
+    body = {"status": "ok" if healthy else "down", "checks": checks}
+    replica_checks = run_replica_checks()
+    if replica_checks:
+        body["replicas"] = replica_checks
+    return JsonResponse(body, status=200 if healthy else 503)

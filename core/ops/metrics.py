@@ -33,6 +33,7 @@ from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
@@ -63,6 +64,21 @@ TASK_OUTCOMES = Counter(
     ["task", "outcome"],
 )
 
+# Read replicas (core/ops/replicas.py): set at each state check of a replica, per process (the
+# highest of the processes' last values when several report).
+REPLICA_LAG = Gauge(
+    "db_replica_lag_seconds",
+    "Replay lag of a read replica (0 when it has replayed all it received), at its last check",
+    ["replica"],
+    multiprocess_mode="livemax",
+)
+REPLICA_UP = Gauge(
+    "db_replica_up",
+    "1 when a read replica answered its last state check, 0 when it was down",
+    ["replica"],
+    multiprocess_mode="livemin",
+)
+
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
@@ -84,6 +100,13 @@ def catalog_error(outcome: str) -> None:
 def import_rows(table: str, *, read: int, rejected: int) -> None:
     IMPORT_ROWS.labels(table=table, outcome="read").inc(read)
     IMPORT_ROWS.labels(table=table, outcome="rejected").inc(rejected)
+
+
+def replica_lag(alias: str, lag: float | None) -> None:
+    """A replica's state check: its lag in seconds, ``None`` when it was down."""
+    REPLICA_UP.labels(replica=alias).set(0 if lag is None else 1)
+    if lag is not None:
+        REPLICA_LAG.labels(replica=alias).set(lag)
 
 
 # --- Celery task outcomes ---------------------------------------------------------------------
