@@ -6,10 +6,12 @@ import sales to know that a customer has sales, or that a product was sold).
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 
 
-def protecting_relations(model: type[models.Model]) -> list:
+def protecting_relations(model: type[models.Model]) -> list[Any]:
     """The reverse relations (hidden ones too: ``related_name="+"``) of the foreign keys and
     one-to-one fields that point to ``model`` with ``on_delete=PROTECT``."""
     return [
