@@ -1,5 +1,5 @@
-"""Migration operations shared by the apps' trigram-index migrations (a module whose name
-starts with ``_`` is not a migration to Django's loader)."""
+"""Migration operations shared by the apps' trigram-index migrations (customers, products,
+sales): in the core, so that no app imports another's migrations (issue 15, item 2)."""
 
 from django.contrib.postgres.operations import TrigramExtension
 from django.db import migrations, router

@@ -17,7 +17,7 @@ The cost: four GIN indexes (2-7 MB each on 100,000 customers) to maintain on eve
 insert and update (GIN's pending list batches them); customers are written far less often
 than searched, and the sales import does not write them.
 
-The operations (``customers/migrations/_trigram.py``) do nothing on other databases (SQLite,
+The operations (``core/migration_operations.py``) do nothing on other databases (SQLite,
 the embedded default), forwards and backwards, and need no ``django.contrib.postgres`` in
 ``INSTALLED_APPS``. ``PostgresOnlyTrigramExtension`` is ``CREATE EXTENSION IF NOT EXISTS
 pg_trgm`` (a trusted extension since PostgreSQL 13: a database owner may create it without
@@ -31,7 +31,7 @@ live table, create them by hand first with ``CREATE INDEX CONCURRENTLY`` and the
 
 from django.db import migrations
 
-from customers.migrations._trigram import (
+from core.migration_operations import (
     PostgresOnlyTrigramExtension,
     PostgresOnlyTrigramIndexes,
 )

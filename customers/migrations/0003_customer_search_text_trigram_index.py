@@ -19,7 +19,7 @@ filter.
 
 from django.db import migrations
 
-from customers.migrations._trigram import PostgresOnlyTrigramIndexes
+from core.migration_operations import PostgresOnlyTrigramIndexes
 
 
 class Migration(migrations.Migration):

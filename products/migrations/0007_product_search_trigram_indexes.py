@@ -10,7 +10,7 @@ dozen rows, get none. PostgreSQL only; SQLite does nothing both ways.
 
 from django.db import migrations
 
-from customers.migrations._trigram import PostgresOnlyTrigramIndexes
+from core.migration_operations import PostgresOnlyTrigramIndexes
 
 
 class Migration(migrations.Migration):

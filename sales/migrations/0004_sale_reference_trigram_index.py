@@ -26,7 +26,7 @@ from building it again.
 
 from django.db import migrations
 
-from customers.migrations._trigram import PostgresOnlyTrigramIndexes
+from core.migration_operations import PostgresOnlyTrigramIndexes
 
 
 class Migration(migrations.Migration):

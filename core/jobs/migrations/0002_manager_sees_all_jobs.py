@@ -1,8 +1,11 @@
-"""Managers see and cancel everyone's batch jobs (accounts/roles.py)."""
+"""Managers see and cancel everyone's batch jobs (accounts/roles.py).
+
+The role sync this migration ran moved to ``accounts/migrations/0005_roles_batch_jobs.py``
+(which depends on this one): the core imports no domain app (issue 15, item 2). Kept, empty,
+so the migration history stays as applied.
+"""
 
 from django.db import migrations
-
-from accounts.roles import sync_roles
 
 
 class Migration(migrations.Migration):
@@ -11,4 +14,4 @@ class Migration(migrations.Migration):
         ("analytics", "0002_view_analytics_and_initial_rollups"),
     ]
 
-    operations = [migrations.RunPython(sync_roles, migrations.RunPython.noop)]
+    operations: list = []
