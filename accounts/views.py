@@ -37,6 +37,7 @@ class LogoutEverywhereView(APIView):
     the calling user issued before now (including the token used for this call)."""
 
     permission_classes = [permissions.IsAuthenticated]
+    oauth_scopes: dict = {}  # a person's own act: closed to OAuth2 applications
 
     @extend_schema(request=None, responses={204: None})
     def post(self, request):

@@ -9,6 +9,7 @@ class CustomerViewSet(TableBulkMixin, TableImportExportMixin, ServiceModelViewSe
     """Customers. `search=` looks in name, email, city and phone."""
 
     data_table = "customers"
+    oauth_scopes = {"safe": "read", "unsafe": "write", "import_file": "import", "bulk": "import"}
     queryset = selectors.customer_list()
     input_serializer_class = CustomerInputSerializer
     output_serializer_class = CustomerOutputSerializer

@@ -43,6 +43,7 @@ class CategoryViewSet(ConditionalGetMixin, TableImportExportMixin, ServiceModelV
     data_table = "categories"
     queryset = selectors.category_list()
     permission_classes = [PublicReadRoleModelPermissions]
+    oauth_scopes = {"safe": "read", "unsafe": "write", "import_file": "import"}
     input_serializer_class = CategoryInputSerializer
     output_serializer_class = CategoryOutputSerializer
     filterset_class = CategoryFilter
@@ -75,6 +76,13 @@ class ProductViewSet(
     data_table = "products"
     queryset = selectors.product_list()
     permission_classes = [PublicReadRoleModelPermissions]
+    oauth_scopes = {
+        "safe": "read",
+        "unsafe": "write",
+        "import_file": "import",
+        "bulk": "import",
+        "price_update": "import",
+    }
     input_serializer_class = ProductInputSerializer
     output_serializer_class = ProductOutputSerializer
     filterset_class = ProductFilter
@@ -188,6 +196,7 @@ class StockMovementViewSet(ReplicaReadsMixin, viewsets.ReadOnlyModelViewSet):
     (it grows with every sale): follow `next`."""
 
     queryset = selectors.stock_movement_list()
+    oauth_scopes = {"safe": "read"}
     pagination_class = CursorPagination
     serializer_class = StockMovementOutputSerializer
     filterset_class = StockMovementFilter

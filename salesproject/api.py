@@ -15,6 +15,7 @@ class APIRootView(routers.APIRootView):
     Swagger UI at `/api/docs/`."""
 
     permission_classes = [permissions.AllowAny]
+    oauth_scopes = {"safe": "read"}
 
 
 class Router(routers.DefaultRouter):

@@ -64,6 +64,9 @@ urlpatterns = [
     re_path(r"^metrics/?$", metrics.metrics_view, name="metrics"),
     path("api/", include(api_patterns)),
     path("api-auth/", include(browsable_api_auth_patterns, namespace="rest_framework")),
+    # OAuth2 for API consumers (accounts/oauth, docs/oauth.md): authorize, token, revoke_token,
+    # introspect.
+    path("o/", include("accounts.oauth.views")),
 ]
 
 handler404 = "core.errors.json_not_found"

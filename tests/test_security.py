@@ -148,7 +148,7 @@ def test_the_suite_runs_with_the_production_throttles_in_place():
         "core.api.throttling.AnonRateThrottle",
         "core.api.throttling.UserRateThrottle",
     ]
-    assert set(rest["DEFAULT_THROTTLE_RATES"]) == {"anon", "user", "login"}
+    assert set(rest["DEFAULT_THROTTLE_RATES"]) == {"anon", "user", "login", "oauth_token"}
 
 
 @pytest.mark.django_db

@@ -39,7 +39,14 @@ class AnonRateThrottle(FailOpenMixin, throttling.AnonRateThrottle):
 
 
 class UserRateThrottle(FailOpenMixin, throttling.UserRateThrottle):
-    """Authenticated calls, per user (scope ``user``)."""
+    """Authenticated calls, per user (scope ``user``); a call with an OAuth2 token counts for
+    its application (every user it acts for together), not for the user."""
+
+    def get_cache_key(self, request, view):
+        application_id = getattr(request.auth, "application_id", None)  # an OAuth2 token
+        if application_id is not None:
+            return self.cache_format % {"scope": self.scope, "ident": f"app-{application_id}"}
+        return super().get_cache_key(request, view)
 
 
 class ScopedRateThrottle(FailOpenMixin, throttling.ScopedRateThrottle):
