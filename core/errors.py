@@ -29,10 +29,13 @@ logger = logging.getLogger(__name__)
 
 
 class ApplicationError(Exception):
-    """A failure a client can act on. Carries its HTTP status and machine-readable code."""
+    """A failure a client can act on. Carries its HTTP status and machine-readable code, and
+    for a passing failure (``retry_after``) how many seconds to wait before trying again, which
+    :func:`api_exception_handler` answers as ``Retry-After``."""
 
     status_code = status.HTTP_400_BAD_REQUEST
     code = "invalid"
+    retry_after: int | None = None
 
     def __init__(
         self,
@@ -42,7 +45,7 @@ class ApplicationError(Exception):
         status_code: int | None = None,
         fields: dict[str, Any] | None = None,
         extra: dict[str, Any] | None = None,
-        headers: dict[str, str] | None = None,
+        retry_after: int | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -50,9 +53,10 @@ class ApplicationError(Exception):
             self.code = code
         if status_code is not None:
             self.status_code = status_code
+        if retry_after is not None:
+            self.retry_after = retry_after
         self.fields = fields or {}
         self.extra = extra or {}
-        self.headers = headers or {}
 
 
 class NotFoundError(ApplicationError):
@@ -243,8 +247,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         response = Response(
             error_body(exc.code, exc.message, exc.fields, **exc.extra), status=exc.status_code
         )
-        for header, value in exc.headers.items():
-            response[header] = value
+        if exc.retry_after is not None:
+            response["Retry-After"] = str(exc.retry_after)
         return response
     if isinstance(exc, ProtectedError | RestrictedError):
         return Response(

@@ -32,6 +32,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 
 from core.errors import ApplicationError
+from core.ops import metrics
 from products import services
 from products.catalog_client import (
     CatalogUnavailableError,
@@ -236,6 +237,7 @@ class HttpCatalog:
                 remote = self.client.purchase(remote_ids[product_id], -delta)
             except RemoteInsufficientStockError as exc:
                 self._undo(applied, reference=reference)
+                metrics.stock_out()  # the remote refused a sale's purchase for stock
                 raise services.InsufficientStockError(
                     product=Product.objects.get(pk=product_id),
                     requested=-delta,

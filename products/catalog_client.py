@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -22,6 +23,7 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3 import exceptions as urllib3_exceptions
 
 from core.errors import ApplicationError
 from core.ops import metrics
@@ -40,9 +42,10 @@ class CatalogUnavailableError(ApplicationError):
 
     status_code = 503
     code = "catalog_unavailable"
+    retry_after = RETRY_AFTER_SECONDS
 
     def __init__(self, message: str, *, maybe_applied: bool = False) -> None:
-        super().__init__(message, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+        super().__init__(message)
         # True when a write was sent but its answer never came (read timeout, reset): the
         # remote may or may not have applied it.
         self.maybe_applied = maybe_applied
@@ -200,10 +203,11 @@ class ProductCatalogClient:
                 "The catalog did not answer in time.", maybe_applied=method != "GET"
             ) from exc
         except requests.ConnectionError as exc:
-            # Retried GETs end as a ConnectionError wrapping urllib3's last (timeout) error.
-            outcome = "timeout" if "TimeoutError" in repr(exc) else "connection_error"
-            # A refused connection never reached the remote; a reset after sending may have.
+            # A refused connection (or an unknown host) never reached the remote; a reset or a
+            # timeout after sending may have.
             sent = not _is_connect_failure(exc)
+            # Retried GETs end as a ConnectionError wrapping urllib3's last (timeout) error.
+            outcome = "timeout" if sent and _is_timeout(exc) else "connection_error"
             raise CatalogUnavailableError(
                 f"The catalog could not be reached: {exc.__class__.__name__}.",
                 maybe_applied=sent and method != "GET",
@@ -432,9 +436,35 @@ def _int_or_none(value: Any) -> int | None:
         return None
 
 
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and what it wraps: requests puts urllib3's error in ``args[0]``, urllib3's
+    ``MaxRetryError`` its cause in ``reason``, Python chains ``__cause__``/``__context__``."""
+    seen: set[int] = set()
+    pending: list[BaseException] = [exc]
+    while pending:
+        current = pending.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        linked = [
+            getattr(current, "reason", None),
+            current.args[0] if current.args else None,
+            current.__cause__,
+            current.__context__,
+        ]
+        pending.extend(item for item in linked if isinstance(item, BaseException))
+
+
 def _is_connect_failure(exc: requests.ConnectionError) -> bool:
-    text = repr(exc)
+    """No connection was made (refused, unknown host): the request was never sent."""
     return any(
-        marker in text
-        for marker in ("NewConnectionError", "Connection refused", "Failed to establish")
+        isinstance(cause, urllib3_exceptions.NewConnectionError | ConnectionRefusedError)
+        for cause in _causes(exc)
+    )
+
+
+def _is_timeout(exc: requests.ConnectionError) -> bool:
+    return any(
+        isinstance(cause, urllib3_exceptions.TimeoutError | TimeoutError) for cause in _causes(exc)
     )

@@ -94,7 +94,7 @@ def idempotency_key_claim(
             raise ConflictError(
                 "A request with this Idempotency-Key is still being processed; retry shortly.",
                 code="idempotency_in_progress",
-                headers={"Retry-After": "1"},
+                retry_after=1,
             )
         time.sleep(0.05)
 

@@ -220,3 +220,15 @@ def test_multiprocess_mode_aggregates_the_files_of_every_process(tmp_path):
     assert list(tmp_path.glob("counter_*.db"))
     # The second process reads its own two sales and the first process's two.
     assert "sales_recorded_total 4.0" in output
+
+
+def test_describing_a_refusal_is_not_a_stock_out(db):
+    """The counter moves where stock is refused, not wherever the error object is made (e.g.
+    to describe a refusal read back from the remote catalog, or in a test)."""
+    product = make_product(stock=1)
+    before = value("stock_outs_total")
+
+    error = InsufficientStockError(product=product, requested=5, available=1)
+
+    assert error.available == 1
+    assert value("stock_outs_total") == before

@@ -71,7 +71,7 @@ def _enqueue(job: BatchJob) -> None:
             "The job queue is unavailable; nothing was started. Try again in a minute.",
             code="queue_unavailable",
             status_code=503,
-            headers={"Retry-After": "60"},
+            retry_after=60,
         ) from error
 
 

@@ -109,3 +109,30 @@ def test_get_on_cancel_is_405_and_cancels_nothing(client_for):
     assert_error(client_for("manager").get(f"/api/sales/{sale.pk}/cancel/"), 405)
     sale.refresh_from_db()
     assert sale.status == "completed"
+
+
+@pytest.mark.parametrize(
+    ("error", "retry_after"),
+    [
+        ("catalog", "5"),
+        ("queue", "60"),
+        ("plain", None),
+    ],
+)
+def test_the_one_handler_answers_retry_after_from_the_errors_kind(error, retry_after):
+    """Domain errors carry no HTTP headers: how long to wait is theirs (``retry_after``), the
+    ``Retry-After`` header is the API handler's."""
+    from core.errors import ApplicationError, api_exception_handler
+    from products.catalog_client import CatalogUnavailableError
+
+    exc = {
+        "catalog": CatalogUnavailableError("The catalog is down."),
+        "queue": ApplicationError("Queue down.", status_code=503, retry_after=60),
+        "plain": ApplicationError("Bad."),
+    }[error]
+
+    response = api_exception_handler(exc, {})
+
+    assert not hasattr(exc, "headers")
+    assert response.get("Retry-After") == retry_after
+    assert response.data["error"]["message"] == exc.message
