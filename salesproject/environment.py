@@ -128,3 +128,71 @@ def redis_server(url: str) -> tuple[str, int]:
     parts = urlsplit(url)
     host = (parts.hostname or "localhost").lower()
     return ("localhost" if host in ("localhost", "127.0.0.1", "::1") else host), parts.port or 6379
+
+
+def database_config(variable: str, url: str, default_sqlite: str) -> dict:
+    """Django's database dict for ``url`` (postgres://user:pass@host:port/name or
+    sqlite:///path), checked; no URL: the SQLite file ``default_sqlite``."""
+    if not url:
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": default_sqlite}
+    scheme = urlsplit(url).scheme
+    if scheme not in ("postgres", "postgresql", "pgsql", "psql", "sqlite"):
+        raise config_error(
+            variable,
+            f"scheme {scheme or '(none)'!r} is not supported; use postgres://user:pass@host:port/"
+            "name or sqlite:///path",
+        )
+    try:
+        database = environ.Env.db_url_config(url)
+    except Exception as exc:  # django-environ raises a variety of errors for a bad URL
+        raise config_error(variable, f"cannot be parsed ({exc})") from exc
+    if scheme != "sqlite" and not database.get("NAME"):
+        raise config_error(variable, "the database name (the URL path) is missing")
+    return database
+
+
+def check_broker_apart_from_cache(
+    variable: str, broker_url: str, cache_url: str, cache_db: int | None
+) -> None:
+    """A Redis broker must not use the cache's Redis database (``variable`` set it)."""
+    if urlsplit(broker_url).scheme not in ("redis", "rediss"):
+        return
+    broker_db = redis_db_number(variable, broker_url)
+    if redis_server(broker_url) == redis_server(cache_url) and broker_db == cache_db:
+        raise config_error(
+            variable,
+            f"the broker would use Redis database {broker_db} on "
+            f"{':'.join(map(str, redis_server(cache_url)))}, the same as the cache "
+            "(REDIS_URL); give the broker its own database number (the default is the "
+            "cache's + 1)",
+        )
+
+
+def logging_config(level: str, fmt: str) -> dict:
+    """LOGGING: one console handler, ``fmt`` "json" (python-json-logger, one object per line)
+    or "text", both carrying the request id and, in a Celery task, the task id."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"context": {"()": "core.ops.request_id.ContextFilter"}},
+        "formatters": {
+            "text": {
+                "()": "core.ops.request_id.TextFormatter",
+                "fmt": "%(asctime)s %(levelname)s %(name)s [%(ids)s] %(message)s",
+            },
+            "json": {
+                "()": "pythonjsonlogger.json.JsonFormatter",
+                "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+                "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            },
+        },
+        "handlers": {
+            "console": {"class": "logging.StreamHandler", "formatter": fmt, "filters": ["context"]}
+        },
+        "root": {"handlers": ["console"], "level": level},
+        "loggers": {
+            # Django's own "django" logger would print request warnings a second time.
+            "django": {"handlers": ["console"], "level": level, "propagate": False},
+            "django.db.backends": {"level": "WARNING"},
+        },
+    }

@@ -15,7 +15,9 @@ from urllib.parse import urlsplit
 import environ
 from celery.schedules import crontab
 
+from salesproject.environment import check_broker_apart_from_cache as _check_broker_apart_from_cache
 from salesproject.environment import config_error as _config_error
+from salesproject.environment import database_config as _database_config
 from salesproject.environment import env
 from salesproject.environment import env_bool as _env_bool
 from salesproject.environment import env_choice as _env_choice
@@ -24,8 +26,8 @@ from salesproject.environment import env_int as _env_int
 from salesproject.environment import env_list as _env_list
 from salesproject.environment import env_memory as _env_memory
 from salesproject.environment import env_rate as _env_rate
+from salesproject.environment import logging_config as _logging_config
 from salesproject.environment import redis_db_number as _redis_db_number
-from salesproject.environment import redis_server as _redis_server
 from salesproject.environment import with_redis_db as _with_redis_db
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -121,24 +123,8 @@ TEMPLATES = [
 
 # --- Database ---------------------------------------------------------------------------------
 
-_SUPPORTED_DB_SCHEMES = ("postgres", "postgresql", "pgsql", "psql", "sqlite")
 DATABASE_URL = env.str("DATABASE_URL", default="").strip()
-if DATABASE_URL:
-    _scheme = urlsplit(DATABASE_URL).scheme
-    if _scheme not in _SUPPORTED_DB_SCHEMES:
-        raise _config_error(
-            "DATABASE_URL",
-            f"scheme {_scheme or '(none)'!r} is not supported; use postgres://user:pass@host:port/"
-            "name or sqlite:///path",
-        )
-    try:
-        _database = environ.Env.db_url_config(DATABASE_URL)
-    except Exception as exc:  # django-environ raises a variety of errors for a bad URL
-        raise _config_error("DATABASE_URL", f"cannot be parsed ({exc})") from exc
-    if _scheme != "sqlite" and not _database.get("NAME"):
-        raise _config_error("DATABASE_URL", "the database name (the URL path) is missing")
-else:
-    _database = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(BASE_DIR / "db.sqlite3")}
+_database = _database_config("DATABASE_URL", DATABASE_URL, str(BASE_DIR / "db.sqlite3"))
 
 if _database["ENGINE"] == "django.db.backends.sqlite3":
     # WAL (readers never wait for the writer) and a busy timeout let the dev server and a
@@ -278,17 +264,7 @@ if not CELERY_BROKER_URL and REDIS_URL:
         REDIS_URL, _env_int("CELERY_BROKER_DB", _cache_db + 1, minimum=0)
     )
 if CELERY_BROKER_URL and REDIS_URL:
-    _parts = urlsplit(CELERY_BROKER_URL)
-    if _parts.scheme in ("redis", "rediss"):
-        _broker_db = _redis_db_number(_broker_variable, CELERY_BROKER_URL)
-        if _redis_server(CELERY_BROKER_URL) == _redis_server(REDIS_URL) and _broker_db == _cache_db:
-            raise _config_error(
-                _broker_variable,
-                f"the broker would use Redis database {_broker_db} on "
-                f"{':'.join(map(str, _redis_server(REDIS_URL)))}, the same as the cache "
-                "(REDIS_URL); give the broker its own database number (the default is the "
-                "cache's + 1)",
-            )
+    _check_broker_apart_from_cache(_broker_variable, CELERY_BROKER_URL, REDIS_URL, _cache_db)
 CELERY_TASK_ALWAYS_EAGER = _env_bool("CELERY_TASK_ALWAYS_EAGER", default=not CELERY_BROKER_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = None
@@ -568,35 +544,7 @@ LOG_LEVEL = _env_choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error
 # json: one JSON object per line (python-json-logger), for log collectors; text: readable lines.
 # Both carry the request id (X-Request-ID) and, in a Celery task, the task id.
 LOG_FORMAT = _env_choice("LOG_FORMAT", "text" if DEBUG else "json", ("json", "text"))
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {"context": {"()": "core.ops.request_id.ContextFilter"}},
-    "formatters": {
-        "text": {
-            "()": "core.ops.request_id.TextFormatter",
-            "fmt": "%(asctime)s %(levelname)s %(name)s [%(ids)s] %(message)s",
-        },
-        "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
-            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
-        },
-    },
-    "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "formatter": LOG_FORMAT,
-            "filters": ["context"],
-        }
-    },
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {
-        # Django's own "django" logger would print request warnings a second time.
-        "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
-        "django.db.backends": {"level": "WARNING"},
-    },
-}
+LOGGING = _logging_config(LOG_LEVEL, LOG_FORMAT)
 
 # --- Health and metrics (core/ops/health.py, core/ops/metrics.py) ----------------------
 
