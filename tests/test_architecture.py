@@ -56,6 +56,8 @@ SALESPROJECT_MODULES = {
     "wsgi.py",
     "asgi.py",
 }
+# Test-only code: the application never imports it.
+TEST_PACKAGES = {"tests", "bench"}
 # Calls whose first argument (a string literal) names a module to import.
 STRING_IMPORTERS = {"import_module", "import_string"}
 
@@ -119,7 +121,7 @@ def file_imports(path: Path, package: str, packages: set[str], root: Path = ROOT
 
 def collect_imports(root: Path = ROOT) -> list[Import]:
     packages = package_dirs(root)
-    known = set(packages)
+    known = {*packages, *TEST_PACKAGES}  # an application module importing tests is a breach
     imports: list[Import] = []
     for package in packages:
         for path in sorted((root / package).rglob("*.py")):
@@ -171,7 +173,9 @@ def layering_breaches(
     without a layer), naming the file and line."""
     breaches = []
     for (source, target), places in sorted(graph.items()):
-        if source not in layers or target not in layers:
+        if target in TEST_PACKAGES:
+            breaches.extend(f"{where}: {source} imports test code ({target})" for where in places)
+        elif source not in layers or target not in layers:
             unknown = source if source not in layers else target
             breaches.append(f"{unknown!r} has no layer in LAYERS ({places[0]})")
         elif layers[target] >= layers[source]:
@@ -207,6 +211,9 @@ def test_checker_finds_a_two_way_dependency_and_names_the_line():
         "products/a.py:3: products imports customers"  # same layer: no import either way
     ]
     assert "no layer" in layering_breaches({("newapp", "core"): ["newapp/a.py:1"]})[0]
+    assert layering_breaches({("sales", "tests"): ["sales/a.py:9"]}) == [
+        "sales/a.py:9: sales imports test code (tests)"
+    ]
 
 
 def test_file_imports_sees_imports_in_functions_relative_and_strings(tmp_path):
