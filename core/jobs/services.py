@@ -17,6 +17,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from django.core.files import File
+from django.core.files.storage import Storage
 from django.db import transaction
 from django.db.models import Q
 from django.db.transaction import on_commit
@@ -25,6 +26,7 @@ from kombu.exceptions import KombuError
 
 from core.errors import ApplicationError, ConflictError
 from core.jobs.models import FINISHED_STATUSES, BatchJob, BatchJobKind, BatchJobStatus
+from core.users import recorded_user
 
 logger = logging.getLogger(__name__)
 PROGRESS_TIMEOUT = 24 * 3600
@@ -39,14 +41,13 @@ def batch_job_create(
     kind: str,
     params: dict[str, Any],
     created_by: AbstractBaseUser | None = None,
-    input_file: File | None = None,
+    input_file: File[Any] | None = None,
     input_name: str = "",
 ) -> BatchJob:
     """Create a queued job and enqueue it once the job row is committed. If the broker cannot
     take it, the job is marked failed and a 503 says so (nothing else was done)."""
-    actor = created_by if created_by is not None and created_by.is_authenticated else None
     with transaction.atomic():
-        job = BatchJob(kind=kind, params=params, created_by=actor)
+        job = BatchJob(kind=kind, params=params, created_by=recorded_user(created_by))
         if input_file is not None:
             job.input_file.save(input_name or "upload", input_file, save=False)
         job.save()
@@ -59,7 +60,7 @@ def _enqueue(job: BatchJob) -> None:
 
     if run_batch_job_task.app.conf.task_always_eager:
         # In process (the embedded default): the job row records how it went, as with a worker.
-        run_batch_job_task.apply(args=[job.pk], throw=False)
+        run_batch_job_task.apply(args=(job.pk,), throw=False)
         job.refresh_from_db()
         return
     try:
@@ -110,7 +111,7 @@ STALE_OUTCOME = {
 }
 
 
-def _stale_before():
+def _stale_before() -> datetime:
     return timezone.now() - timedelta(seconds=settings.JOB_HEARTBEAT_TIMEOUT)
 
 
@@ -187,7 +188,7 @@ def batch_job_finish(
     counts: dict[str, Any] | None = None,
     error_count: int = 0,
     error_report: list[dict[str, Any]] | None = None,
-    error_file: File | None = None,
+    error_file: File[Any] | None = None,
     message: str = "",
 ) -> BatchJob:
     if error_file is not None:
@@ -212,10 +213,12 @@ def batch_jobs_fail_stale() -> int:
         for job in BatchJob.objects.select_for_update(skip_locked=True).filter(
             status=BatchJobStatus.RUNNING, heartbeat_at__lt=_stale_before()
         ):
+            heartbeat = job.heartbeat_at
+            assert heartbeat is not None  # heartbeat_at__lt: never NULL here
             _finish(
                 job,
                 BatchJobStatus.FAILED,
-                message=f"The worker stopped (no heartbeat since {job.heartbeat_at.isoformat()}). "
+                message=f"The worker stopped (no heartbeat since {heartbeat.isoformat()}). "
                 + STALE_OUTCOME.get(job.kind, "")
                 + "Run it again (POST /api/jobs/{id}/retry/ or the admin): it does only what "
                 "is missing.".replace("{id}", str(job.pk)),
@@ -240,7 +243,7 @@ class JobHeartbeat:
         self._thread.start()
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self._stop.set()
         self._thread.join()
 
@@ -339,7 +342,7 @@ def batch_job_files_purge(*, days: int | None = None, now: datetime | None = Non
     return result
 
 
-def _storage():
+def _storage() -> Storage:
     return BatchJob._meta.get_field("input_file").storage
 
 
@@ -359,7 +362,7 @@ def _delete_file(name: str) -> int:
 
 def _purge_orphans(cutoff: datetime) -> int:
     storage = _storage()
-    referenced = set()
+    referenced: set[str] = set()
     for names in BatchJob.objects.values_list("input_file", "error_file").iterator(2000):
         referenced.update(filter(None, names))
     deleted = 0
