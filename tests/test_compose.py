@@ -73,14 +73,16 @@ def command_of(service: str) -> list[str]:
 
 
 def test_compose_has_exactly_the_five_services():
-    assert set(SERVICES) == {"web", "worker", "beat", "db", "redis"}
+    default = {name for name, service in SERVICES.items() if not service.get("profiles")}
+    assert default == {"web", "worker", "beat", "db", "redis"}
+    assert set(SERVICES) - default == {"replica"}
     assert SERVICES["db"]["image"] == "postgres:16"
     assert SERVICES["redis"]["image"] == "redis:7"
     for name in APP_SERVICES:
         assert SERVICES[name]["build"] == "."
 
 
-@pytest.mark.parametrize("name", ["web", "worker", "beat", "db", "redis"])
+@pytest.mark.parametrize("name", ["web", "worker", "beat", "db", "redis", "replica"])
 def test_every_service_has_a_health_check(name):
     check = SERVICES[name]["healthcheck"]
     assert check["test"][0] in ("CMD", "CMD-SHELL")
@@ -131,7 +133,39 @@ def test_named_volumes_for_database_and_shared_media():
     for service in SERVICES.values():
         for volume in service.get("volumes", []):
             source = volume.split(":")[0]
+            if source.startswith("./docker/"):  # a script of ours, mounted read-only
+                assert volume.endswith(":ro") and (ROOT / source).is_file(), volume
+                continue
             assert source in COMPOSE["volumes"], f"{volume} is not a named volume"
+
+
+def test_replica_service_streams_from_db_with_a_base_backup():
+    """The optional replica (profile "replica"): postgres:16 like db, its entrypoint takes a
+    base backup of db with the standby configuration (-R) then runs PostgreSQL as a hot
+    standby; db lets it stream (a replication line in pg_hba.conf at its first start); the app
+    reads it through DATABASE_REPLICA_URL, which the settings read."""
+    replica, db = SERVICES["replica"], SERVICES["db"]
+    assert replica["profiles"] == ["replica"]
+    assert replica["image"] == db["image"]
+    assert replica["depends_on"] == {"db": {"condition": "service_healthy"}}
+    assert "replicadata:/var/lib/postgresql/data" in replica["volumes"]
+    script_mount = next(v for v in replica["volumes"] if v.startswith("./docker/"))
+    source, target, _ = script_mount.split(":")
+    assert replica["entrypoint"] == [target]
+    script = (ROOT / source).read_text()
+    assert os.access(ROOT / source, os.X_OK)
+    subprocess.run(["sh", "-n", str(ROOT / source)], check=True)
+    assert re.search(r"pg_basebackup .*-R", script.replace("\\\n", " "))
+    assert "hot_standby=on" in script
+    environment = replica["environment"]
+    assert environment["PRIMARY_HOST"] == "db"
+    assert environment["PRIMARY_USER"] == db["environment"]["POSTGRES_USER"]
+    assert environment["PGPASSWORD"] == db["environment"]["POSTGRES_PASSWORD"]
+    init = next(v for v in db["volumes"] if "/docker-entrypoint-initdb.d/" in v)
+    hba = (ROOT / init.split(":")[0]).read_text()
+    assert "host replication" in hba and "pg_hba.conf" in hba
+    assert "DATABASE_REPLICA_URL" in settings_variables()
+    assert "DATABASE_REPLICA_URL" in env_example_keys()
 
 
 def test_compose_variables_are_read_by_the_settings():
