@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Iterable, Sequence
@@ -24,14 +23,14 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
-from core.ops import replicas
 from analytics import sql as q
+from core.ops import replicas
 
 logger = logging.getLogger(__name__)
 
+GENERATION_KEY = "analytics:generation"
 # The primary's WAL position at the latest bump (read replicas: core/ops/replicas.py).
 COMMIT_POSITION_KEY = "analytics:commit_position"
-GENERATION_KEY = "analytics:generation"
 APPLY_CHUNK = 50_000  # sale ids per statement
 
 
@@ -50,8 +49,8 @@ def analytics_cache_bump() -> int | None:
     unreachable (then cached answers can lag until they expire: ``ANALYTICS_CACHE_SECONDS``).
 
     Call it AFTER the write commits (``transaction.on_commit(analytics_cache_bump)``), so that
-    replicas.record_commit_position(COMMIT_POSITION_KEY)  # before the new generation
     no reader can cache data from before the write under the new generation."""
+    replicas.record_commit_position(COMMIT_POSITION_KEY)  # before the new generation
     try:
         try:
             generation = cache.incr(GENERATION_KEY)
@@ -71,59 +70,6 @@ def analytics_cache_bump() -> int | None:
 # --- Applying sales to the rollups -------------------------------------------------------------
 
 
-def _ids_condition(ids: Sequence[int]) -> tuple[str, list]:
-    """``s.id`` in ``ids`` as one parameter: a bigint array on PostgreSQL, a JSON array read
-    by ``json_each`` on SQLite (no limit on the number of ids either way)."""
-    if q.is_postgres():
-        return "s.id = ANY(%s::bigint[])", ["{" + ",".join(map(str, ids)) + "}"]
-    return "s.id IN (SELECT value FROM json_each(%s))", [json.dumps(list(ids))]
-
-
-def _add(cursor, condition: str, params: list) -> None:
-    lines, lines_params = q.lines_cte(condition, params)
-    if q.is_postgres():
-        # One statement: the snapshot of new products' categories and the four upserts.
-        parts = [lines, f"snapshot AS ({q.snapshot_insert_sql()})"]
-        parts += [f"r{n} AS ({q.upsert_sql(rollup)})" for n, rollup in enumerate(q.ROLLUPS)]
-        cursor.execute(f"WITH {', '.join(parts)} SELECT 1", lines_params)
-        return
-    cursor.execute(f"WITH {lines} {q.snapshot_insert_sql()}", lines_params)
-    for rollup in q.ROLLUPS:
-        cursor.execute(f"WITH {lines} {q.upsert_sql(rollup)}", lines_params)
-
-
-def _subtract(cursor, condition: str, params: list) -> int:
-    """Take the lines' contribution off; returns how many contributions found no rollup row
-    (0 unless the rollups were out of step with the sales)."""
-    lines, lines_params = q.lines_cte(condition, params)
-    if q.is_postgres():
-        parts, counts = [lines], []
-        for n, rollup in enumerate(q.ROLLUPS):
-            parts += q.subtract_ctes(rollup, str(n))
-            counts.append(f"(SELECT COUNT(*) FROM d_{n}) - (SELECT COUNT(*) FROM u_{n})")
-        cursor.execute(f"WITH {', '.join(parts)} SELECT {' + '.join(counts)}", lines_params)
-        return int(cursor.fetchone()[0])
-    missing = 0
-    for rollup in q.ROLLUPS:
-        delta = f"d AS ({rollup.aggregate(1)})"
-        cursor.execute(f"WITH {lines}, {delta} SELECT COUNT(*) FROM d", lines_params)
-        expected = cursor.fetchone()[0]
-        cursor.execute(f"WITH {lines}, {delta} {q.subtract_update_sql(rollup, 'd')}", lines_params)
-        cursor.execute("SELECT changes()")  # rowcount is -1 after a WITH ... UPDATE
-        missing += expected - cursor.fetchone()[0]
-    return missing
-
-
-def _delete_zero_rows(cursor) -> None:
-    statements = q.delete_zero_rows_sql()
-    if q.is_postgres():
-        ctes = ", ".join(f"z{n} AS ({sql})" for n, sql in enumerate(statements[:-1]))
-        cursor.execute(f"WITH {ctes} {statements[-1]}")
-        return
-    for sql in statements:
-        cursor.execute(sql)
-
-
 def _local_day(value: date | datetime) -> date:
     if not isinstance(value, datetime):
         return value
@@ -140,7 +86,7 @@ def rollups_apply_sales(
     sale_ids_sql: str | None = None,
 ) -> None:
     """Add (``sign=+1``) or take off (``sign=-1``) the current contribution of the sales
-    ``sale_ids`` (their rows in ``sales_sale``/``sales_saleitem`` as they are now; completed
+    ``sale_ids`` (their sale and line rows as they are now; completed
     sales only, others contribute nothing) to the daily rollups.
 
     Call it inside the transaction of the write: ``-1`` before changing or deleting sales
@@ -163,25 +109,15 @@ def rollups_apply_sales(
         return
     if sale_ids_sql is not None:
         batches = [(f"s.id IN ({sale_ids_sql})", [])]
-        first = "(query)"
+        lock, first = batches[0], "(query)"
     else:
         batches = [
-            _ids_condition(ids[start : start + APPLY_CHUNK])
+            q.ids_condition(ids[start : start + APPLY_CHUNK])
             for start in range(0, len(ids), APPLY_CHUNK)
         ]
-        first = ids[0]
-    missing = 0
-    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-        if q.is_postgres():
-            condition, params = batches[0] if sale_ids_sql is not None else _ids_condition(ids)
-            cursor.execute(*q.day_locks_sql(condition, params, extra))
-        for condition, params in batches:
-            if sign > 0:
-                _add(cursor, condition, params)
-            else:
-                missing += _subtract(cursor, condition, params)
-        if sign < 0:
-            _delete_zero_rows(cursor)
+        lock, first = q.ids_condition(ids), ids[0]
+    with transaction.atomic(savepoint=False):
+        missing = q.apply_contribution(batches, sign=sign, extra_days=extra, locks=lock)
         transaction.on_commit(analytics_cache_bump)
     if missing:
         logger.error(
@@ -193,8 +129,6 @@ def rollups_apply_sales(
 
 
 # --- Rebuilding ---------------------------------------------------------------------------------
-
-REBUILD_LINES = "analytics_rebuild_lines"
 
 
 @dataclass
@@ -234,39 +168,6 @@ def sales_day_range() -> tuple[date, date] | None:
     return timezone.localdate(first), timezone.localdate(last)
 
 
-def _sync_table(cursor, rollup: q.Rollup, new: str, day_range: list, stats) -> None:
-    """Make the rollup rows of the range equal to ``new`` (the recomputed rows): delete the
-    rows that should not be there, correct the wrong ones, insert the missing ones. When the
-    rollups were right (the usual case) nothing is written: fast, and readers never see a
-    half-built table."""
-    match = " AND ".join(f"n.{key} = t.{key}" for key in rollup.keys)
-    in_range = f"t.{rollup.period} >= %s AND t.{rollup.period} <= %s AND " if day_range else ""
-    if day_range and rollup.period == "month":
-        day_range = [day_range[0].replace(day=1), day_range[1].replace(day=1)]
-    day_range = [connection.ops.adapt_datefield_value(day) for day in day_range]
-    cursor.execute(
-        f"DELETE FROM {rollup.table} AS t WHERE {in_range}"
-        f"NOT EXISTS (SELECT 1 FROM {new} n WHERE {match})",
-        day_range,
-    )
-    stats.deleted += max(cursor.rowcount, 0)
-    differs = " OR ".join(f"t.{m} <> n.{m}" for m in q.MEASURES)
-    sets = ", ".join(f"{m} = n.{m}" for m in q.MEASURES)
-    cursor.execute(
-        f"UPDATE {rollup.table} AS t SET {sets} FROM {new} n WHERE {match} AND ({differs})"
-    )
-    stats.updated += max(cursor.rowcount, 0)
-    keys = ", ".join(rollup.keys)
-    cursor.execute(
-        f"INSERT INTO {rollup.table} ({keys}, {', '.join(q.MEASURES)}) "
-        f"SELECT * FROM {new} n WHERE NOT EXISTS "
-        f"(SELECT 1 FROM {rollup.table} t WHERE {match}) ORDER BY {keys}"
-    )
-    stats.inserted += max(cursor.rowcount, 0)
-    cursor.execute(f"SELECT COUNT(*) FROM {new}")
-    stats.rows[rollup.table] = cursor.fetchone()[0]
-
-
 def rollups_rebuild(
     *, date_from: date | None = None, date_to: date | None = None
 ) -> RollupRebuildStats:
@@ -290,19 +191,9 @@ def rollups_rebuild(
         date_from = date_from.replace(day=1)
         date_to = (date_to.replace(day=1) + timedelta(days=32)).replace(day=1) - timedelta(days=1)
     stats = RollupRebuildStats(date_from, date_to, full=full)
-    postgres = q.is_postgres()
-    with transaction.atomic(), connection.cursor() as cursor:
-        if postgres:
-            cursor.execute(q.exclusive_lock_sql())
-            cursor.execute("SET LOCAL work_mem = '256MB'")  # hash aggregates stay in memory
+    with transaction.atomic():
         if full:
             condition, params, day_range = "TRUE", [], []
-            # Every product under its current category from now on.
-            cursor.execute(f"DELETE FROM {q.SNAPSHOT}")
-            cursor.execute(
-                f"INSERT INTO {q.SNAPSHOT} (product_id, category_key) "
-                f"SELECT id, COALESCE(category_id, 0) FROM {q.PRODUCT}"
-            )
         else:
             condition = "s.sold_at >= %s AND s.sold_at < %s"
             adapt = connection.ops.adapt_datetimefield_value
@@ -311,47 +202,7 @@ def rollups_rebuild(
                 adapt(local_midnight(date_to + timedelta(days=1))),
             ]
             day_range = [date_from, date_to]
-        # The lines of the range once into a temporary table (one join, no WAL), then one
-        # GROUP BY per rollup table over it, compared with what the table holds.
-        lines, lines_params = q.lines_cte(condition, params, materialized=False)
-        temporary = [REBUILD_LINES, *(f"{REBUILD_LINES}_{n}" for n in range(len(q.ROLLUPS)))]
-        for table in temporary:
-            cursor.execute(f"DROP TABLE IF EXISTS {table}")
-        cursor.execute(
-            f"CREATE TEMPORARY TABLE {REBUILD_LINES} AS WITH {lines} SELECT * FROM lines",
-            lines_params,
-        )
-        lines = f"lines AS (SELECT * FROM {REBUILD_LINES})"
-        if not full:
-            cursor.execute(f"WITH {lines} {q.snapshot_insert_sql()}")
-        for n, rollup in enumerate(q.ROLLUPS):
-            new = f"{REBUILD_LINES}_{n}"
-            if postgres:
-                cursor.execute(
-                    f"CREATE TEMPORARY TABLE {new} AS WITH {lines} {rollup.aggregate(1)}"
-                )
-            else:
-                # SQLite looks each rollup row up in the recomputed rows (NOT EXISTS, UPDATE
-                # ... FROM): without an index on them, a scan of them per row (minutes for the
-                # demo data, growing with the square of the range). The index only serves
-                # when the columns have the rollup table's types (affinities), so the table
-                # is made from the rollup table's columns, then filled. PostgreSQL hashes the
-                # rows (anti-join): no index needed.
-                columns = ", ".join((*rollup.keys, *q.MEASURES))
-                cursor.execute(
-                    f"CREATE TEMPORARY TABLE {new} AS SELECT {columns} FROM {rollup.table} "
-                    "WHERE FALSE"
-                )
-                cursor.execute(
-                    f"CREATE UNIQUE INDEX {new}_keys ON {new} ({', '.join(rollup.keys)})"
-                )
-                cursor.execute(f"WITH {lines} INSERT INTO {new} ({columns}) {rollup.aggregate(1)}")
-            _sync_table(cursor, rollup, new, day_range, stats)
-        for table in temporary:
-            cursor.execute(f"DROP TABLE {table}")
-        if postgres and stats.fixed:
-            # Fresh statistics, or the planner misjudges the new rows.
-            cursor.execute(f"ANALYZE {', '.join((*q.ROLLUP_TABLES, q.SNAPSHOT))}")
+        q.rebuild_rollups(condition, params, day_range=day_range, full=full, stats=stats)
         transaction.on_commit(analytics_cache_bump)
     if full:
         history = sales_day_range()

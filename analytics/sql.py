@@ -14,6 +14,7 @@ sales or the rollup tables, assembled from fixed parts, with every value a param
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -31,8 +32,8 @@ from analytics.models import (
     MonthlyProductSales,
     RollupProductCategory,
 )
-from customers.models import Customer
 from core.ops import replicas
+from customers.models import Customer
 from products.models import Product
 from sales.models import Sale, SaleItem, SaleStatus
 
@@ -213,6 +214,188 @@ CUSTOMER = Customer._meta.db_table
 DAILY, DAILY_PRODUCT, DAILY_CUSTOMER, DAILY_CATEGORY, MONTHLY_PRODUCT, MONTHLY_CUSTOMER = (
     ROLLUP_TABLES
 )
+
+
+# --- Running the rollup writes ------------------------------------------------------------
+
+REBUILD_LINES = "analytics_rebuild_lines"
+
+
+def ids_condition(ids: Sequence[int]) -> tuple[str, list]:
+    """``s.id`` in ``ids`` as one parameter: a bigint array on PostgreSQL, a JSON array read
+    by ``json_each`` on SQLite (no limit on the number of ids either way)."""
+    if is_postgres():
+        return "s.id = ANY(%s::bigint[])", ["{" + ",".join(map(str, ids)) + "}"]
+    return "s.id IN (SELECT value FROM json_each(%s))", [json.dumps(list(ids))]
+
+
+def _add(cursor: Any, condition: str, params: list) -> None:
+    """Add the contribution of the lines matching ``condition`` to every rollup table."""
+    lines, lines_params = lines_cte(condition, params)
+    if is_postgres():
+        # One statement: the snapshot of new products' categories and the four upserts.
+        parts = [lines, f"snapshot AS ({snapshot_insert_sql()})"]
+        parts += [f"r{n} AS ({upsert_sql(rollup)})" for n, rollup in enumerate(ROLLUPS)]
+        cursor.execute(f"WITH {', '.join(parts)} SELECT 1", lines_params)
+        return
+    cursor.execute(f"WITH {lines} {snapshot_insert_sql()}", lines_params)
+    for rollup in ROLLUPS:
+        cursor.execute(f"WITH {lines} {upsert_sql(rollup)}", lines_params)
+
+
+def _subtract(cursor: Any, condition: str, params: list) -> int:
+    """Take the lines' contribution off; returns how many contributions found no rollup row
+    (0 unless the rollups were out of step with the sales)."""
+    lines, lines_params = lines_cte(condition, params)
+    if is_postgres():
+        parts, counts = [lines], []
+        for n, rollup in enumerate(ROLLUPS):
+            parts += subtract_ctes(rollup, str(n))
+            counts.append(f"(SELECT COUNT(*) FROM d_{n}) - (SELECT COUNT(*) FROM u_{n})")
+        cursor.execute(f"WITH {', '.join(parts)} SELECT {' + '.join(counts)}", lines_params)
+        return int(cursor.fetchone()[0])
+    missing = 0
+    for rollup in ROLLUPS:
+        delta = f"d AS ({rollup.aggregate(1)})"
+        cursor.execute(f"WITH {lines}, {delta} SELECT COUNT(*) FROM d", lines_params)
+        expected = cursor.fetchone()[0]
+        cursor.execute(f"WITH {lines}, {delta} {subtract_update_sql(rollup, 'd')}", lines_params)
+        cursor.execute("SELECT changes()")  # rowcount is -1 after a WITH ... UPDATE
+        missing += expected - cursor.fetchone()[0]
+    return missing
+
+
+def _delete_zero_rows(cursor: Any) -> None:
+    """Delete the rollup rows whose contribution went back to nothing."""
+    statements = delete_zero_rows_sql()
+    if is_postgres():
+        ctes = ", ".join(f"z{n} AS ({sql})" for n, sql in enumerate(statements[:-1]))
+        cursor.execute(f"WITH {ctes} {statements[-1]}")
+        return
+    for sql in statements:
+        cursor.execute(sql)
+
+
+def apply_contribution(
+    batches: Sequence[tuple[str, list]],
+    *,
+    sign: int,
+    extra_days: Sequence,
+    locks: tuple[str, list],
+) -> int:
+    """Add (``sign=+1``) or take off (``sign=-1``) the contribution of the completed sales
+    matching each ``(condition, params)`` of ``batches`` (on ``s``) to every rollup table;
+    taking off deletes the rows that fall to zero. PostgreSQL first takes the day locks of
+    ``locks`` (a condition covering every batch) and ``extra_days`` (see day_locks_sql). Run it
+    in the write's transaction. Returns how many contributions found no rollup row to take
+    off (0 unless the rollups were out of step with the sales)."""
+    missing = 0
+    with connection.cursor() as cursor:
+        if is_postgres():
+            cursor.execute(*day_locks_sql(*locks, extra_days))
+        for condition, params in batches:
+            if sign > 0:
+                _add(cursor, condition, params)
+            else:
+                missing += _subtract(cursor, condition, params)
+        if sign < 0:
+            _delete_zero_rows(cursor)
+    return missing
+
+
+def _sync_table(cursor: Any, rollup: Rollup, new: str, day_range: list, stats: Any) -> None:
+    """Make the rollup rows of the range equal to ``new`` (the recomputed rows): delete the
+    rows that should not be there, correct the wrong ones, insert the missing ones. When the
+    rollups were right (the usual case) nothing is written: fast, and readers never see a
+    half-built table."""
+    match = " AND ".join(f"n.{key} = t.{key}" for key in rollup.keys)
+    in_range = f"t.{rollup.period} >= %s AND t.{rollup.period} <= %s AND " if day_range else ""
+    if day_range and rollup.period == "month":
+        day_range = [day_range[0].replace(day=1), day_range[1].replace(day=1)]
+    day_range = [connection.ops.adapt_datefield_value(day) for day in day_range]
+    cursor.execute(
+        f"DELETE FROM {rollup.table} AS t WHERE {in_range}"
+        f"NOT EXISTS (SELECT 1 FROM {new} n WHERE {match})",
+        day_range,
+    )
+    stats.deleted += max(cursor.rowcount, 0)
+    differs = " OR ".join(f"t.{m} <> n.{m}" for m in MEASURES)
+    sets = ", ".join(f"{m} = n.{m}" for m in MEASURES)
+    cursor.execute(
+        f"UPDATE {rollup.table} AS t SET {sets} FROM {new} n WHERE {match} AND ({differs})"
+    )
+    stats.updated += max(cursor.rowcount, 0)
+    keys = ", ".join(rollup.keys)
+    cursor.execute(
+        f"INSERT INTO {rollup.table} ({keys}, {', '.join(MEASURES)}) "
+        f"SELECT * FROM {new} n WHERE NOT EXISTS "
+        f"(SELECT 1 FROM {rollup.table} t WHERE {match}) ORDER BY {keys}"
+    )
+    stats.inserted += max(cursor.rowcount, 0)
+    cursor.execute(f"SELECT COUNT(*) FROM {new}")
+    stats.rows[rollup.table] = cursor.fetchone()[0]
+
+
+def rebuild_rollups(
+    condition: str, params: Sequence, *, day_range: list, full: bool, stats: Any
+) -> None:
+    """Recompute the rollup rows of the sales matching ``condition`` (on ``s``) and correct
+    the tables where they differ (``stats`` counts the rows deleted, updated, inserted; see
+    ``analytics.services.rollups_rebuild``). ``full``: every product counted under its current
+    category again. Run it in a transaction. PostgreSQL: takes the exclusive rollups lock."""
+    postgres = is_postgres()
+    with connection.cursor() as cursor:
+        if postgres:
+            cursor.execute(exclusive_lock_sql())
+            cursor.execute("SET LOCAL work_mem = '256MB'")  # hash aggregates stay in memory
+        if full:
+            # Every product under its current category from now on.
+            cursor.execute(f"DELETE FROM {SNAPSHOT}")
+            cursor.execute(
+                f"INSERT INTO {SNAPSHOT} (product_id, category_key) "
+                f"SELECT id, COALESCE(category_id, 0) FROM {PRODUCT}"
+            )
+        # The lines of the range once into a temporary table (one join, no WAL), then one
+        # GROUP BY per rollup table over it, compared with what the table holds.
+        lines, lines_params = lines_cte(condition, params, materialized=False)
+        temporary = [REBUILD_LINES, *(f"{REBUILD_LINES}_{n}" for n in range(len(ROLLUPS)))]
+        for table in temporary:
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {REBUILD_LINES} AS WITH {lines} SELECT * FROM lines",
+            lines_params,
+        )
+        lines = f"lines AS (SELECT * FROM {REBUILD_LINES})"
+        if not full:
+            cursor.execute(f"WITH {lines} {snapshot_insert_sql()}")
+        for n, rollup in enumerate(ROLLUPS):
+            new = f"{REBUILD_LINES}_{n}"
+            if postgres:
+                cursor.execute(
+                    f"CREATE TEMPORARY TABLE {new} AS WITH {lines} {rollup.aggregate(1)}"
+                )
+            else:
+                # SQLite looks each rollup row up in the recomputed rows (NOT EXISTS, UPDATE
+                # ... FROM): without an index on them, a scan of them per row (minutes for the
+                # demo data, growing with the square of the range). The index only serves
+                # when the columns have the rollup table's types (affinities), so the table
+                # is made from the rollup table's columns, then filled. PostgreSQL hashes the
+                # rows (anti-join): no index needed.
+                columns = ", ".join((*rollup.keys, *MEASURES))
+                cursor.execute(
+                    f"CREATE TEMPORARY TABLE {new} AS SELECT {columns} FROM {rollup.table} "
+                    "WHERE FALSE"
+                )
+                cursor.execute(
+                    f"CREATE UNIQUE INDEX {new}_keys ON {new} ({', '.join(rollup.keys)})"
+                )
+                cursor.execute(f"WITH {lines} INSERT INTO {new} ({columns}) {rollup.aggregate(1)}")
+            _sync_table(cursor, rollup, new, day_range, stats)
+        for table in temporary:
+            cursor.execute(f"DROP TABLE {table}")
+        if postgres and stats.fixed:
+            # Fresh statistics, or the planner misjudges the new rows.
+            cursor.execute(f"ANALYZE {', '.join((*ROLLUP_TABLES, SNAPSHOT))}")
 
 
 # --- The analytics selectors' SQL building blocks -----------------------------------------
