@@ -10,13 +10,14 @@ from __future__ import annotations
 import logging
 import sqlite3
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, ObjectDoesNotExist
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import ProtectedError, RestrictedError
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.utils.html import escape
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
@@ -33,7 +34,7 @@ class ApplicationError(Exception):
     for a passing failure (``retry_after``) how many seconds to wait before trying again, which
     :func:`api_exception_handler` answers as ``Retry-After``."""
 
-    status_code = status.HTTP_400_BAD_REQUEST
+    status_code: int = status.HTTP_400_BAD_REQUEST
     code = "invalid"
     retry_after: int | None = None
 
@@ -87,8 +88,8 @@ def _drf_code(exc: exceptions.APIException) -> str:
     if isinstance(codes, str):
         return codes
     if isinstance(codes, dict) and isinstance(codes.get("code"), str):
-        return codes["code"]  # simplejwt's InvalidToken
-    return exc.default_code
+        return str(codes["code"])  # simplejwt's InvalidToken
+    return str(exc.default_code)
 
 
 def _drf_message(exc: exceptions.APIException) -> str:
@@ -116,7 +117,8 @@ def _lines_as_lists(detail: Any) -> Any:
 
 def _validation_fields(detail: Any) -> dict[str, Any]:
     if isinstance(detail, dict):
-        return _lines_as_lists(detail)
+        fields: dict[str, Any] = _lines_as_lists(detail)
+        return fields
     return {"non_field_errors": detail if isinstance(detail, list) else [detail]}
 
 
@@ -142,7 +144,9 @@ def query_timeout_message() -> str:
     )
 
 
-def query_timeout_response(response_class, request=None):
+def query_timeout_response(
+    response_class: Callable[..., HttpResponseBase], request: HttpRequest | None = None
+) -> HttpResponseBase:
     """503 ``query_timeout``: a query stopped by PostgreSQL's statement_timeout
     (``core/ops/database.py``)."""
     logger.warning(
@@ -176,7 +180,10 @@ def is_database_busy(exc: BaseException) -> bool:
     return isinstance(code, int) and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
-def database_busy_response(request, api_response_class=None):
+def database_busy_response(
+    request: HttpRequest | None,
+    api_response_class: Callable[..., HttpResponseBase] | None = None,
+) -> HttpResponseBase:
     """503 ``database_busy``: in the error shape (``api_response_class``, DRF's ``Response`` from
     the API's handler; ``JsonResponse`` under ``/api/``), a short page elsewhere."""
     logger.warning(
@@ -185,6 +192,7 @@ def database_busy_response(request, api_response_class=None):
     )
     if api_response_class is None and (request is None or _is_api_request(request)):
         api_response_class = JsonResponse
+    response: HttpResponseBase
     if api_response_class is not None:
         response = api_response_class(
             error_body("database_busy", DATABASE_BUSY_MESSAGE),
@@ -205,13 +213,15 @@ class DatabaseBusyMiddleware:
     a locked SQLite database answers 503 instead of a 500 (``handler500`` covers what fails
     outside the views when DEBUG is off)."""
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         return self.get_response(request)
 
-    def process_exception(self, request, exception):
+    def process_exception(
+        self, request: HttpRequest, exception: Exception
+    ) -> HttpResponseBase | None:
         return database_busy_response(request) if is_database_busy(exception) else None
 
 
@@ -219,18 +229,20 @@ class QueryTimeoutMiddleware:
     """Outside DRF (the admin, the dashboard, plain views): a query stopped by the statement
     timeout answers a 503 (JSON under ``/api/``, a short page elsewhere) instead of a 500."""
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         return self.get_response(request)
 
-    def process_exception(self, request, exception):
+    def process_exception(
+        self, request: HttpRequest, exception: Exception
+    ) -> HttpResponseBase | None:
         if not is_query_timeout(exception):
             return None
         if _is_api_request(request):
             return query_timeout_response(JsonResponse, request)
-        response = query_timeout_response(
+        return query_timeout_response(
             lambda body, status: HttpResponse(
                 "<!doctype html><title>Query too slow</title><h1>Query too slow (503)</h1>"
                 f"<p>{escape(body['error']['message'])}</p>",
@@ -238,10 +250,9 @@ class QueryTimeoutMiddleware:
             ),
             request,
         )
-        return response
 
 
-def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> HttpResponseBase | None:
     """DRF ``EXCEPTION_HANDLER``: maps every known failure to the one error shape."""
     if isinstance(exc, ApplicationError):
         response = Response(
@@ -265,26 +276,26 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
 
-    response = drf_exception_handler(exc, context)
-    if response is None or not isinstance(exc, exceptions.APIException):
-        return response
+    drf_response = drf_exception_handler(exc, context)
+    if drf_response is None or not isinstance(exc, exceptions.APIException):
+        return drf_response
     if isinstance(exc, exceptions.ValidationError):
         fields = _validation_fields(exc.detail)
         message = "Invalid input."
         non_field = fields.get("non_field_errors")
         if isinstance(non_field, list) and non_field and len(fields) == 1:
             message = str(non_field[0])
-        response.data = error_body("invalid", message, fields)
+        drf_response.data = error_body("invalid", message, fields)
     else:
-        response.data = error_body(_drf_code(exc), _drf_message(exc))
-    return response
+        drf_response.data = error_body(_drf_code(exc), _drf_message(exc))
+    return drf_response
 
 
-def _is_api_request(request) -> bool:
+def _is_api_request(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
 
 
-def json_not_found(request, exception=None):
+def json_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """``handler404``: JSON for API paths, Django's page elsewhere."""
     if _is_api_request(request):
         return JsonResponse(error_body("not_found", "Not found."), status=404)
@@ -294,7 +305,7 @@ def json_not_found(request, exception=None):
 
 
 @csrf_exempt  # a 404 changes nothing: no CSRF failure page for an unknown path
-def json_api_not_found(request, *args, **kwargs):
+def json_api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
     """The last ``/api/`` route: unknown API paths answer the JSON error shape (in debug mode
     too), with a hint when only the trailing slash is missing."""
     from django.urls import Resolver404, resolve
@@ -310,7 +321,7 @@ def json_api_not_found(request, *args, **kwargs):
     return JsonResponse(error_body("not_found", message), status=404)
 
 
-def json_server_error(request):
+def json_server_error(request: HttpRequest) -> HttpResponseBase:
     """``handler500``: never leaks internals; JSON for API paths."""
     if is_database_busy(sys.exc_info()[1] or Exception()):  # e.g. a session saved by middleware
         return database_busy_response(request)
