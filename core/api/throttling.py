@@ -42,7 +42,7 @@ class UserRateThrottle(FailOpenMixin, throttling.UserRateThrottle):
     """Authenticated calls, per user (scope ``user``); a call with an OAuth2 token counts for
     its application (every user it acts for together), not for the user."""
 
-    def get_cache_key(self, request, view):
+    def get_cache_key(self, request: Request, view: APIView) -> str | None:
         application_id = getattr(request.auth, "application_id", None)  # an OAuth2 token
         if application_id is not None:
             return self.cache_format % {"scope": self.scope, "ident": f"app-{application_id}"}

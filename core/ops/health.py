@@ -33,11 +33,12 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import caches
 from django.db import connections
-from django.http import JsonResponse
+from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -88,7 +89,12 @@ def check_broker() -> None:
         raise _NotUsed("in-process memory broker: tasks run eagerly")
     timeout = settings.HEALTH_CHECK_TIMEOUT
     with app.connection_for_write(connect_timeout=timeout) as connection:
-        connection.ensure_connection(max_retries=1, interval_start=0, timeout=timeout)
+        # kombu takes the timeout in seconds as a float (its stubs say int).
+        connection.ensure_connection(
+            max_retries=1,
+            interval_start=0,
+            timeout=timeout,  # type: ignore[arg-type]
+        )
 
 
 CHECKS: dict[str, Callable[[], None]] = {
@@ -98,8 +104,9 @@ CHECKS: dict[str, Callable[[], None]] = {
 }
 
 
-def _timed(check: Callable[[], None]) -> dict:
+def _timed(check: Callable[[], None]) -> dict[str, Any]:
     started = time.perf_counter()
+    result: dict[str, Any]
     try:
         check()
         result = {"status": OK}
@@ -121,7 +128,7 @@ def _pool() -> ThreadPoolExecutor:
         return _executor
 
 
-def run_checks() -> dict[str, dict]:
+def run_checks() -> dict[str, dict[str, Any]]:
     timeout = settings.HEALTH_CHECK_TIMEOUT
     started = time.perf_counter()
     # Each check runs in the request's context: its log lines carry the request id.
@@ -129,7 +136,7 @@ def run_checks() -> dict[str, dict]:
         name: _pool().submit(contextvars.copy_context().run, _timed, check)
         for name, check in CHECKS.items()
     }
-    results = {}
+    results: dict[str, dict[str, Any]] = {}
     for name, future in futures.items():
         remaining = max(timeout - (time.perf_counter() - started), 0.0)
         try:
@@ -147,11 +154,11 @@ def run_checks() -> dict[str, dict]:
 
 @never_cache
 @require_GET
-def live(request):
+def live(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
-def _replica_state(alias: str) -> dict:
+def _replica_state(alias: str) -> dict[str, Any]:
     from core.ops import replicas
 
     try:
@@ -160,7 +167,7 @@ def _replica_state(alias: str) -> dict:
         connections[alias].close()  # this thread's own connection
 
 
-def run_replica_checks() -> dict[str, dict]:
+def run_replica_checks() -> dict[str, dict[str, Any]]:
     """Each read replica's state and lag (``core/ops/replicas.py``), measured concurrently
     within ``HEALTH_CHECK_TIMEOUT``. Informative: a replica down or lagging is skipped by the
     router (the primary answers), so it never fails readiness."""
@@ -172,7 +179,7 @@ def run_replica_checks() -> dict[str, dict]:
         alias: _pool().submit(contextvars.copy_context().run, _replica_state, alias)
         for alias in replicas.replica_aliases()
     }
-    results = {}
+    results: dict[str, dict[str, Any]] = {}
     for alias, future in futures.items():
         remaining = max(timeout - (time.perf_counter() - started), 0.0)
         try:
@@ -189,10 +196,10 @@ def run_replica_checks() -> dict[str, dict]:
 
 @never_cache
 @require_GET
-def ready(request):
+def ready(request: HttpRequest) -> JsonResponse:
     checks = run_checks()
     healthy = all(result["ok"] for result in checks.values())
-    body = {"status": "ok" if healthy else "down", "checks": checks}
+    body: dict[str, Any] = {"status": "ok" if healthy else "down", "checks": checks}
     replica_checks = run_replica_checks()
     if replica_checks:
         body["replicas"] = replica_checks

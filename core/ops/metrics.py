@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import hmac
 import time
+from collections.abc import Callable
+from typing import Any
 
 from celery.signals import task_failure, task_retry, task_success
 from django.conf import settings
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.views.decorators.cache import never_cache
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -112,29 +114,29 @@ def replica_lag(alias: str, lag: float | None) -> None:
 # --- Celery task outcomes ---------------------------------------------------------------------
 
 
-def _task_name(sender) -> str:
+def _task_name(sender: object) -> str:
     return str(getattr(sender, "name", None) or sender or "unknown")
 
 
 @task_success.connect(weak=False, dispatch_uid="core.ops.metrics.task_success")
-def _task_succeeded(sender=None, **kwargs) -> None:
+def _task_succeeded(sender: object = None, **kwargs: Any) -> None:
     TASK_OUTCOMES.labels(task=_task_name(sender), outcome="success").inc()
 
 
 @task_failure.connect(weak=False, dispatch_uid="core.ops.metrics.task_failure")
-def _task_failed(sender=None, **kwargs) -> None:
+def _task_failed(sender: object = None, **kwargs: Any) -> None:
     TASK_OUTCOMES.labels(task=_task_name(sender), outcome="failure").inc()
 
 
 @task_retry.connect(weak=False, dispatch_uid="core.ops.metrics.task_retry")
-def _task_retried(sender=None, **kwargs) -> None:
+def _task_retried(sender: object = None, **kwargs: Any) -> None:
     TASK_OUTCOMES.labels(task=_task_name(sender), outcome="retry").inc()
 
 
 # --- HTTP -----------------------------------------------------------------------------------
 
 
-def view_label(request) -> str:
+def view_label(request: HttpRequest) -> str:
     match = getattr(request, "resolver_match", None)
     if match is None:
         return "unresolved"
@@ -144,10 +146,10 @@ def view_label(request) -> str:
 class MetricsMiddleware:
     """Counts and times every request by resolved view (near the top of ``MIDDLEWARE``)."""
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         started = time.perf_counter()
         response = self.get_response(request)
         view = view_label(request)
@@ -157,7 +159,7 @@ class MetricsMiddleware:
         return response
 
 
-def _allowed(request) -> bool:
+def _allowed(request: HttpRequest) -> bool:
     token = settings.METRICS_TOKEN
     if token:
         header = request.headers.get("Authorization", "")
@@ -170,12 +172,12 @@ def _allowed(request) -> bool:
 
 
 @never_cache
-def metrics_view(request):
+def metrics_view(request: HttpRequest) -> HttpResponse:
     if not _allowed(request):
         raise Http404  # as for an unknown path: nothing tells a scanner the endpoint exists
     if settings.PROMETHEUS_MULTIPROC_DIR:
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     else:
         registry = REGISTRY
     return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
