@@ -39,8 +39,9 @@ from rest_framework.request import Request
 if TYPE_CHECKING:
     from rest_framework import mixins, viewsets
 
+    # In ModelViewSet's order (retrieve, then list), so that both can be bases of a viewset.
     class _ReadViewSet(
-        mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Any]
+        mixins.RetrieveModelMixin, mixins.ListModelMixin, viewsets.GenericViewSet[Any]
     ):
         pass
 else:
