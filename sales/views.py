@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import builtins
+from typing import Any
+
 from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -16,6 +19,7 @@ from core.jobs.services import batch_job_create
 from sales import idempotency, selectors, services
 from sales.bulk import sales_bulk_plan, sales_bulk_record
 from sales.filters import SaleFilter
+from sales.models import Sale
 from sales.serializers import (
     SaleInputSerializer,
     SaleOutputSerializer,
@@ -77,6 +81,7 @@ class SaleViewSet(TableImportExportMixin, ServiceModelViewSet):
         page = self.paginate_queryset(
             selectors.sale_values(self.filter_queryset(self.get_queryset()))
         )
+        assert page is not None  # the view's pagination_class always pages
         return self.get_paginated_response(self._represent(page))
 
     def retrieve(self, request, *args, **kwargs):
@@ -86,14 +91,17 @@ class SaleViewSet(TableImportExportMixin, ServiceModelViewSet):
         if request.query_params:  # filters apply to a detail too (DRF); none: nothing to do
             queryset = self.filter_queryset(queryset)
         queryset = selectors.sale_values(queryset)
-        sale = get_object_or_404(
+        # A values() queryset: the row is a dict (the stubs expect a model's queryset).
+        sale: dict[str, Any] = get_object_or_404(  # type: ignore[type-var,assignment]
             queryset, pk=self.kwargs[self.lookup_url_kwarg or self.lookup_field]
         )
         self.check_object_permissions(request, sale)
         return Response(self._represent([sale])[0])
 
     @staticmethod
-    def _represent(sales: list[dict]) -> list[dict]:
+    def _represent(
+        sales: builtins.list[dict[str, Any]],  # "list" is the list action here
+    ) -> builtins.list[dict[str, Any]]:
         items = selectors.sale_item_values(sale_ids=[sale["id"] for sale in sales])
         return sale_representations(sales, items)
 
@@ -142,9 +150,11 @@ class SaleViewSet(TableImportExportMixin, ServiceModelViewSet):
         )
         return response
 
-    def create_object(self, data):
+    def create_object(self, data: dict[str, Any]) -> Sale:
+        lines = SaleInputSerializer.lines(data)
+        assert lines is not None  # items are required on create
         return services.sale_create(
-            lines=SaleInputSerializer.lines(data),
+            lines=lines,
             customer_id=data.get("customer"),
             sold_at=data.get("sold_at"),
             reference=data.get("reference"),
