@@ -196,3 +196,28 @@ def logging_config(level: str, fmt: str) -> dict:
             "django.db.backends": {"level": "WARNING"},
         },
     }
+
+
+def replica_databases(variable: str, value: str, most: int) -> list[dict]:
+    """Django's database dicts of the comma-separated postgres:// URLs in ``value`` (at most
+    ``most``), each checked; the caller adds the connection options."""
+    urls = [url.strip() for url in value.split(",")]
+    if len(urls) > most:
+        raise config_error(variable, f"at most {most} replicas")
+    databases = []
+    for index, url in enumerate(urls):
+        where = f"URL {index + 1}"
+        if not url:
+            raise config_error(variable, f"{where} is empty (a stray comma?)")
+        if urlsplit(url).scheme not in ("postgres", "postgresql", "pgsql", "psql"):
+            raise config_error(
+                variable, f"{where} is not a postgres://user:pass@host:port/name URL"
+            )
+        try:
+            database = environ.Env.db_url_config(url)
+        except Exception as exc:
+            raise config_error(variable, f"{where} cannot be parsed ({exc})") from exc
+        if not database.get("NAME"):
+            raise config_error(variable, f"{where} has no database name")
+        databases.append(database)
+    return databases

@@ -28,6 +28,7 @@ from salesproject.environment import env_memory as _env_memory
 from salesproject.environment import env_rate as _env_rate
 from salesproject.environment import logging_config as _logging_config
 from salesproject.environment import redis_db_number as _redis_db_number
+from salesproject.environment import replica_databases as _replica_databases
 from salesproject.environment import with_redis_db as _with_redis_db
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -187,25 +188,9 @@ if REPLICA_HEALTH_CHECK_SECONDS > 60:
 if DATABASE_REPLICA_URL:
     if not IS_POSTGRES:
         raise _config_error("DATABASE_REPLICA_URL", "read replicas need a PostgreSQL DATABASE_URL")
-    _replica_urls = [url.strip() for url in DATABASE_REPLICA_URL.split(",")]
-    if len(_replica_urls) > MAX_REPLICAS:
-        raise _config_error("DATABASE_REPLICA_URL", f"at most {MAX_REPLICAS} replicas")
-    for _index, _url in enumerate(_replica_urls):
-        _where = f"URL {_index + 1}"
-        if not _url:
-            raise _config_error("DATABASE_REPLICA_URL", f"{_where} is empty (a stray comma?)")
-        if urlsplit(_url).scheme not in ("postgres", "postgresql", "pgsql", "psql"):
-            raise _config_error(
-                "DATABASE_REPLICA_URL", f"{_where} is not a postgres://user:pass@host:port/name URL"
-            )
-        try:
-            _replica = environ.Env.db_url_config(_url)
-        except Exception as exc:
-            raise _config_error(
-                "DATABASE_REPLICA_URL", f"{_where} cannot be parsed ({exc})"
-            ) from exc
-        if not _replica.get("NAME"):
-            raise _config_error("DATABASE_REPLICA_URL", f"{_where} has no database name")
+    for _index, _replica in enumerate(
+        _replica_databases("DATABASE_REPLICA_URL", DATABASE_REPLICA_URL, MAX_REPLICAS)
+    ):
         _replica["CONN_MAX_AGE"] = _database["CONN_MAX_AGE"]
         _replica["CONN_HEALTH_CHECKS"] = _database["CONN_HEALTH_CHECKS"]
         _replica.setdefault("OPTIONS", {})["connect_timeout"] = REPLICA_CONNECT_TIMEOUT
