@@ -506,16 +506,6 @@ SUMS = "SUM(d.revenue), SUM(d.cost), SUM(d.units), SUM(d.orders)"
 LINE_SUMS = "SUM(i.line_total), SUM(i.unit_cost * i.quantity), SUM(i.quantity)"
 
 
-def category_rollup_in_step() -> bool:
-    """Whether every product is still in the category its sales were counted under."""
-    with replicas.read_connection().cursor() as cursor:
-        cursor.execute(
-            f"SELECT 1 FROM {SNAPSHOT} r JOIN {PRODUCT} p ON p.id = r.product_id "
-            "WHERE COALESCE(p.category_id, 0) <> r.category_key LIMIT 1"
-        )
-        return cursor.fetchone() is None
-
-
 def order_by(metric: str, key: str, *, revenue: str = "", cost: str = "") -> str:
     """``ORDER BY`` a ranking's metric (by its column position in the SELECT, margin by the
     ``revenue`` and ``cost`` sum expressions), ties by ``key``."""
