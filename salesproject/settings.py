@@ -209,6 +209,7 @@ REDIS_URL = env.str("REDIS_URL", default="").strip()
 CACHE_TIMEOUT = _env_int("CACHE_TIMEOUT", 600, minimum=1)
 
 
+_cache_db: int | None
 if REDIS_URL:
     _cache_db = _redis_db_number("REDIS_URL", REDIS_URL)
     CACHES = {
@@ -246,7 +247,7 @@ if not CELERY_BROKER_URL and REDIS_URL:
     # Redis with caches in different databases never share a broker.
     _broker_variable = "CELERY_BROKER_DB"
     CELERY_BROKER_URL = _with_redis_db(
-        REDIS_URL, _env_int("CELERY_BROKER_DB", _cache_db + 1, minimum=0)
+        REDIS_URL, _env_int("CELERY_BROKER_DB", (_cache_db or 0) + 1, minimum=0)
     )
 if CELERY_BROKER_URL and REDIS_URL:
     _check_broker_apart_from_cache(_broker_variable, CELERY_BROKER_URL, REDIS_URL, _cache_db)
