@@ -1,8 +1,15 @@
 """Migration operations shared by the apps' trigram-index migrations (customers, products,
 sales): in the core, so that no app imports another's migrations (issue 15, item 2)."""
 
+from collections.abc import Sequence
+
 from django.contrib.postgres.operations import TrigramExtension
 from django.db import migrations, router
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+from django.db.migrations.state import ProjectState
+
+# (index name, column), or (index name, (column, column, ...)) for the columns' one text.
+IndexSpec = tuple[str, str | tuple[str, ...]]
 
 
 class PostgresOnlyTrigramExtension(TrigramExtension):
@@ -11,7 +18,13 @@ class PostgresOnlyTrigramExtension(TrigramExtension):
     databases going forwards but not backwards (it queries ``pg_extension``, which fails on
     SQLite): this one does nothing on other databases either way."""
 
-    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+    def database_backwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
         if schema_editor.connection.vendor != "postgresql":
             return
         super().database_backwards(app_label, schema_editor, from_state, to_state)
@@ -29,22 +42,22 @@ class PostgresOnlyTrigramIndexes(migrations.operations.base.Operation):
 
     reversible = True
 
-    def __init__(self, table, indexes, drop=False):
+    def __init__(self, table: str, indexes: Sequence[IndexSpec], drop: bool = False) -> None:
         self.table = table
         # [(index name, column), ...]; a tuple of columns instead of one indexes the text
         # UPPER(c1 || ' ' || c2 || ...), which ``search_in(..., one_text=True)`` compares.
         self.indexes = indexes
         self.drop = drop  # the other way round: forwards drops them, backwards creates them
 
-    def state_forwards(self, app_label, state):
+    def state_forwards(self, app_label: str, state: ProjectState) -> None:
         pass
 
-    def _applies(self, app_label, schema_editor):
+    def _applies(self, app_label: str, schema_editor: BaseDatabaseSchemaEditor) -> bool:
         return schema_editor.connection.vendor == "postgresql" and router.allow_migrate(
             schema_editor.connection.alias, app_label
         )
 
-    def _create(self, schema_editor):
+    def _create(self, schema_editor: BaseDatabaseSchemaEditor) -> None:
         quote = schema_editor.quote_name
         for name, column in self.indexes:
             if isinstance(column, tuple):
@@ -58,19 +71,31 @@ class PostgresOnlyTrigramIndexes(migrations.operations.base.Operation):
             )
         schema_editor.execute(f"ANALYZE {quote(self.table)}")
 
-    def _drop(self, schema_editor):
+    def _drop(self, schema_editor: BaseDatabaseSchemaEditor) -> None:
         for name, _column in self.indexes:
             schema_editor.execute(f"DROP INDEX IF EXISTS {schema_editor.quote_name(name)}")
 
-    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+    def database_forwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
         if self._applies(app_label, schema_editor):
             (self._drop if self.drop else self._create)(schema_editor)
 
-    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+    def database_backwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
         if self._applies(app_label, schema_editor):
             (self._create if self.drop else self._drop)(schema_editor)
 
-    def describe(self):
+    def describe(self) -> str:
         names = ", ".join(name for name, _column in self.indexes)
         verb = "Drop" if self.drop else "Create"
         return f"{verb} GIN trigram indexes {names} on {self.table} (PostgreSQL only)"
