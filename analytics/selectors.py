@@ -36,7 +36,6 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from django.db import connection
 from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -221,21 +220,7 @@ def unique_customers(filters: AnalyticsFilters, source: str = "auto") -> int:
     if source == "sales" or filters.by_line:
         query = q.sales_query(filters)
         return int(query.fetch("COUNT(DISTINCT s.customer_id)")[0][0] or 0)
-    # One index probe per customer in scope (index customer, day of the customer rollup).
-    query = q.Query(f"{CUSTOMER} c")
-    query.filter(
-        f"EXISTS (SELECT 1 FROM {DAILY_CUSTOMER} d WHERE d.customer_id = c.id "
-        "AND d.day >= %s AND d.day <= %s)",
-        connection.ops.adapt_datefield_value(filters.date_from),
-        connection.ops.adapt_datefield_value(filters.date_to),
-    )
-    if filters.customer is not None:
-        query.filter("c.id = %s", filters.customer)
-    if filters.country:
-        query.filter("c.country = %s", filters.country)
-    if filters.segment:
-        query.filter("c.segment = %s", filters.segment)
-    return int(query.fetch("COUNT(*)")[0][0])
+    return q.customers_with_rollup_rows(filters)
 
 
 # --- Answers ------------------------------------------------------------------------------------

@@ -506,6 +506,25 @@ SUMS = "SUM(d.revenue), SUM(d.cost), SUM(d.units), SUM(d.orders)"
 LINE_SUMS = "SUM(i.line_total), SUM(i.unit_cost * i.quantity), SUM(i.quantity)"
 
 
+def customers_with_rollup_rows(filters: AnalyticsFilters) -> int:
+    """How many customers (in the filters' scope) have a customer rollup row in the period:
+    one index probe per customer (index customer, day of the customer rollup)."""
+    query = Query(f"{CUSTOMER} c")
+    query.filter(
+        f"EXISTS (SELECT 1 FROM {DAILY_CUSTOMER} d WHERE d.customer_id = c.id "
+        "AND d.day >= %s AND d.day <= %s)",
+        connection.ops.adapt_datefield_value(filters.date_from),
+        connection.ops.adapt_datefield_value(filters.date_to),
+    )
+    if filters.customer is not None:
+        query.filter("c.id = %s", filters.customer)
+    if filters.country:
+        query.filter("c.country = %s", filters.country)
+    if filters.segment:
+        query.filter("c.segment = %s", filters.segment)
+    return int(query.fetch("COUNT(*)")[0][0])
+
+
 def order_by(metric: str, key: str, *, revenue: str = "", cost: str = "") -> str:
     """``ORDER BY`` a ranking's metric (by its column position in the SELECT, margin by the
     ``revenue`` and ``cost`` sum expressions), ties by ``key``."""
