@@ -7,14 +7,13 @@ import hmac
 import secrets
 from datetime import timedelta
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import ApiKey, TokenGeneration
-from core.users import recorded_user
+from core.users import Actor, recorded_user
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 API_KEY_SCHEME = "Api-Key"
@@ -26,7 +25,7 @@ def hash_api_key_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def api_key_create(*, name: str, created_by: AbstractBaseUser | None = None) -> tuple[ApiKey, str]:
+def api_key_create(*, name: str, created_by: Actor = None) -> tuple[ApiKey, str]:
     """Create a key. Returns ``(api_key, full_key)``; the full key ``<prefix>.<secret>`` is
     never stored nor shown again, only the hash of its secret is kept."""
     name = name.strip()

@@ -10,9 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
-
 from core.errors import ApplicationError
+from core.users import Actor
 from products.catalog import get_catalog
 from sales.models import Sale
 from sales.services import SaleLine, generate_sale_reference, sale_create
@@ -72,7 +71,7 @@ def sales_bulk_plan(sales: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 def sales_bulk_record(
     *,
     planned: Sequence[dict[str, Any]],
-    created_by: AbstractBaseUser | None = None,
+    created_by: Actor = None,
     progress: Callable[[int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> SalesBulkResult:

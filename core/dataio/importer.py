@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import DatabaseError, transaction
 
 from core.dataio.columns import CellError, Column
@@ -28,6 +27,7 @@ from core.dataio.reading import BadRow, TableReader
 from core.dataio.stage import Stage, fetch_iter
 from core.errors import ApplicationError
 from core.ops import metrics
+from core.users import Actor
 
 ON_ERROR_CHOICES = ("abort", "skip")
 DEFAULT_BATCH_SIZE = 5_000
@@ -53,7 +53,7 @@ class ImportOptions:
     on_error: str = "abort"
     batch_size: int = DEFAULT_BATCH_SIZE
     apply_stock: bool = False
-    actor: AbstractBaseUser | None = None
+    actor: Actor = None
     source_name: str = ""
     errors_out: IO[str] | None = None
     progress: Callable[[int, int], None] | None = None  # (rows read, bytes read)

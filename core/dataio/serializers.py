@@ -1,10 +1,17 @@
+from typing import TYPE_CHECKING, Any
+
 from rest_framework import serializers
 
 from core.dataio.formats import FORMATS
 from core.dataio.importer import ON_ERROR_CHOICES
 
+if TYPE_CHECKING:
+    _Serializer = serializers.Serializer[Any]
+else:
+    _Serializer = serializers.Serializer  # DRF's classes are not generic at run time
 
-class ImportInputSerializer(serializers.Serializer):
+
+class ImportInputSerializer(_Serializer):
     file = serializers.FileField(help_text="The CSV (UTF-8), XLSX or JSON file.")
     format = serializers.ChoiceField(
         choices=FORMATS, required=False, help_text="Default: from the file name's extension."
@@ -22,13 +29,13 @@ class ImportInputSerializer(serializers.Serializer):
     )
 
 
-class ImportErrorSerializer(serializers.Serializer):
+class ImportErrorSerializer(_Serializer):
     row = serializers.IntegerField()
     column = serializers.CharField()
     message = serializers.CharField()
 
 
-class ImportReportSerializer(serializers.Serializer):
+class ImportReportSerializer(_Serializer):
     table = serializers.CharField()
     format = serializers.CharField()
     rows = serializers.IntegerField(help_text="Data rows read.")
@@ -38,7 +45,10 @@ class ImportReportSerializer(serializers.Serializer):
     unchanged = serializers.IntegerField()
     rejected = serializers.IntegerField(help_text="Rows rejected.")
     error_count = serializers.IntegerField()
-    errors = ImportErrorSerializer(many=True, help_text="The first 1,000 errors.")
+    # A field named like Serializer.errors (DRF declares fields as class attributes).
+    errors = ImportErrorSerializer(  # type: ignore[assignment]
+        many=True, help_text="The first 1,000 errors."
+    )
     errors_truncated = serializers.BooleanField()
     dry_run = serializers.BooleanField()
     aborted = serializers.BooleanField()
@@ -47,5 +57,5 @@ class ImportReportSerializer(serializers.Serializer):
     rows_per_second = serializers.IntegerField()
 
 
-class ImportResultSerializer(serializers.Serializer):
+class ImportResultSerializer(_Serializer):
     report = ImportReportSerializer()

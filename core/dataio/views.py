@@ -3,15 +3,20 @@ the list endpoints of customers, categories, products and sales."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
 from django.conf import settings
+from django.db.models import Model
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import permissions, serializers, status
+from rest_framework import permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
-from rest_framework.renderers import JSONRenderer
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.dataio.formats import CONTENT_TYPES, FORMATS, format_from_name
@@ -24,13 +29,23 @@ from core.jobs.serializers import BatchJobOutputSerializer
 from core.jobs.services import batch_job_create
 from core.ops import replicas
 
+if TYPE_CHECKING:
+    from rest_framework.permissions import _SupportsHasPermission
+    from rest_framework.views import APIView
+
+    _GenericViewSet = viewsets.GenericViewSet[Any]
+    _Serializer = serializers.Serializer[Any]
+else:
+    _GenericViewSet = object  # the mixins' host (typing only)
+    _Serializer = serializers.Serializer  # DRF's classes are not generic at run time
+
 
 class JobAcceptedSerializer(ImportResultSerializer):
     job = BatchJobOutputSerializer()
-    report = None
+    report = None  # type: ignore[assignment]  # DRF: None removes the parent's field
 
 
-def _model_perms(model, *actions: str) -> list[str]:
+def _model_perms(model: type[Model], *actions: str) -> list[str]:
     meta = model._meta
     return [f"{meta.app_label}.{action}_{meta.model_name}" for action in actions]
 
@@ -38,14 +53,16 @@ def _model_perms(model, *actions: str) -> list[str]:
 class TableFilePermission(permissions.BasePermission):
     """Export: the model's view permission; import: add and change."""
 
-    def has_permission(self, request, view):
+    def has_permission(self, request: Request, view: APIView) -> bool:
         if not request.user or not request.user.is_authenticated:
             return False
-        actions = ("view",) if view.action == "export" else ("add", "change")  # import, bulk
-        return request.user.has_perms(_model_perms(view.queryset.model, *actions))
+        action_name = getattr(view, "action", None)
+        actions = ("view",) if action_name == "export" else ("add", "change")  # import, bulk
+        model = view.queryset.model  # type: ignore[attr-defined]  # a model viewset's
+        return request.user.has_perms(_model_perms(model, *actions))
 
 
-class TableImportExportMixin(replicas.ReplicaReadsMixin):
+class TableImportExportMixin(replicas.ReplicaReadsMixin, _GenericViewSet):
     """Adds ``export`` (the filtered list as a file) and ``import`` to a list viewset. Export
     needs the model's view permission (on public endpoints too: it includes costs); import
     needs add and change."""
@@ -53,12 +70,14 @@ class TableImportExportMixin(replicas.ReplicaReadsMixin):
     data_table = ""  # the dataio table name
     replica_read_actions = frozenset({"export"})  # read replicas (core/ops/replicas.py)
 
-    def get_permissions(self):
+    def get_permissions(self) -> Sequence[_SupportsHasPermission]:
         if self.action in ("export", "import_file"):
             return [TableFilePermission()]
         return super().get_permissions()
 
-    def perform_content_negotiation(self, request, force=False):
+    def perform_content_negotiation(
+        self, request: Request, force: bool = False
+    ) -> tuple[BaseRenderer, str]:
         # ``?format=csv`` picks the file format of an export, not a DRF renderer; errors are JSON.
         if getattr(self, "action", None) == "export":
             return JSONRenderer(), JSONRenderer.media_type
@@ -81,7 +100,7 @@ class TableImportExportMixin(replicas.ReplicaReadsMixin):
         },
     )
     @action(detail=False, methods=["get"], url_path="export", pagination_class=None)
-    def export(self, request, *args, **kwargs):
+    def export(self, request: Request, *args: Any, **kwargs: Any) -> StreamingHttpResponse:
         """The filtered list (same filters as the list endpoint) as a CSV, XLSX or JSON file,
         streamed; the columns are the import's, so the file imports back unchanged."""
         fmt = request.query_params.get("format", "csv")
@@ -118,7 +137,7 @@ class TableImportExportMixin(replicas.ReplicaReadsMixin):
         url_name="import",
         parser_classes=[MultiPartParser, FormParser],
     )
-    def import_file(self, request, *args, **kwargs):
+    def import_file(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Import a file (rows matched by natural key). Up to IMPORT_SYNC_MAX_BYTES it is
         imported in the request: 200 with the report, or 400 `import_rejected` with the
         report's row errors (nothing written). A bigger file runs as a batch job: 202 with the
@@ -177,7 +196,7 @@ class TableImportExportMixin(replicas.ReplicaReadsMixin):
         return Response({"report": report.as_dict()})
 
 
-class BulkInputSerializer(serializers.Serializer):
+class BulkInputSerializer(_Serializer):
     items = serializers.ListField(
         child=serializers.JSONField(),
         allow_empty=False,
@@ -186,14 +205,14 @@ class BulkInputSerializer(serializers.Serializer):
     )
     dry_run = serializers.BooleanField(default=False)
 
-    def validate_items(self, items):
+    def validate_items(self, items: list[Any]) -> list[Any]:
         limit = settings.BULK_MAX_ITEMS
         if len(items) > limit:
             raise serializers.ValidationError(f"At most {limit} items per request.")
         return items
 
 
-class BulkResultSerializer(serializers.Serializer):
+class BulkResultSerializer(_Serializer):
     created = serializers.IntegerField()
     updated = serializers.IntegerField()
     unchanged = serializers.IntegerField()
@@ -202,18 +221,20 @@ class BulkResultSerializer(serializers.Serializer):
     seconds = serializers.FloatField()
 
 
-class TableBulkMixin:
+class TableBulkMixin(_GenericViewSet):
     """``POST /api/<resource>/bulk/``: create or update up to BULK_MAX_ITEMS objects by natural
     key in one request, all or nothing; the errors are listed per item."""
 
-    def get_permissions(self):
+    data_table = ""  # the dataio table name (TableImportExportMixin's)
+
+    def get_permissions(self) -> Sequence[_SupportsHasPermission]:
         if self.action == "bulk":
             return [TableFilePermission()]
         return super().get_permissions()
 
     @extend_schema(request=BulkInputSerializer, responses=BulkResultSerializer)
     @action(detail=False, methods=["post"], url_path="bulk")
-    def bulk(self, request, *args, **kwargs):
+    def bulk(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Create or update many objects by natural key (the same fields as the import file),
         all or nothing: if any item is invalid nothing is written and `error.fields.items` lists
         the errors by item index (`{}` for a good item)."""

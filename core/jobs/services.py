@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from django.core.files import File
 from django.core.files.storage import Storage
@@ -26,7 +25,7 @@ from kombu.exceptions import KombuError
 
 from core.errors import ApplicationError, ConflictError
 from core.jobs.models import FINISHED_STATUSES, BatchJob, BatchJobKind, BatchJobStatus
-from core.users import recorded_user
+from core.users import Actor, recorded_user
 
 logger = logging.getLogger(__name__)
 PROGRESS_TIMEOUT = 24 * 3600
@@ -40,7 +39,7 @@ def batch_job_create(
     *,
     kind: str,
     params: dict[str, Any],
-    created_by: AbstractBaseUser | None = None,
+    created_by: Actor = None,
     input_file: File[Any] | None = None,
     input_name: str = "",
 ) -> BatchJob:
