@@ -97,6 +97,7 @@ def test_production_security_settings_from_env():
         THROTTLE_ANON_RATE="20/minute",
         THROTTLE_USER_RATE="off",
         THROTTLE_LOGIN_RATE="5/hour",
+        THROTTLE_OAUTH_TOKEN_RATE="30/hour",
         THROTTLE_NUM_PROXIES="1",
         DATA_UPLOAD_MAX_MEMORY_SIZE="1048576",
         DJANGO_SETTINGS_MODULE="salesproject.settings",
@@ -112,7 +113,7 @@ def test_production_security_settings_from_env():
         True,
         ["HTTP_X_FORWARDED_PROTO", "https"],
         True,
-        {"anon": "20/minute", "user": None, "login": "5/hour"},
+        {"anon": "20/minute", "user": None, "login": "5/hour", "oauth_token": "30/hour"},
         1,
         1048576,
     ]

@@ -111,6 +111,10 @@ REVIEWED_COMMANDS: dict[str, tuple[str, str]] = {
     "export_data": ("core.dataio", "reads only"),
     "fail_stale_jobs": ("core.jobs", "marks job rows failed only"),
     "purge_job_files": ("core.jobs", "deletes old job files only"),
+    # django-oauth-toolkit's (OAuth2 applications, docs/oauth.md).
+    "createapplication": ("oauth2_provider", NO_DATA),
+    "cleartokens": ("oauth2_provider", "deletes expired OAuth2 tokens only"),
+    "clearcimdapplications": ("oauth2_provider", "deletes OAuth2 application rows only"),
 }
 
 # Every model admin: why it cannot change stock without a ledger row.
@@ -131,6 +135,12 @@ REVIEWED_ADMINS: dict[str, str] = {
     "sales.Sale": "sales.services (create, update, cancel, delete move stock with the ledger)",
     "jobs.BatchJob": "job rows; a retried job runs the services",
     "jobs.FailedTask": "dead-letter rows; sending again runs the task, i.e. the services",
+    # OAuth2 (accounts/oauth/admin.py and django-oauth-toolkit's): applications and tokens.
+    "oauth2_provider.Application": NO_DATA,
+    "oauth2_provider.AccessToken": NO_DATA,
+    "oauth2_provider.RefreshToken": NO_DATA,
+    "oauth2_provider.Grant": NO_DATA,
+    "oauth2_provider.IDToken": NO_DATA,
 }
 
 # Every admin action (by model) and the POST that applies it (past any confirmation page).
@@ -151,6 +161,13 @@ REVIEWED_ACTIONS: dict[tuple[str, str], dict[str, str]] = {
     ("jobs.BatchJob", "retry_jobs"): {},
     ("jobs.FailedTask", "send_again"): {},
     ("jobs.FailedTask", "delete_selected"): {"post": "yes"},
+    ("oauth2_provider.Application", "delete_selected"): {"post": "yes"},
+    ("oauth2_provider.Application", "rotate_secret"): {},
+    ("oauth2_provider.Application", "revoke_tokens"): {},
+    ("oauth2_provider.AccessToken", "revoke_tokens"): {},
+    ("oauth2_provider.RefreshToken", "revoke_tokens"): {},
+    ("oauth2_provider.Grant", "delete_selected"): {"post": "yes"},
+    ("oauth2_provider.IDToken", "delete_selected"): {"post": "yes"},
 }
 
 

@@ -73,8 +73,10 @@ class OAuth2Authentication(BaseOAuth2Authentication):
         )
         if not valid:
             request.oauth2_error = getattr(checked, "oauth2_error", {})
-            raise exceptions.AuthenticationFailed(
-                "The OAuth2 access token is invalid, expired or revoked.", code="invalid_token"
+            raise exceptions.AuthenticationFailed(  # the JWT's code: one for "bad bearer token"
+                "The token is neither a valid JWT nor a live OAuth2 access token (invalid, "
+                "expired or revoked).",
+                code="token_not_valid",
             )
         user, token = checked.user, checked.access_token
         if user is None or not user.is_active:

@@ -303,7 +303,7 @@ def test_revoking_a_token_takes_effect_at_once(client, machine):
         HTTP_AUTHORIZATION=basic_auth(application.client_id, secret),
     )
     assert revoked.status_code == 200
-    error = assert_error(client.get("/api/customers/", **headers), 401, "invalid_token")
+    error = assert_error(client.get("/api/customers/", **headers), 401, "token_not_valid")
     assert "revoked" in error["message"]
 
 
@@ -319,7 +319,7 @@ def test_the_admin_revokes_every_token_of_an_application(client, machine, admin_
     )
     assert b"Revoked 2 access token(s)" in done.content
     for token in tokens:
-        assert_error(client.get("/api/customers/", **bearer(token)), 401, "invalid_token")
+        assert_error(client.get("/api/customers/", **bearer(token)), 401, "token_not_valid")
 
 
 def test_a_deactivated_users_token_is_refused_at_once(client, machine):
