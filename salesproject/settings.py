@@ -25,6 +25,7 @@ from salesproject.environment import env_float as _env_float
 from salesproject.environment import env_int as _env_int
 from salesproject.environment import env_list as _env_list
 from salesproject.environment import env_memory as _env_memory
+from salesproject.environment import env_origins as _env_origins
 from salesproject.environment import env_rate as _env_rate
 from salesproject.environment import logging_config as _logging_config
 from salesproject.environment import redis_db_number as _redis_db_number
@@ -287,6 +288,12 @@ CELERY_BEAT_SCHEDULE = {
     # Delete the uploaded files and error reports of jobs finished more than
     # JOB_FILES_RETENTION_DAYS ago (the job rows stay, noting it), and orphaned job files.
     "purge-job-files": {"task": "jobs.purge_job_files", "schedule": 3600.0},
+    # Delete expired OAuth2 tokens and codes (django-oauth-toolkit's cleartokens): a client that
+    # asks for a token on every call must not grow the token tables without end.
+    "clear-expired-oauth-tokens": {
+        "task": "accounts.clear_expired_oauth_tokens",
+        "schedule": crontab(hour=3, minute=10),
+    },
     # Delete the Redis keys of old cache generations (analytics:g{N}:… below the current N) with
     # SCAN + UNLINK in batches, on the cache's database only; a no-op on the local-memory cache.
     "purge-stale-cache": {"task": "analytics.purge_stale_cache", "schedule": 600.0},
@@ -465,12 +472,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_OAUTH2_CONFIG": {"usePkceWithAuthorizationCodeGrant": True},
 }
 
-CORS_ALLOWED_ORIGINS = _env_list("CORS_ALLOWED_ORIGINS", [])
-for _origin in CORS_ALLOWED_ORIGINS:
-    if urlsplit(_origin).scheme not in ("http", "https") or not urlsplit(_origin).netloc:
-        raise _config_error(
-            "CORS_ALLOWED_ORIGINS", f"{_origin!r} is not an origin like https://host"
-        )
+CORS_ALLOWED_ORIGINS = _env_origins("CORS_ALLOWED_ORIGINS")
 CORS_URLS_REGEX = r"^/api/.*$"
 
 # --- Catalog (see products/catalog.py) ----------------------------------------------------------

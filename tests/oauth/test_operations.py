@@ -196,3 +196,23 @@ def test_swagger_ui_uses_pkce_for_the_authorization_code_flow(client):
     page = client.get("/api/docs/")
     assert page.status_code == 200
     assert b"usePkceWithAuthorizationCodeGrant" in page.content
+
+
+def test_expired_tokens_are_cleared_by_the_beat_task():
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.utils import timezone
+    from oauth2_provider.models import AccessToken
+
+    from accounts.tasks import clear_expired_oauth_tokens_task
+
+    entry = settings.CELERY_BEAT_SCHEDULE["clear-expired-oauth-tokens"]
+    assert entry["task"] == clear_expired_oauth_tokens_task.name
+    application, _ = make_application(user=make_user(role="analyst"))
+    make_token(application, scope="read")
+    make_token(application, scope="read")
+    live, stale = AccessToken.objects.order_by("pk")
+    AccessToken.objects.filter(pk=stale.pk).update(expires=timezone.now() - timedelta(seconds=1))
+    clear_expired_oauth_tokens_task()
+    assert list(AccessToken.objects.values_list("pk", flat=True)) == [live.pk]
