@@ -6,6 +6,8 @@ engine as the commands and the API: the same columns, checks, natural keys and s
 from __future__ import annotations
 
 import io
+from collections.abc import Iterable
+from typing import Any
 
 from django import forms
 from django.conf import settings
@@ -13,7 +15,8 @@ from django.contrib import messages
 from django.contrib.admin.models import ADDITION, LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
-from django.http import HttpResponseRedirect, StreamingHttpResponse
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.urls import reverse
 from import_export import fields, resources
 from import_export.admin import ImportExportMixin
@@ -25,7 +28,7 @@ from tablib import Dataset
 
 from core.dataio.exporter import text_columns
 from core.dataio.formats import CONTENT_TYPES
-from core.dataio.importer import ImportOptions
+from core.dataio.importer import ImportOptions, ImportReport
 from core.dataio.readers import open_table
 from core.dataio.reading import BadRow
 from core.dataio.services import data_export, data_import
@@ -63,32 +66,31 @@ class _TableFormat:
     fmt = ""
     expected_columns: tuple[str, ...] = ()
 
-    def is_binary(self):
+    def is_binary(self) -> bool:
         return True
 
-    def get_read_mode(self):
+    def get_read_mode(self) -> str:
         return "rb"
 
-    def get_content_type(self):
+    def get_content_type(self) -> str:
         return CONTENT_TYPES[self.fmt]
 
-    def get_extension(self):
+    def get_extension(self) -> str:
         return self.fmt
 
-    def create_dataset(self, in_stream, **kwargs):
+    def create_dataset(self, in_stream: bytes | str, **kwargs: Any) -> TableDataset:
         raw = in_stream if isinstance(in_stream, bytes) else in_stream.encode()
         reader = open_table(io.BytesIO(raw), self.fmt, all_column_names())
         dataset = TableDataset(raw, self.fmt)
         dataset.headers = reader.header
         for row_number, cells in reader.rows():
-            if isinstance(cells, BadRow):
-                cells = [cells.message]
+            values = [cells.message] if isinstance(cells, BadRow) else cells
             width = len(reader.header)
             dataset.row_index[row_number] = len(dataset)
-            dataset.append((list(cells) + [""] * width)[:width])
+            dataset.append((list(values) + [""] * width)[:width])
         return dataset
 
-    def export_data(self, dataset, **kwargs):
+    def export_data(self, dataset: Dataset, **kwargs: Any) -> bytes:
         # The CSV writer escapes the text columns (set by TableResource.export) against formulas.
         text_columns = getattr(dataset, "text_columns", ())
         return b"".join(WRITERS[self.fmt](dataset.headers, dataset, text_columns=text_columns))
@@ -111,7 +113,7 @@ class TableResource(resources.Resource):
 
     table_name = ""
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.table = get_table(self.table_name)
         self.fields = {
@@ -120,23 +122,29 @@ class TableResource(resources.Resource):
         }
 
     @classmethod
-    def get_display_name(cls):
+    def get_display_name(cls) -> str:
         return cls.table_name
 
-    def get_user_visible_fields(self):
+    def get_user_visible_fields(self) -> list[fields.Field]:
         return list(self.fields.values())
 
-    def get_export_headers(self, selected_fields=None):
+    def get_export_headers(self, selected_fields: Iterable[str] | None = None) -> list[str]:
         return self.table.column_names
 
-    def export(self, queryset=None, **kwargs):
+    def export(self, queryset: QuerySet[Any] | None = None, **kwargs: Any) -> Dataset:
         dataset = Dataset(headers=self.table.column_names)
         dataset.text_columns = text_columns(self.table.columns)
         for row in self.table.export_rows(queryset):
             dataset.append(row)
         return dataset
 
-    def import_data(self, dataset, dry_run=False, raise_errors=False, **kwargs):
+    def import_data(
+        self,
+        dataset: TableDataset,
+        dry_run: bool = False,
+        raise_errors: bool = False,
+        **kwargs: Any,
+    ) -> Result:
         result = Result()
         result.diff_headers = self.table.column_names
         options = ImportOptions(
@@ -174,7 +182,7 @@ class TableResource(resources.Resource):
             result.append_row_result(row_result)
         return result
 
-    def _invalid_rows(self, result: Result, dataset: TableDataset, report) -> None:
+    def _invalid_rows(self, result: Result, dataset: TableDataset, report: ImportReport) -> None:
         by_row: dict[int, dict[str, list[str]]] = {}
         for error in report.errors:
             by_row.setdefault(error.row, {}).setdefault(
@@ -193,7 +201,7 @@ class TableResource(resources.Resource):
 
 
 class LimitedImportForm(ImportForm):
-    def clean_import_file(self):
+    def clean_import_file(self) -> Any:  # the uploaded file
         upload = self.cleaned_data["import_file"]
         limit = settings.IMPORT_ADMIN_MAX_BYTES
         if upload.size > limit:
@@ -213,17 +221,25 @@ class TableImportExportAdmin(ImportExportMixin):
     skip_admin_log = True  # one log entry per import instead of one per row
     import_error_display = ("message",)
 
-    def _perm(self, request, *actions: str) -> bool:
+    model: type[Model]  # the ModelAdmin's
+
+    def _perm(self, request: HttpRequest, *actions: str) -> bool:
         meta = self.model._meta
         return request.user.has_perms([f"{meta.app_label}.{a}_{meta.model_name}" for a in actions])
 
-    def has_import_permission(self, request):
+    def has_import_permission(self, request: HttpRequest) -> bool:
         return self._perm(request, "add", "change")
 
-    def has_export_permission(self, request):
+    def has_export_permission(self, request: HttpRequest) -> bool:
         return self._perm(request, "view")
 
-    def _do_file_export(self, file_format, request, queryset, export_form=None):
+    def _do_file_export(
+        self,
+        file_format: _TableFormat,
+        request: HttpRequest,
+        queryset: QuerySet[Any],
+        export_form: forms.Form | None = None,
+    ) -> StreamingHttpResponse:
         """Streamed as the API streams it (the table's rows from a server-side cursor through
         the writer), instead of django-import-export's whole Dataset and file in memory before
         the first byte. The file has the table's columns, as the resource's export did."""
@@ -239,13 +255,13 @@ class TableImportExportAdmin(ImportExportMixin):
         post_export.send(sender=None, model=self.model)
         return response
 
-    def add_data_read_fail_error_to_form(self, form, e):
+    def add_data_read_fail_error_to_form(self, form: forms.Form, e: Exception) -> None:
         if isinstance(e, ApplicationError):
             form.add_error("import_file", e.message)
         else:
             super().add_data_read_fail_error_to_form(form, e)
 
-    def process_result(self, result, request):
+    def process_result(self, result: Result, request: HttpRequest) -> HttpResponse:
         if result.has_errors() or result.has_validation_errors():
             # The data changed between the preview and the confirmation: nothing was written.
             report = getattr(result, "report", None)
@@ -260,14 +276,15 @@ class TableImportExportAdmin(ImportExportMixin):
                     f"admin:{self.model._meta.app_label}_{self.model._meta.model_name}_changelist"
                 )
             )
-        return super().process_result(result, request)
+        response: HttpResponse = super().process_result(result, request)
+        return response
 
-    def generate_log_entries(self, result, request):
+    def generate_log_entries(self, result: Result, request: HttpRequest) -> None:
         report = getattr(result, "report", None)
         if report is None:
             return
         LogEntry.objects.create(
-            user_id=request.user.pk,
+            user_id=request.user.pk,  # type: ignore[misc]  # an admin: signed in
             content_type=ContentType.objects.get_for_model(self.model),
             object_repr=f"Import of {report.rows} rows"[:200],
             action_flag=ADDITION,

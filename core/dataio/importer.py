@@ -19,6 +19,7 @@ from typing import IO, Any
 
 from django.conf import settings
 from django.db import DatabaseError, transaction
+from django.db.models import QuerySet
 
 from core.dataio.columns import CellError, Column
 from core.dataio.errorlog import ERROR_PREFIX, ErrorLog, RowError, RowSet
@@ -175,6 +176,10 @@ class ImportTable:
     def column_names(self) -> list[str]:
         return [column.name for column in self.columns]
 
+    def export_rows(self, queryset: QuerySet[Any] | None = None) -> Iterator[list[str]]:
+        """The rows of an export, cells as the file writes them (every table defines it)."""
+        raise NotImplementedError
+
     def describe_columns(self) -> str:
         required = [column.name for column in self.columns if column.required]
         optional = [column.name for column in self.columns if not column.required]
@@ -190,7 +195,13 @@ class ImportTable:
         known = {column.name: column for column in self.columns}
         problems = []
         seen: set[str] = set()
-        repeated = sorted({name for name in header if name and (name in seen or seen.add(name))})
+        repeated_names: set[str] = set()
+        for name in header:
+            if name in seen:
+                repeated_names.add(name)
+            elif name:
+                seen.add(name)
+        repeated = sorted(repeated_names)
         if repeated:
             problems.append(f"repeated column(s): {_listed(repeated)}")
         missing = [c.name for c in self.columns if c.required and c.name not in seen]
@@ -330,7 +341,9 @@ def _parse_rows(
             yield (row_number, *values)
 
 
-def _report_cells(row_number: int, cells: list[str], layout: list[Column], errors: ErrorLog):
+def _report_cells(
+    row_number: int, cells: list[str], layout: list[Column], errors: ErrorLog
+) -> None:
     """Every bad cell of a rejected row, each with its column."""
     for column, text in zip(layout, cells, strict=True):
         try:
@@ -381,7 +394,7 @@ def run_import(table: ImportTable, reader: TableReader, options: ImportOptions) 
             rows_read = 0
             options.enter_phase("reading")
 
-            def counted_rows():
+            def counted_rows() -> Iterator[tuple[int, list[str] | BadRow]]:
                 # Every batch of rows read (valid or not): progress, the cancel flag and the
                 # time limit; rows stream into COPY as they are parsed, so the database loads
                 # one batch while Python validates the next.
@@ -411,7 +424,7 @@ def run_import(table: ImportTable, reader: TableReader, options: ImportOptions) 
             segment_rows = max(options.batch_size, SEGMENT_ROWS)
             exhausted = False
 
-            def segment():
+            def segment() -> Iterator[tuple[Any, ...]]:
                 # Up to segment_rows valid rows, or fewer when the rejected groups' buffer is
                 # full (_parse_rows yields None): COPY ends, the buffer is flushed, COPY goes on.
                 nonlocal exhausted

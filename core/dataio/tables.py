@@ -3,9 +3,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.utils.module_loading import import_string
 
 from core.errors import ApplicationError
+
+if TYPE_CHECKING:
+    from core.dataio.importer import ImportTable
 
 TABLES = {
     "customers": "customers.tables.CustomerTable",
@@ -15,7 +20,7 @@ TABLES = {
 }
 
 
-def get_table(name: str):
+def get_table(name: str) -> ImportTable:
     """A fresh table object (an import keeps per-run state on it)."""
     try:
         path = TABLES[name]
@@ -24,4 +29,5 @@ def get_table(name: str):
             f"Unknown table {name!r}: use one of {', '.join(TABLES)}.",
             fields={"table": [f"Use one of {', '.join(TABLES)}."]},
         ) from None
-    return import_string(path)()
+    table: ImportTable = import_string(path)()
+    return table
