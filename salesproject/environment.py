@@ -221,3 +221,12 @@ def replica_databases(variable: str, value: str, most: int) -> list[dict]:
             raise config_error(variable, f"{where} has no database name")
         databases.append(database)
     return databases
+
+
+def env_origins(variable: str) -> list[str]:
+    """A comma-separated list of web origins (``https://host[:port]``), each checked."""
+    origins = env_list(variable, [])
+    for origin in origins:
+        if urlsplit(origin).scheme not in ("http", "https") or not urlsplit(origin).netloc:
+            raise config_error(variable, f"{origin!r} is not an origin like https://host")
+    return origins

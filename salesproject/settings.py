@@ -25,6 +25,7 @@ from salesproject.environment import env_float as _env_float
 from salesproject.environment import env_int as _env_int
 from salesproject.environment import env_list as _env_list
 from salesproject.environment import env_memory as _env_memory
+from salesproject.environment import env_origins as _env_origins
 from salesproject.environment import env_rate as _env_rate
 from salesproject.environment import logging_config as _logging_config
 from salesproject.environment import redis_db_number as _redis_db_number
@@ -471,12 +472,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_OAUTH2_CONFIG": {"usePkceWithAuthorizationCodeGrant": True},
 }
 
-CORS_ALLOWED_ORIGINS = _env_list("CORS_ALLOWED_ORIGINS", [])
-for _origin in CORS_ALLOWED_ORIGINS:
-    if urlsplit(_origin).scheme not in ("http", "https") or not urlsplit(_origin).netloc:
-        raise _config_error(
-            "CORS_ALLOWED_ORIGINS", f"{_origin!r} is not an origin like https://host"
-        )
+CORS_ALLOWED_ORIGINS = _env_origins("CORS_ALLOWED_ORIGINS")
 CORS_URLS_REGEX = r"^/api/.*$"
 
 # --- Catalog (see products/catalog.py) ----------------------------------------------------------
