@@ -103,9 +103,9 @@ class Column:
             raise CellError(f"{text!r} is not a number (use a dot for decimals: 12.50).") from None
         if not value.is_finite():
             raise CellError(f"{text!r} is not a number.")
-        if value.as_tuple().exponent < -self.decimal_places and value != round(
-            value, self.decimal_places
-        ):
+        exponent = value.as_tuple().exponent
+        assert isinstance(exponent, int)  # a finite number's ('n', 'N', 'F': NaN, infinity)
+        if exponent < -self.decimal_places and value != round(value, self.decimal_places):
             raise CellError(f"{text} has more than {self.decimal_places} decimal places.")
         self._check_range(value, text)
         return value.quantize(Decimal(1).scaleb(-self.decimal_places))

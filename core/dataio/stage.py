@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from django.conf import settings
@@ -30,13 +30,15 @@ def distinct(left: str, right: str) -> str:
 def execute(sql: str, params: Sequence[Any] = ()) -> int:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.rowcount
+        count: int = cursor.rowcount
+        return count
 
 
-def fetch_all(sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+def fetch_all(sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchall()
+        rows: list[tuple[Any, ...]] = cursor.fetchall()
+        return rows
 
 
 def fetch_value(sql: str, params: Sequence[Any] = ()) -> Any:
@@ -44,7 +46,9 @@ def fetch_value(sql: str, params: Sequence[Any] = ()) -> Any:
     return rows[0][0] if rows else None
 
 
-def fetch_iter(sql: str, params: Sequence[Any] = (), size: int = 10_000) -> Iterator[tuple]:
+def fetch_iter(
+    sql: str, params: Sequence[Any] = (), size: int = 10_000
+) -> Iterator[tuple[Any, ...]]:
     """Rows in batches (any number of them in constant memory). On PostgreSQL inside a
     transaction, from a server-side cursor: psycopg's ordinary cursor holds the whole result in
     the client (a million duplicate-key errors were ~60 MB there)."""
@@ -57,7 +61,7 @@ def fetch_iter(sql: str, params: Sequence[Any] = (), size: int = 10_000) -> Iter
             yield from batch
 
 
-def _chunks(rows: Iterable, size: int) -> Iterator[list]:
+def _chunks(rows: Iterable[Any], size: int) -> Iterator[list[Any]]:
     iterator = iter(rows)
     while batch := list(itertools.islice(iterator, size)):
         yield batch
@@ -100,7 +104,7 @@ class Stage:
         self._adapters = [self._adapter(column) for column in self.columns]
 
     @staticmethod
-    def _adapter(column: Column):
+    def _adapter(column: Column) -> Callable[[Any], Any] | None:
         ops = connection.ops
         if column.kind == "datetime":
             return ops.adapt_datetimefield_value
@@ -199,7 +203,7 @@ def trusted_references(
 def _enter_trusted(tables: Sequence[str], references: Sequence[tuple[str, str]]) -> bool:
     if not settings.IMPORT_SET_BASED_FK_CHECKS or not is_postgresql():
         return False
-    if connection.pg_version >= 150000:
+    if connection.pg_version >= 150000:  # type: ignore[attr-defined]  # PostgreSQL's wrapper
         allowed = "has_parameter_privilege('session_replication_role', 'SET')"
     else:
         allowed = "(SELECT rolsuper FROM pg_roles WHERE rolname = current_user)"

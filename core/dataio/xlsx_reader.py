@@ -113,7 +113,7 @@ class XlsxReader(TableReader):
         return XlsxReader(self._source, self._expected) if rewind(self._source) else None
 
 
-def _sheet_rows(sheet, width: int) -> Iterator[tuple[int, list[Any]]]:
+def _sheet_rows(sheet: Any, width: int) -> Iterator[tuple[int, list[Any]]]:
     """(row number, the values of its first ``width`` columns) for each row the worksheet's XML
     holds, read as a stream. openpyxl's own read-only rows are padded to the declared (or the
     row's last) column, and each parsed row, though cleared, stays in the XML tree: memory grew

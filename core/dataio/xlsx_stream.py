@@ -19,6 +19,7 @@ import itertools
 import re
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
+from typing import IO
 from xml.sax.saxutils import quoteattr
 
 SHEET_MAX_ROWS = 1_048_576  # Excel's rows per sheet, the header included
@@ -80,6 +81,9 @@ class _Sink:
         return len(data)
 
     def flush(self) -> None:
+        pass
+
+    def close(self) -> None:  # zipfile never closes a file it was given
         pass
 
     def take(self) -> bytes:
@@ -185,7 +189,7 @@ def iter_xlsx_stream(
     )
     header_xml = _rows_xml(1, [list(header)])
     sheets = 0
-    sheet = None
+    sheet: IO[bytes] | None = None
     row_number = sheet_bytes = 0
     buffer: list[str] = []
     buffered = 0
@@ -193,12 +197,13 @@ def iter_xlsx_stream(
     def write_buffer() -> None:
         nonlocal buffered, sheet_bytes
         data = "".join(buffer).encode()
+        assert sheet is not None  # opened before any row
         sheet.write(data)
         sheet_bytes += len(data)
         buffer.clear()
         buffered = 0
 
-    def open_sheet():
+    def open_sheet() -> IO[bytes]:
         nonlocal sheets, row_number, sheet_bytes, buffered
         sheets += 1
         member = archive.open(f"xl/worksheets/sheet{sheets}.xml", "w")
