@@ -6,6 +6,8 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from core.idempotency import IdempotencyRecord, IdempotencyStatus
+
 
 class Category(models.Model):
     name = models.CharField(max_length=100)
@@ -195,22 +197,24 @@ class CatalogRequestOperation(models.TextChoices):
     RESTOCK = "restock", "Restock"
 
 
-class CatalogRequestKey(models.Model):
-    """The answer to a catalog-contract purchase/restock sent with an ``Idempotency-Key``
-    (our extension of the contract): a repeat with the same key, by the same API key, gets the
-    stored answer instead of moving stock again. Kept ``IDEMPOTENCY_KEY_TTL_HOURS``."""
+class CatalogRequestKey(IdempotencyRecord):
+    """A catalog-contract purchase/restock sent with an ``Idempotency-Key`` (our extension of
+    the contract), through the one mechanism of ``core/idempotency.py``: a repeat with the same
+    key, by the same API key, gets the stored answer instead of moving stock again. Kept
+    ``IDEMPOTENCY_KEY_TTL_HOURS``."""
 
     api_key = models.ForeignKey("accounts.ApiKey", on_delete=models.CASCADE, related_name="+")
-    key = models.CharField(max_length=255)
     operation = models.CharField(max_length=10, choices=CatalogRequestOperation.choices)
     product_id = models.BigIntegerField()
     quantity = models.IntegerField()
-    response_body = models.JSONField()
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["api_key", "key"], name="catalog_request_key_unique"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=IdempotencyStatus.values),
+                name="catalog_request_key_status_valid",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,6 +1,6 @@
 from decimal import Decimal
 
-from django.db import DataError, IntegrityError, transaction
+from django.db import DataError, transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
@@ -14,6 +14,7 @@ from core.api.pagination import CursorPagination
 from core.api.views import ServiceModelViewSet
 from core.dataio.views import TableBulkMixin, TableImportExportMixin
 from core.errors import ApplicationError
+from core.idempotency import StoredResponse
 from core.jobs.models import BatchJobKind
 from core.jobs.serializers import BatchJobOutputSerializer
 from core.jobs.services import batch_job_create
@@ -215,7 +216,8 @@ class CatalogContractView(APIView):
     when missing or wrong). Answers the contract's ``{"detail": …}`` bodies, not the API's
     usual error shape. Our extension: an optional ``Idempotency-Key`` header makes a repeat
     (same key, same API key) answer the first success again without moving stock twice; the
-    same key for another request is a 422.
+    same key for another request is a 422; a repeat while the first still runs waits for it a
+    little, then is a 409 with ``Retry-After`` (``core/idempotency.py``, as ``POST /api/sales/``).
     """
 
     authentication_classes: list = []
@@ -253,34 +255,43 @@ class CatalogContractView(APIView):
             return Response(
                 {"detail": serializer.first_error()}, status=status.HTTP_400_BAD_REQUEST
             )
-        request_key = {
-            "api_key": api_key,
-            "key": request.headers.get("Idempotency-Key"),
-            "operation": self.operation,
-            "product_id": pk,
-            "quantity": serializer.validated_data["quantity"],
-        }
-        if request_key["key"] is not None:
-            if not 0 < len(request_key["key"]) <= 255 or not request_key["key"].isprintable():
-                return Response(
-                    {"detail": "Idempotency-Key: 1 to 255 printable characters."},
-                    status=status.HTTP_400_BAD_REQUEST,
+        quantity = serializer.validated_data["quantity"]
+        key = request.headers.get("Idempotency-Key")
+        claimed = None
+        if key is not None:
+            try:
+                claimed = services.catalog_request_claim(
+                    api_key=api_key,
+                    key=key,
+                    operation=self.operation,
+                    product_id=pk,
+                    quantity=quantity,
                 )
-            replayed = self._replay(request_key)
-            if replayed is not None:
-                return replayed
+            except ApplicationError as exc:  # malformed key (400), another request (422), busy
+                return self._error(exc)
+            if isinstance(claimed, StoredResponse):
+                return Response(
+                    claimed.body, status=claimed.status, headers={"Idempotent-Replayed": "true"}
+                )
+        try:
+            response = self._apply(request, api_key, pk, quantity, claimed)
+        except BaseException:
+            if claimed is not None:
+                services.catalog_request_release(record=claimed)  # a crash: let them retry
+            raise
+        if claimed is not None and response.status_code != status.HTTP_200_OK:
+            services.catalog_request_release(record=claimed)  # failures are not stored
+        return response
+
+    def _apply(self, request, api_key, pk: int, quantity: int, claimed) -> Response:
         try:
             with transaction.atomic():
                 product = self.stock_operation(
-                    product_id=pk,
-                    quantity=request_key["quantity"],
-                    reference=f"api-key:{api_key.prefix}",
+                    product_id=pk, quantity=quantity, reference=f"api-key:{api_key.prefix}"
                 )
                 body = ProductOutputSerializer(product, context={"request": request}).data
-                if request_key["key"] is not None:
-                    services.catalog_request_record(**request_key, response_body=body)
-        except IntegrityError:  # a concurrent duplicate with the same key committed first
-            return self._replay(request_key)
+                if claimed is not None:  # stored with the stock change, or not at all
+                    services.catalog_request_complete(record=claimed, response_body=body)
         except services.UnknownProductError:
             return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
         except services.InsufficientStockError as exc:
@@ -289,7 +300,7 @@ class CatalogContractView(APIView):
                 status=status.HTTP_400_BAD_REQUEST,
             )
         except ApplicationError as exc:  # e.g. this deployment itself uses a remote catalog
-            return Response({"detail": exc.message}, status=exc.status_code)
+            return self._error(exc)
         except DataError:  # a restock past the 32-bit stock column (PostgreSQL), not a 500
             return Response(
                 {"detail": f"Stock cannot exceed {MAX_STOCK_QUANTITY}."},
@@ -298,14 +309,12 @@ class CatalogContractView(APIView):
         return Response(body)
 
     @staticmethod
-    def _replay(request_key: dict) -> Response | None:
-        try:
-            stored = services.catalog_request_replay(**request_key)
-        except services.CatalogRequestKeyMismatchError as exc:
-            return Response({"detail": exc.message}, status=exc.status_code)
-        if stored is None:
-            return None
-        return Response(stored, headers={"Idempotent-Replayed": "true"})
+    def _error(exc: ApplicationError) -> Response:
+        """An error in the contract's ``{"detail"}`` shape."""
+        response = Response({"detail": exc.message}, status=exc.status_code)
+        if exc.retry_after is not None:
+            response["Retry-After"] = str(exc.retry_after)
+        return response
 
 
 class ProductPurchaseView(CatalogContractView):

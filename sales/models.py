@@ -2,6 +2,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from core.idempotency import IdempotencyRecord, IdempotencyStatus
+
 
 class SaleStatus(models.TextChoices):
     COMPLETED = "completed", "Completed"
@@ -107,43 +109,28 @@ class SaleItem(models.Model):
         return f"{self.quantity} x {self.product_id} @ {self.unit_price}"
 
 
-class IdempotencyKeyStatus(models.TextChoices):
-    PROCESSING = "processing", "Processing"
-    COMPLETED = "completed", "Completed"
+IdempotencyKeyStatus = IdempotencyStatus
 
 
-class IdempotencyKey(models.Model):
-    """The stored answer to a ``POST /api/sales/`` sent with an ``Idempotency-Key`` header.
+class IdempotencyKey(IdempotencyRecord):
+    """The stored answer to a ``POST /api/sales/`` sent with an ``Idempotency-Key`` header
+    (``core/idempotency.py``).
 
     A repeat with the same key and body gets the stored answer; the same key with another body
     is refused (422). Keys are per user, kept at least ``IDEMPOTENCY_KEY_TTL_HOURS`` and then
     purged by ``purge_idempotency_keys_task``.
     """
 
-    Status = IdempotencyKeyStatus
-
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    key = models.CharField(max_length=255)
-    request_fingerprint = models.CharField(max_length=64, help_text="SHA-256 of the request body.")
-    status = models.CharField(
-        max_length=12, choices=IdempotencyKeyStatus.choices, default=IdempotencyKeyStatus.PROCESSING
-    )
-    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    response_body = models.JSONField(null=True, blank=True)
     sale = models.ForeignKey(
         Sale, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    created_at = models.DateTimeField(default=timezone.now)
-    expires_at = models.DateTimeField(db_index=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique_per_user"),
             models.CheckConstraint(
-                condition=models.Q(status__in=IdempotencyKeyStatus.values),
+                condition=models.Q(status__in=IdempotencyStatus.values),
                 name="idempotency_key_status_valid",
             ),
         ]
-
-    def __str__(self) -> str:
-        return f"{self.key} ({self.status})"

@@ -3,20 +3,27 @@
 
 from __future__ import annotations
 
-import json
-from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.utils import timezone
 
-from core.errors import ApplicationError
+from core.idempotency import (
+    StoredResponse,
+    idempotency_claim,
+    idempotency_complete,
+    idempotency_purge,
+    idempotency_release,
+    request_fingerprint,
+)
 from products.models import (
     CatalogRequestKey,
     Product,
     StockMovementReason,
 )
 from products.services.stock import require_local_stock, stock_change
+
+if TYPE_CHECKING:
+    from accounts.models import ApiKey
 
 # --- The catalog contract (purchase / restock by API key) --------------------------------------
 
@@ -56,41 +63,35 @@ def _contract_stock_change(
 # --- Idempotency-Key on the catalog-contract endpoints (our extension) -------------------------
 
 
-class CatalogRequestKeyMismatchError(ApplicationError):
-    status_code = 422
-    code = "idempotency_key_mismatch"
-
-
-def catalog_request_replay(
-    *, api_key, key: str, operation: str, product_id: int, quantity: int
-) -> dict | None:
-    """The stored answer of an earlier purchase/restock sent with this key by this API key, or
-    None. The same key for another request is refused."""
-    stored = CatalogRequestKey.objects.filter(api_key=api_key, key=key).first()
-    if stored is None:
-        return None
-    if (stored.operation, stored.product_id, stored.quantity) != (operation, product_id, quantity):
-        raise CatalogRequestKeyMismatchError(
-            "This Idempotency-Key was used for another request; use a new key."
-        )
-    return stored.response_body
-
-
-def catalog_request_record(
-    *, api_key, key: str, operation: str, product_id: int, quantity: int, response_body: dict
-) -> None:
-    """Store the answer, in the transaction of the stock change: a concurrent duplicate fails
-    on the unique key and is rolled back (then replays this answer)."""
-    CatalogRequestKey.objects.create(
-        api_key=api_key,
+def catalog_request_claim(
+    *, api_key: ApiKey, key: str, operation: str, product_id: int, quantity: int
+) -> CatalogRequestKey | StoredResponse:
+    """Claim ``key`` of this API key for a purchase/restock (``core/idempotency.py``): the
+    claimed row, or the stored answer of an earlier identical request. The same key for
+    another request is refused (422); while the first still runs, a repeat waits a little,
+    then gets a 409."""
+    return idempotency_claim(
+        model=CatalogRequestKey,
+        owner={"api_key": api_key},
         key=key,
-        operation=operation,
-        product_id=product_id,
-        quantity=quantity,
-        response_body=json.loads(json.dumps(response_body, default=str)),
+        fingerprint=request_fingerprint(
+            {"operation": operation, "product_id": product_id, "quantity": quantity}
+        ),
+        mismatch_message="This Idempotency-Key was used for another request; use a new key.",
+        values={"operation": operation, "product_id": product_id, "quantity": quantity},
     )
 
 
-def catalog_request_keys_purge() -> int:
-    cutoff = timezone.now() - timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS)
-    return CatalogRequestKey.objects.filter(created_at__lt=cutoff).delete()[0]
+def catalog_request_complete(*, record: CatalogRequestKey, response_body: dict[str, Any]) -> None:
+    """Store the answer, in the transaction of the stock change."""
+    idempotency_complete(record=record, status=200, body=response_body)
+
+
+def catalog_request_release(*, record: CatalogRequestKey) -> None:
+    """The request failed: nothing stored, the key can be used again."""
+    idempotency_release(record=record)
+
+
+def catalog_request_keys_purge(*, batch_size: int = 10_000) -> int:
+    """Delete expired keys in batches; returns how many went."""
+    return idempotency_purge(model=CatalogRequestKey, batch_size=batch_size)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import timedelta
 from io import StringIO
 
@@ -10,7 +11,14 @@ from django.conf import settings
 from django.core.management import call_command
 from django.utils import timezone
 
+from core.idempotency import (
+    IdempotencyRecord,
+    IdempotencyStatus,
+    idempotency_claim,
+    request_fingerprint,
+)
 from products.models import CatalogRequestKey, StockMovement
+from sales.models import IdempotencyKey
 from tests.catalog_api import (
     assert_ledger_balanced,
     key_header,
@@ -110,9 +118,83 @@ def test_expired_request_keys_are_purged(api_client):
     send(api_client, purchase_url(product.pk), 1, full_key, "old")
     send(api_client, purchase_url(product.pk), 1, full_key, "new")
     CatalogRequestKey.objects.filter(key="old").update(
-        created_at=timezone.now() - timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS + 1)
+        created_at=timezone.now() - timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS + 1),
+        expires_at=timezone.now() - timedelta(hours=1),
     )
     out = StringIO()
     call_command("purge_idempotency_keys", stdout=out)
     assert "Deleted 1 expired" in out.getvalue()
     assert list(CatalogRequestKey.objects.values_list("key", flat=True)) == ["new"]
+
+
+# --- The one mechanism (core/idempotency.py), shared with POST /api/sales/ ----------------------
+
+
+def claimed_row(api_key, key, *, operation="purchase", product_id, quantity, age=timedelta(0)):
+    """The row a first request holds while it runs (claimed, no answer yet)."""
+    now = timezone.now()
+    return CatalogRequestKey.objects.create(
+        api_key=api_key,
+        key=key,
+        operation=operation,
+        product_id=product_id,
+        quantity=quantity,
+        request_fingerprint=request_fingerprint(
+            {"operation": operation, "product_id": product_id, "quantity": quantity}
+        ),
+        created_at=now - age,
+        expires_at=now + timedelta(hours=24),
+    )
+
+
+def test_a_repeat_while_the_first_still_runs_is_409_with_retry_after(api_client, monkeypatch):
+    monkeypatch.setattr(
+        "products.services.contract.idempotency_claim",
+        functools.partial(idempotency_claim, wait_seconds=0.2),
+    )
+    api_key, full_key = make_api_key(name="shop")
+    product = make_product(stock=5)
+    claimed_row(api_key, "busy", product_id=product.pk, quantity=1)
+
+    response = send(api_client, purchase_url(product.pk), 1, full_key, "busy")
+
+    assert response.status_code == 409
+    assert set(response.json()) == {"detail"}
+    assert response["Retry-After"] == "1"
+    assert stock_of(product) == 5
+    assert CatalogRequestKey.objects.get().status == IdempotencyStatus.PROCESSING
+
+
+def test_a_first_request_that_died_long_ago_is_taken_over(api_client):
+    api_key, full_key = make_api_key(name="shop")
+    product = make_product(stock=5)
+    claimed_row(api_key, "abandoned", product_id=product.pk, quantity=2, age=timedelta(hours=1))
+
+    response = send(api_client, purchase_url(product.pk), 2, full_key, "abandoned")
+    replay = send(api_client, purchase_url(product.pk), 2, full_key, "abandoned")
+
+    assert response.status_code == 200, response.content
+    assert replay["Idempotent-Replayed"] == "true"
+    assert replay.json() == response.json()
+    assert stock_of(product) == 3
+    record = CatalogRequestKey.objects.get()
+    assert (record.status, record.response_status) == (IdempotencyStatus.COMPLETED, 200)
+
+
+def test_an_expired_key_can_be_used_again_for_another_request(api_client):
+    _, full_key = make_api_key(name="shop")
+    product = make_product(stock=10)
+    assert send(api_client, purchase_url(product.pk), 1, full_key, "reused").status_code == 200
+    CatalogRequestKey.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+
+    again = send(api_client, purchase_url(product.pk), 3, full_key, "reused")  # no 422
+
+    assert again.status_code == 200, again.content
+    assert "Idempotent-Replayed" not in again
+    assert stock_of(product) == 6
+    assert CatalogRequestKey.objects.get().quantity == 3
+
+
+def test_both_idempotency_keys_are_one_mechanism():
+    assert issubclass(CatalogRequestKey, IdempotencyRecord)
+    assert issubclass(IdempotencyKey, IdempotencyRecord)
