@@ -58,6 +58,7 @@ BENCHMARKS = (
     "import_export",
     "bulk_products",
     "cache_purge",
+    "replica_reads",
 )
 USES_DATA_SET = ("http_reads", "analytics", "explain_filters")
 OPTIONAL = ("explain_filters",)  # included when its script exists
@@ -71,6 +72,7 @@ TIMEOUTS = {
     "import_export": 3600,
     "bulk_products": 1200,
     "cache_purge": 900,
+    "replica_reads": 1200,
 }
 SCALES_WITH_DATA = ("seed_demo", "analytics", "explain_filters", "import_export")
 QUICK_SIZES = {"sales": 20_000, "customers": 10_000, "products": 500}
@@ -282,6 +284,13 @@ def build_plan(args: argparse.Namespace, names: list[str], results_dir: Path) ->
             command = ["bench/cache_purge.py", "--redis-url", args.purge_redis_url]
             if quick:
                 command += ["--keys", "50000", "--live", "100"]
+            add(name, command, base_env({}))
+        elif name == "replica_reads":
+            # Its own primary and streaming replica (initdb, pg_basebackup), 100,000 sales.
+            command = ["bench/replica_reads.py"]
+            if quick:
+                command += ["--sales", "5000", "--customers", "2000", "--products", "200"]
+                command += ["--duration", "4", "--warmup", "1"]
             add(name, command, base_env({}))
     return steps
 
@@ -949,6 +958,35 @@ def rows_cache_purge(data: dict) -> list[dict]:
     ]
 
 
+def rows_replica_reads(data: dict) -> list[dict]:
+    name = "replica_reads"
+    alone, shared = data["phases"]["primary_only"], data["phases"]["with_replica"]
+    label = f"analytics + lists, {data['sales']:,} sales, {data['clients']} clients"
+    return [
+        row(
+            name,
+            f"{label}: primary's CPU per request with a replica",
+            shared["cpu_ms_per_request"]["primary"],
+            "ms",
+            baseline="no replica",
+            baseline_value=alone["cpu_ms_per_request"]["primary"],
+            ratio=ratio_of(
+                alone["cpu_ms_per_request"]["primary"], shared["cpu_ms_per_request"]["primary"]
+            ),
+        ),
+        row(name, "share of the primary's CPU freed", data["primary_cpu_freed_pct"], "%"),
+        row(
+            name,
+            "requests per second with a replica",
+            shared["requests_per_s"],
+            "req/s",
+            baseline="no replica",
+            baseline_value=alone["requests_per_s"],
+            ratio=ratio_of(shared["requests_per_s"], alone["requests_per_s"]),
+        ),
+    ]
+
+
 EXTRACTORS = {
     "seed_demo": rows_seed_demo,
     "http_reads": rows_http_reads,
@@ -958,6 +996,7 @@ EXTRACTORS = {
     "import_export": rows_import_export,
     "bulk_products": rows_bulk_products,
     "cache_purge": rows_cache_purge,
+    "replica_reads": rows_replica_reads,
 }
 
 

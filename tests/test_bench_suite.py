@@ -493,6 +493,26 @@ def test_write_doc(suite, tmp_path):
     assert "second" in text and "first" not in text and "My notes." in text
 
 
+REPLICA_READS = {
+    "sales": 100_000,
+    "clients": 4,
+    "primary_cpu_freed_pct": 92.0,
+    "phases": {
+        "primary_only": {"requests_per_s": 50.0, "cpu_ms_per_request": {"primary": 1.5}},
+        "with_replica": {"requests_per_s": 55.0, "cpu_ms_per_request": {"primary": 0.12}},
+    },
+}
+
+
+def test_replica_reads_rows(suite):
+    rows, error = suite.extract_rows("replica_reads", REPLICA_READS)
+    assert error is None
+    cpu, freed, rate = rows
+    assert (cpu["value"], cpu["baseline_value"], cpu["ratio"]) == (0.12, 1.5, 12.5)
+    assert freed["value"] == 92.0
+    assert rate["ratio"] == 1.1
+
+
 def test_selection_sizes_and_reuse(suite):
     available = [name for name in suite.BENCHMARKS if name != "explain_filters"]
     assert suite.select("", "", available) == available
@@ -520,6 +540,8 @@ def test_plan(suite, tmp_path):
     assert steps["http_reads"].command[-2:] == ["--output", str(tmp_path / "http_reads.json")]
     assert "--wait-quiet" in steps["http_reads"].command
     assert steps["analytics"].env["DATABASE_URL"].endswith("/sales_bench_x")
+    assert steps["replica_reads"].command[1] == "bench/replica_reads.py"
+    assert "--duration" in steps["replica_reads"].command
     assert steps["bulk_products"].env["DATABASE_URL"].endswith("/sales_bench_bulk")
     assert steps["import_export"].command[steps["import_export"].command.index("--sales") + 1] == (
         str(round(20_000 / 2.55))
