@@ -80,11 +80,3 @@ def sale_item_values(*, sale_ids: Iterable[int]) -> dict[int, list[tuple[Any, ..
 
 def sale_get(*, sale_id: int) -> Sale | None:
     return sale_list().filter(pk=sale_id).first()
-
-
-def product_has_sales(*, product_id: int) -> bool:
-    return SaleItem.objects.filter(product_id=product_id).exists()
-
-
-def customer_has_sales(*, customer_id: int) -> bool:
-    return Sale.objects.filter(customer_id=customer_id).exists()
