@@ -169,7 +169,13 @@ class ErrorLog:
             self._write_row(writer, errors, BadRow(""), keep, width)
 
     @staticmethod
-    def _write_row(writer, errors: list[RowError], cells, keep: list[int], width: int) -> None:
+    def _write_row(
+        writer: Any,
+        errors: list[RowError],
+        cells: Sequence[str] | BadRow,
+        keep: list[int],
+        width: int,
+    ) -> None:
         values = [] if isinstance(cells, BadRow) else list(cells)
         values = [*values[:width], *[""] * (width - len(values))]
         writer.writerow(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import connections, transaction
@@ -13,6 +14,9 @@ from django.db.models import QuerySet
 from core.dataio.columns import Column
 from core.dataio.writers import WRITERS
 
+if TYPE_CHECKING:
+    from core.dataio.importer import ImportTable
+
 EXPORT_CHUNK_ROWS = 5_000
 # Columns whose cells are free text: exported as stored, escaped against formulas in CSV only.
 TEXT_KINDS = ("text", "email")
@@ -20,19 +24,19 @@ _cursor_names = itertools.count(1)
 
 
 def queryset_rows(
-    queryset: QuerySet, columns: Sequence[Column], fields: Sequence[str], order: Sequence[str]
+    queryset: QuerySet[Any], columns: Sequence[Column], fields: Sequence[str], order: Sequence[str]
 ) -> Iterator[list[str]]:
     """``fields`` (ORM paths, one per column) of every row, formatted by the columns."""
-    queryset = queryset.order_by(*order).values_list(*fields)
-    if connections[queryset.db].vendor == "postgresql":
-        yield from _postgresql_rows(queryset, columns)
+    rows = queryset.order_by(*order).values_list(*fields)
+    if connections[rows.db].vendor == "postgresql":
+        yield from _postgresql_rows(rows, columns)
         return
     formats = [_stored_text if column.kind in TEXT_KINDS else column.format for column in columns]
-    for values in queryset.iterator(EXPORT_CHUNK_ROWS):
+    for values in rows.iterator(EXPORT_CHUNK_ROWS):
         yield [fmt(value) for fmt, value in zip(formats, values, strict=True)]
 
 
-def _stored_text(value) -> str:
+def _stored_text(value: Any) -> str:
     return "" if value is None else value
 
 
@@ -63,7 +67,9 @@ def sql_format(column: Column, value: str) -> str:
     return f"COALESCE(({value})::text, '')"
 
 
-def _postgresql_rows(queryset: QuerySet, columns: Sequence[Column]) -> Iterator[list[str]]:
+def _postgresql_rows(
+    queryset: QuerySet[Any, Any], columns: Sequence[Column]
+) -> Iterator[list[str]]:
     connection = connections[queryset.db]
     sql, params = queryset.query.sql_with_params()
     names = [f"c{index}" for index in range(len(columns))]
@@ -96,7 +102,9 @@ def text_columns(columns: Sequence[Column]) -> list[int]:
     return [index for index, column in enumerate(columns) if column.kind in TEXT_KINDS]
 
 
-def export_stream(table, fmt: str, queryset: QuerySet | None = None) -> Iterator[bytes]:
+def export_stream(
+    table: ImportTable, fmt: str, queryset: QuerySet[Any] | None = None
+) -> Iterator[bytes]:
     """The file's bytes, in chunks."""
     return WRITERS[fmt](
         table.column_names, table.export_rows(queryset), text_columns=text_columns(table.columns)

@@ -47,7 +47,7 @@ class _CountingReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:
+    def readinto(self, buffer: Any) -> int:  # a writable buffer (memoryview, bytearray)
         data = self.raw.read(len(buffer))
         size = len(data)
         buffer[:size] = data
@@ -123,7 +123,7 @@ class CsvReader(TableReader):
         check_width(len(self.header))
         self._reader = csv.reader(self._lines, delimiter=self.delimiter, strict=False)
 
-    def rows(self) -> Iterator[tuple[int, list[str]]]:
+    def rows(self) -> Iterator[tuple[int, list[str] | BadRow]]:
         row_number = 1
         reader = self._reader
         while True:
@@ -240,7 +240,7 @@ class JsonReader(TableReader):
     def _at_end(self) -> bool:
         return self._pos >= len(self._buffer)
 
-    def _next_object(self, row_number: int) -> dict | None:
+    def _next_object(self, row_number: int) -> dict[str, Any] | None:
         """The next object of the array, or None at its end."""
         self._skip_space()
         if self._at_end():

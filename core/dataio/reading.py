@@ -4,7 +4,7 @@ how header names and cell values become text."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime, time
 from typing import IO, Any
 
@@ -69,7 +69,7 @@ def rewind(raw: IO[bytes]) -> bool:
     return True
 
 
-def normalize_header(cells: Sequence[Any]) -> list[str]:
+def normalize_header(cells: Iterable[Any]) -> list[str]:
     return [
         str(cell if cell is not None else "").strip().lstrip("\ufeff").lower() for cell in cells
     ]

@@ -87,7 +87,9 @@ def upsert(stage: Stage, table: UpsertTable, where: str = "true") -> int:
     given, lacking = table._targets(stage)
     inserted = [*given, *(target for target in lacking if target.default is not None)]
     columns = ", ".join([*(target.column for target in inserted), "created_at", "updated_at"])
-    sources = ", ".join(target.source if target in given else target.default for target in inserted)
+    sources = ", ".join(
+        target.source if target in given else str(target.default) for target in inserted
+    )
     updates = ", ".join(
         [*(f"{t.column} = excluded.{t.column}" for t in given), "updated_at = excluded.updated_at"]
     )
