@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import json
 
+from django.contrib.auth.decorators import login_not_required
 from django.http import HttpResponse
 from django.urls import path, reverse_lazy
+from django.utils.decorators import method_decorator
+from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider import views as dot_views
 
 from core.api.throttling import ScopedRateThrottle
@@ -52,6 +55,10 @@ class AuthorizationView(dot_views.AuthorizationView):
     login_url = reverse_lazy("rest_framework:login")
 
 
+# Called by applications, not browsers: no CSRF token, no login (as django-oauth-toolkit's own,
+# whose decorated dispatch this class's overrides).
+@method_decorator(csrf_exempt, name="dispatch")
+@method_decorator(login_not_required, name="dispatch")
 class TokenView(ThrottledClientAuthMixin, dot_views.TokenView):
     def post(self, request, *args, **kwargs):
         if request.POST.get("grant_type") == "urn:ietf:params:oauth:grant-type:device_code":
@@ -59,10 +66,14 @@ class TokenView(ThrottledClientAuthMixin, dot_views.TokenView):
         return super().post(request, *args, **kwargs)
 
 
+@method_decorator(csrf_exempt, name="dispatch")
+@method_decorator(login_not_required, name="dispatch")
 class RevokeTokenView(ThrottledClientAuthMixin, dot_views.RevokeTokenView):
     pass
 
 
+@method_decorator(csrf_exempt, name="dispatch")
+@method_decorator(login_not_required, name="dispatch")
 class IntrospectTokenView(ThrottledClientAuthMixin, dot_views.IntrospectTokenView):
     pass
 

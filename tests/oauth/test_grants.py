@@ -371,3 +371,19 @@ def test_refresh_tokens_are_revoked_with_the_application(person, partner_app):
         },
     )
     assert again.status_code == 400
+
+
+def test_the_token_endpoints_need_no_csrf_token(machine):
+    """Applications are not browsers: /o/token/, /o/revoke_token/ and /o/introspect/ take
+    a POST without Django's CSRF cookie (the test client skips the check unless told)."""
+    application, secret = machine
+    client = Client(enforce_csrf_checks=True)
+    auth = basic_auth(application.client_id, secret)
+    response = client_credentials(client, application, secret)
+    assert response.status_code == 200, response.content
+    token = response.json()["access_token"]
+    introspected = client.post("/o/introspect/", {"token": token}, HTTP_AUTHORIZATION=auth)
+    assert introspected.status_code == 200 and introspected.json()["active"] is True
+    revoked = client.post("/o/revoke_token/", {"token": token}, HTTP_AUTHORIZATION=auth)
+    assert revoked.status_code == 200
+    assert_error(client.get("/api/customers/", **bearer(token)), 401, "token_not_valid")
