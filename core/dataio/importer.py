@@ -19,7 +19,7 @@ from typing import IO, Any
 
 from django.conf import settings
 from django.db import DatabaseError, transaction
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 
 from core.dataio.columns import CellError, Column
 from core.dataio.errorlog import ERROR_PREFIX, ErrorLog, RowError, RowSet
@@ -164,6 +164,7 @@ class ImportTable:
     and the natural key and write ``merge`` (and, where needed, more ``checks``)."""
 
     name = ""
+    model: type[Model]  # whose rows the file holds (each table sets it)
     columns: Sequence[Column] = ()
     key: Sequence[str] = ()  # the natural key's columns
     key_case_insensitive = False

@@ -1,5 +1,8 @@
 """``manage.py export``: refuses, naming ``export_data`` (see ``_generic``)."""
 
+from argparse import ArgumentParser
+from typing import Any
+
 from django.core.management.base import BaseCommand, CommandError
 
 from core.dataio.management.commands._generic import table_for
@@ -15,12 +18,12 @@ class Command(BaseCommand):
         "django-import-export's generic export are accepted only to say so."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("format", help="Ignored: the generic command's format.")
         parser.add_argument("resource", help="Ignored: app.Model or a resource's dotted path.")
         parser.add_argument("--encoding")
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         table = table_for(options["resource"])
         extension = FORMAT_EXTENSIONS.get(options["format"].rsplit(".", 1)[-1].lower(), "csv")
         suggestion = (

@@ -1,7 +1,10 @@
 import os
 import sys
+from argparse import ArgumentParser
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db.models import QuerySet
 from django.urls import resolve, reverse
 from tqdm import tqdm
 
@@ -19,7 +22,7 @@ class Command(BaseCommand):
         "list filters, e.g. --filter sold_after=2025-01-01 --filter status=completed."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("table", choices=list(TABLES), help="What to export.")
         parser.add_argument("--out", required=True, metavar="FILE", help="The file to write.")
         parser.add_argument(
@@ -34,7 +37,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         try:
             fmt = format_from_name(options["out"], options["format"])
             queryset = self._filtered(options["table"], options["filter"])
@@ -81,7 +84,7 @@ class Command(BaseCommand):
             raise CommandError(f"The directory of --out {out!r} is not a directory: {directory}.")
 
     @staticmethod
-    def _filtered(table: str, filters: list[str]):
+    def _filtered(table: str, filters: list[str]) -> QuerySet[Any] | None:
         if not filters:
             return None
         data = {}
@@ -93,7 +96,8 @@ class Command(BaseCommand):
         model = get_table(table).model
         # The filters of the table's API list endpoint, found through the URLconf (the router
         # names it "<model name>-list"): the core does not import the project's router.
-        viewset = resolve(reverse(f"{model._meta.model_name}-list")).func.cls
+        view = resolve(reverse(f"{model._meta.model_name}-list")).func
+        viewset = view.cls  # type: ignore[attr-defined]  # set by DRF's as_view()
         filterset_class = viewset.filterset_class
         unknown = sorted(set(data) - set(filterset_class.base_filters))
         if unknown:
@@ -101,10 +105,11 @@ class Command(BaseCommand):
                 f"Unknown filter(s) {', '.join(unknown)} for {table}; known: "
                 f"{', '.join(sorted(filterset_class.base_filters))}."
             )
-        filterset = filterset_class(data=data, queryset=model.objects.all())
+        filterset = filterset_class(data=data, queryset=model._default_manager.all())
         if not filterset.is_valid():
             problems = "; ".join(
                 f"{name}: {' '.join(messages)}" for name, messages in filterset.errors.items()
             )
             raise ApplicationError(f"Invalid filter: {problems}")
-        return filterset.qs
+        filtered: QuerySet[Any] = filterset.qs
+        return filtered

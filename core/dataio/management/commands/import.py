@@ -1,5 +1,8 @@
 """``manage.py import``: refuses, naming ``import_data`` (see ``_generic``)."""
 
+from argparse import ArgumentParser
+from typing import Any
+
 from django.core.management.base import BaseCommand, CommandError
 
 from core.dataio.management.commands._generic import quoted, table_for
@@ -13,7 +16,7 @@ class Command(BaseCommand):
         "the generic command are accepted only to say so."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: ArgumentParser) -> None:
         # The generic command's arguments, so that any invocation of it gets this refusal
         # rather than a usage error.
         parser.add_argument("resource", help="Ignored: app.Model or a resource's dotted path.")
@@ -24,7 +27,7 @@ class Command(BaseCommand):
         parser.add_argument("--format")
         parser.add_argument("--encoding")
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         table = table_for(options["resource"])
         suggestion = (
             f"manage.py import_data {table} {quoted(options['import_file_name'])}"

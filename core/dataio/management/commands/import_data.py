@@ -1,6 +1,7 @@
 import os
 import sys
-from argparse import RawDescriptionHelpFormatter
+from argparse import ArgumentParser, RawDescriptionHelpFormatter
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
@@ -41,13 +42,13 @@ class Command(BaseCommand):
         "again as it is)."
     )
 
-    def create_parser(self, prog_name, subcommand, **kwargs):
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> Any:
         parser = super().create_parser(prog_name, subcommand, **kwargs)
         parser.epilog = EPILOG
         parser.formatter_class = RawDescriptionHelpFormatter
         return parser
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("table", choices=list(TABLES), help="What the file holds.")
         parser.add_argument("file", help="The file to import.")
         parser.add_argument(
@@ -83,7 +84,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         path = options["file"]
         if not os.path.isfile(path):
             raise CommandError(f"No such file: {path}")
@@ -133,8 +134,8 @@ class Command(BaseCommand):
         finally:
             if errors_out is not None:
                 errors_out.close()
-        for error in report.errors[:20]:
-            self.stderr.write(f"  {str(error)[0].upper()}{str(error)[1:]}")
+        for row_error in report.errors[:20]:
+            self.stderr.write(f"  {str(row_error)[0].upper()}{str(row_error)[1:]}")
         if report.error_count > 20:
             self.stderr.write(f"  … and {report.error_count - 20} more errors.")
         if options["errors_out"] and report.error_count:
