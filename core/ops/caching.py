@@ -26,10 +26,15 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
 from django.core.cache import caches
+from django.core.cache.backends.base import BaseCache
+
+if TYPE_CHECKING:
+    from redis import Redis
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +79,7 @@ class PurgeStats:
     def ran(self) -> bool:
         return not self.skipped
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "scanned": self.scanned,
             "deleted": self.deleted,
@@ -84,7 +89,7 @@ class PurgeStats:
         }
 
 
-def _is_django_redis(cache) -> bool:
+def _is_django_redis(cache: BaseCache) -> bool:
     try:
         from django_redis.cache import RedisCache
     except ImportError:  # pragma: no cover - django-redis is a requirement
@@ -100,7 +105,7 @@ def _host(value: str | None) -> str:
     return "localhost" if host in _LOOPBACK else host
 
 
-def check_not_broker_db(client) -> None:
+def check_not_broker_db(client: Redis) -> None:
     """Raise :class:`CachePurgeRefused` when ``client`` (a redis-py client) talks to the same
     Redis server and database as the Celery broker."""
     broker_url = getattr(settings, "CELERY_BROKER_URL", "") or ""
@@ -190,7 +195,15 @@ def purge_stale_cache_generations(
     return stats
 
 
-def _purge_namespace(cache, client, namespace, counter_key, batch, pause, stats) -> None:
+def _purge_namespace(
+    cache: Any,  # django-redis's RedisCache (untyped)
+    client: Redis,
+    namespace: str,
+    counter_key: str,
+    batch: int,
+    pause: float,
+    stats: PurgeStats,
+) -> None:
     raw = client.get(cache.make_key(counter_key))
     if raw is None:
         # No counter: the next read starts one, larger than any older number; the old keys
