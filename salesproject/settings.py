@@ -100,9 +100,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last: the first to see a view's exception; a query stopped by statement_timeout is a 503.
-    "core.errors.QueryTimeoutMiddleware",
+    "core.api.exception_handler.QueryTimeoutMiddleware",
     # A view stopped by a locked SQLite database (embedded default) is a 503, not a 500.
-    "core.errors.DatabaseBusyMiddleware",
+    "core.api.exception_handler.DatabaseBusyMiddleware",
 ]
 
 ROOT_URLCONF = "salesproject.urls"
@@ -131,7 +131,8 @@ _database = _database_config("DATABASE_URL", DATABASE_URL, str(BASE_DIR / "db.sq
 if _database["ENGINE"] == "django.db.backends.sqlite3":
     # WAL (readers never wait for the writer) and a busy timeout let the dev server and a
     # management command share the file: a write waits up to SQLITE_BUSY_TIMEOUT seconds for
-    # another connection's write lock, then answers 503 database_busy (core/errors.py).
+    # another connection's write lock, then answers 503 database_busy
+    # (core/api/exception_handler.py).
     # IMMEDIATE: a transaction takes the write lock when it begins, so it waits for it there
     # (a read transaction turning into a write one would fail at once instead of waiting).
     SQLITE_BUSY_TIMEOUT = _env_float("SQLITE_BUSY_TIMEOUT", 20.0)
@@ -369,7 +370,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "core.api.pagination.PageNumberPagination",
     "PAGE_SIZE": API_PAGE_SIZE,
     "DEFAULT_SCHEMA_CLASS": "core.api.schema.ErrorAwareAutoSchema",
-    "EXCEPTION_HANDLER": "core.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "core.api.exception_handler.api_exception_handler",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",

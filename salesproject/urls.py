@@ -12,7 +12,7 @@ from rest_framework_simplejwt.views import TokenRefreshView, TokenVerifyView
 from accounts.forms import LockoutAuthenticationForm
 from accounts.views import LoginThrottledTokenObtainPairView, LogoutEverywhereView
 from analytics.dashboard import dashboard
-from core.errors import json_api_not_found
+from core.api.exception_handler import json_api_not_found
 from core.ops import health, metrics
 from products.views import ProductPurchaseView, ProductRestockView
 from salesproject.api import router
@@ -69,5 +69,5 @@ urlpatterns = [
     path("o/", include("accounts.oauth.views")),
 ]
 
-handler404 = "core.errors.json_not_found"
-handler500 = "core.errors.json_server_error"
+handler404 = "core.api.exception_handler.json_not_found"
+handler500 = "core.api.exception_handler.json_server_error"

@@ -10,7 +10,7 @@ The timeout is set once per connection, when Django opens it (``connection_creat
 ``CONN_MAX_AGE`` a connection serves many requests, and a session setting outlives them all.
 A query stopped by it raises :class:`django.db.OperationalError` caused by psycopg's
 ``QueryCanceled`` (SQLSTATE 57014): :func:`is_query_timeout` recognises it, and the API's
-exception handler answers 503 ``query_timeout`` (``core/errors.py``).
+exception handler answers 503 ``query_timeout`` (``core/api/exception_handler.py``).
 """
 
 from __future__ import annotations

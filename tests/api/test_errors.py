@@ -122,7 +122,8 @@ def test_get_on_cancel_is_405_and_cancels_nothing(client_for):
 def test_the_one_handler_answers_retry_after_from_the_errors_kind(error, retry_after):
     """Domain errors carry no HTTP headers: how long to wait is theirs (``retry_after``), the
     ``Retry-After`` header is the API handler's."""
-    from core.errors import ApplicationError, api_exception_handler
+    from core.api.exception_handler import api_exception_handler
+    from core.errors import ApplicationError
     from products.catalog_client import CatalogUnavailableError
 
     exc = {
