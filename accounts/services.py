@@ -69,10 +69,13 @@ def api_key_authenticate(*, header: str | None) -> ApiKey | None:
 def user_logout_everywhere(*, user_id: int) -> int:
     """End every JWT (access and refresh) and every session of the user issued before now: their
     token generation goes up by one (``accounts.tokens``). Returns the new generation. Seen at
-    once in this process, within ``JWT_USER_CACHE_SECONDS`` in the others."""
+    once in this process, within ``JWT_USER_CACHE_SECONDS`` in the others. Every OAuth2 token
+    acting as or for the user is revoked too (at once everywhere: they are not cached)."""
     from accounts.authentication import cached_user_forget
+    from accounts.oauth.services import oauth_user_revoke_tokens
 
     with transaction.atomic():
+        oauth_user_revoke_tokens(user_id=user_id)
         updated = TokenGeneration.objects.filter(user_id=user_id).update(
             value=F("value") + 1, changed_at=timezone.now()
         )

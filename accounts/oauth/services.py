@@ -31,13 +31,24 @@ class Revoked:
     grants: int
 
 
+def _revoke(**owner) -> Revoked:
+    with transaction.atomic():
+        refresh = RefreshToken.objects.filter(revoked__isnull=True, **owner)
+        refresh_count = refresh.update(revoked=timezone.now(), access_token=None)
+        access_count, _ = AccessToken.objects.filter(**owner).delete()
+        grant_count, _ = Grant.objects.filter(**owner).delete()
+    return Revoked(access_count, refresh_count, grant_count)
+
+
 def oauth_application_revoke_tokens(*, application: Application) -> Revoked:
     """End every access token, refresh token and pending authorization code of
     ``application`` at once (the authentication reads tokens from the database on every
     request: the next request with any of them is a 401)."""
-    with transaction.atomic():
-        refresh = RefreshToken.objects.filter(application=application, revoked__isnull=True)
-        refresh_count = refresh.update(revoked=timezone.now(), access_token=None)
-        access_count, _ = AccessToken.objects.filter(application=application).delete()
-        grant_count, _ = Grant.objects.filter(application=application).delete()
-    return Revoked(access_count, refresh_count, grant_count)
+    return _revoke(application=application)
+
+
+def oauth_user_revoke_tokens(*, user_id: int) -> Revoked:
+    """End every OAuth2 token and pending code acting as or for the user, in every
+    application ("log out everywhere"). The applications stay: they may get new tokens (a
+    person's, only through the consent page again)."""
+    return _revoke(user_id=user_id)

@@ -387,3 +387,17 @@ def test_the_token_endpoints_need_no_csrf_token(machine):
     revoked = client.post("/o/revoke_token/", {"token": token}, HTTP_AUTHORIZATION=auth)
     assert revoked.status_code == 200
     assert_error(client.get("/api/customers/", **bearer(token)), 401, "token_not_valid")
+
+
+def test_log_out_everywhere_ends_the_users_oauth2_tokens(client, machine):
+    """Log out everywhere ends every token of the user: the OAuth2 ones too (those of the
+    applications acting as the user or for them), at once."""
+    from accounts.services import user_logout_everywhere
+
+    application, secret = machine
+    token = client_credentials(client, application, secret).json()["access_token"]
+    assert client.get("/api/customers/", **bearer(token)).status_code == 200
+    user_logout_everywhere(user_id=application.user.pk)
+    assert_error(client.get("/api/customers/", **bearer(token)), 401, "token_not_valid")
+    # The application itself stays: it gets a new token.
+    assert client_credentials(client, application, secret).status_code == 200
