@@ -30,8 +30,6 @@ def data_import_records(
     return run_import(import_table, RecordsReader(records, import_table.column_names), options)
 
 
-def data_export(
-    *, table: str, fmt: str, queryset: QuerySet[Any] | None = None
-) -> Iterator[bytes]:
+def data_export(*, table: str, fmt: str, queryset: QuerySet[Any] | None = None) -> Iterator[bytes]:
     """The table (or the rows of ``queryset``) as a file, in chunks of bytes."""
     return export_stream(get_table(table), fmt, queryset)
