@@ -451,7 +451,9 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Sales analytics API",
     "DESCRIPTION": (
         "Customers, products, sales and analytics. Authenticate with a JWT from "
-        "`POST /api/auth/token/` (header `Authorization: Bearer <access>`) or a session. "
+        "`POST /api/auth/token/` (header `Authorization: Bearer <access>`), a session, or (for "
+        "applications) an OAuth2 access token from `/o/token/` with the scopes each operation "
+        "lists (client credentials or authorization code with PKCE). "
         'Every error answers `{"error": {"code", "message", "fields"}}`.'
     ),
     "VERSION": "1.0.0",
