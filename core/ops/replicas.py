@@ -178,9 +178,30 @@ _scope: contextvars.ContextVar[_Scope | None] = contextvars.ContextVar(
 )
 
 
+def _connected(alias: str) -> bool:
+    """``alias``'s connection answers now (opened, or checked as Django's health check does
+    for a kept one); when it does not, the replica is marked down until its next check."""
+    connection = connections[alias]
+    try:
+        connection.close_if_health_check_failed()
+        connection.ensure_connection()
+        return True
+    except Exception as exc:
+        from core.ops.health import safe_message
+
+        connection.close()
+        with _states_lock:
+            _states[alias] = ReplicaState(alias, DOWN, error=safe_message(exc))
+        return False
+
+
 def _choose() -> str:
     usable = [alias for alias in replica_aliases() if replica_state(alias).usable]
-    return random.choice(usable) if usable else DEFAULT_DB_ALIAS
+    random.shuffle(usable)
+    for alias in usable:  # a replica that went down since its last check is skipped now
+        if _connected(alias):
+            return alias
+    return DEFAULT_DB_ALIAS
 
 
 def read_alias() -> str:
