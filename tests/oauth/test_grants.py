@@ -17,7 +17,7 @@ from tests.api import assert_error
 from tests.factories import make_user
 from tests.oauth.conftest import basic_auth, bearer, make_application
 
-pytestmark = [pytest.mark.django_db]
+pytestmark = [pytest.mark.django_db, pytest.mark.embedded]
 
 REDIRECT = "https://partner.example.com/callback"
 
