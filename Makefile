@@ -13,7 +13,7 @@ EMBEDDED_ENV := env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL READ_DOT_E
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test test-postgres test-embedded lint format check-services bench clean
+.PHONY: install run test test-postgres test-embedded lint docs format check-services bench clean
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,9 @@ lint: install ## ruff check + format check, mypy (pyproject.toml), and migration
 	$(VENV)/bin/ruff format --check .
 	$(EMBEDDED_ENV) $(VENV)/bin/mypy .
 	$(EMBEDDED_ENV) $(PY) manage.py makemigrations --check --dry-run
+
+docs: install ## The documentation site (MkDocs, Material) into site/; --strict: a broken link fails
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet --site-dir site
 
 format: install
 	$(VENV)/bin/ruff format .
