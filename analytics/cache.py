@@ -1,5 +1,5 @@
-"""The analytics read cache: answers stored under ``analytics:g{N}:<hash>`` (DESIGN.md,
-"Caching").
+"""The analytics read cache: answers stored under ``analytics:g{N}:<hash>`` (docs/architecture.md,
+"Analytics: rollups and cache").
 
 ``N`` is the generation, a counter kept in the cache under ``analytics:generation``; every sale
 write starts a new one after its commit (``analytics.services.analytics_cache_bump``), so an

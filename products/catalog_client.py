@@ -1,4 +1,4 @@
-"""HTTP client for a remote Product Catalog API (the contract in DESIGN.md).
+"""HTTP client for a remote Product Catalog API (the contract in docs/catalog.md).
 
 - ``GET {base}/products/{id}/`` → product JSON (``id``, ``name``, ``price``, ``stock_quantity``);
 - ``POST {base}/products/{id}/purchase/`` ``{"quantity": n}`` with ``Authorization: Api-Key``;

@@ -210,7 +210,7 @@ MAX_PRODUCT_ID = 2**63 - 1  # bigint
 
 class CatalogContractView(APIView):
     """Base of the catalog-compatible endpoints (``purchase/``, ``restock/``): the Product
-    Catalog API contract of DESIGN.md, which another sales system can use unchanged.
+    Catalog API contract of docs/catalog.md, which another sales system can use unchanged.
 
     Authenticated by ``Authorization: Api-Key <key>`` (checked before the product lookup: 403
     when missing or wrong). Answers the contract's ``{"detail": …}`` bodies, not the API's

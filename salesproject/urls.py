@@ -46,7 +46,7 @@ api_patterns: list[URLPattern | URLResolver] = [
         SpectacularRedocView.as_view(url_name="schema", template_name="api_docs/redoc.html"),
         name="redoc",
     ),
-    # The catalog contract (DESIGN.md): Api-Key auth and {"detail"} bodies.
+    # The catalog contract (docs/catalog.md): Api-Key auth and {"detail"} bodies.
     path("products/<str:pk>/purchase/", ProductPurchaseView.as_view(), name="product-purchase"),
     path("products/<str:pk>/restock/", ProductRestockView.as_view(), name="product-restock"),
     path("", include(router.urls)),

@@ -1,4 +1,4 @@
-"""Purging stale cache generations (DESIGN.md, "Caching").
+"""Purging stale cache generations (docs/architecture.md, "Analytics: rollups and cache").
 
 Cached reads of a *generation namespace* use keys ``<namespace>:g{N}:…``, ``N`` being the
 namespace's current generation, a counter kept in the cache (today only ``analytics``, counter

@@ -1,4 +1,5 @@
-"""A small Product Catalog API (the contract of DESIGN.md) on a loopback port, for fault cases.
+"""A small Product Catalog API (the contract of docs/catalog.md) on a loopback port, for fault
+cases.
 
 It is a real HTTP server (``ThreadingHTTPServer`` in a thread, one thread per request), so the
 client under test goes through sockets, timeouts and status codes exactly as with a real remote.

@@ -1,6 +1,7 @@
-"""``POST /api/sales/`` with an ``Idempotency-Key`` header (DESIGN.md): the first answer is
-stored and replayed for a repeat with the same key and body; the same key with another body is a
-422; keys are per user, live at least 24 hours, and a failed request stores nothing."""
+"""``POST /api/sales/`` with an ``Idempotency-Key`` header (docs/architecture.md, "Idempotency"):
+the first answer is stored and replayed for a repeat with the same key and body; the same key with
+another body is a 422; keys are per user, live at least 24 hours, and a failed request stores
+nothing."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The catalog contract served by our own API (DESIGN.md, "Remote Product Catalog API contract"):
+"""The catalog contract served by our own API (docs/catalog.md, "The contract"):
 ``POST /api/products/{id}/purchase/`` and ``/restock/`` with ``Authorization: Api-Key <key>``,
 answering ``{"detail": …}`` bodies, and the anonymous ``GET /api/products/{id}/``."""
 
