@@ -11,11 +11,11 @@ read on the primary) and with it. Each time, ``--clients`` threads of a read-onl
 marked as having just written) loop over the analytics endpoints (uncached:
 ``ANALYTICS_CACHE_ENABLED=false``, the database's work every time) and the sales and stock
 ledger lists for ``--duration`` seconds, and the CPU time of each server (its postmaster and
-every process of it, from /proc, exited ones included) is measured. The pair is this
-benchmark's own: nothing else runs on it.
+every process of it, from /proc, exited ones included) and of gunicorn is measured. The pair
+is this benchmark's own: nothing else runs on it.
 
-Reported: requests per second, the primary's and the replica's CPU per 1,000 requests, and the
-share of the primary's CPU per request the replica frees. Results: ``--output`` (default
+Reported: requests per second, the CPU per request of the primary, the replica and gunicorn,
+and the share of the primary's CPU per request the replica frees. Results: ``--output`` (default
 ``bench/results/replica_reads.json``).
 """
 
@@ -50,6 +50,7 @@ from tests.replica_pair import ReplicaPair, replica_pair, unavailable_reason  # 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PASSWORD = "Replica-Bench-pw-123"
 DEFAULT_OUTPUT = ROOT / "bench" / "results" / "replica_reads.json"
+SERVERS = ("primary", "replica")
 
 
 def log(message: str) -> None:
@@ -67,7 +68,11 @@ def _stat(pid: int) -> list[str]:
 def server_cpu_seconds(data_dir: Path) -> float:
     """CPU seconds used so far by a server: its postmaster, its live children, and the
     children it has reaped (cutime + cstime)."""
-    postmaster = int((data_dir / "postmaster.pid").read_text().split()[0])
+    return tree_cpu_seconds(int((data_dir / "postmaster.pid").read_text().split()[0]))
+
+
+def tree_cpu_seconds(postmaster: int) -> float:
+    """CPU seconds of a process, its live children and the children it has reaped."""
     fields = _stat(postmaster)
     ticks = sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
     for task in Path(f"/proc/{postmaster}/task").iterdir():
@@ -177,11 +182,16 @@ def phase(pair: ReplicaPair, args: argparse.Namespace, paths: list[str], replica
         for path in paths:  # every path answers, and the connections are open
             load(port, token, [path], 1, 0.001)
         load(port, token, paths, args.clients, args.warmup)
-        before = {which: server_cpu_seconds(pair.root / which) for which in ("primary", "replica")}
+
+        def cpu_now() -> dict[str, float]:
+            used = {which: server_cpu_seconds(pair.root / which) for which in SERVERS}
+            return {**used, "gunicorn": tree_cpu_seconds(process.pid)}
+
+        before = cpu_now()
         started = time.monotonic()
         counts = load(port, token, paths, args.clients, args.duration)
         elapsed = time.monotonic() - started
-        after = {which: server_cpu_seconds(pair.root / which) for which in ("primary", "replica")}
+        after = cpu_now()
     finally:
         stop_process(process)
     requests_done = counts["ok"] + counts["errors"]
