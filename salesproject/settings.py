@@ -509,6 +509,15 @@ if CATALOG_BACKEND == "http":
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+# The currency of every amount (an ISO 4217 code): shown next to money in the admin, the
+# dashboard and the analytics answers; the amounts themselves stay plain decimals.
+CURRENCY = env.str("CURRENCY", default="USD").strip().upper()
+if not (len(CURRENCY) == 3 and CURRENCY.isascii() and CURRENCY.isalpha()):
+    raise _config_error("CURRENCY", f"{CURRENCY!r} is not a three-letter ISO 4217 code")
+# The site's name in the admin, the browsable API and the dashboard.
+SITE_NAME = env.str("SITE_NAME", default="Sales analytics").strip()
+if not SITE_NAME or len(SITE_NAME) > 60:
+    raise _config_error("SITE_NAME", "it must be 1 to 60 characters")
 CELERY_TIMEZONE = TIME_ZONE  # crontab schedules of the beat are in local time
 USE_I18N = True
 USE_TZ = True
@@ -602,6 +611,12 @@ IMPORT_JOB_TIME_LIMIT = _env_int("IMPORT_JOB_TIME_LIMIT", 1800, minimum=10)
 # locks instead of a trigger per row (needs the right to set session_replication_role; falls
 # back to the triggers otherwise); the work_mem of the import and export transactions.
 IMPORT_SET_BASED_FK_CHECKS = _env_bool("IMPORT_SET_BASED_FK_CHECKS", default=True)
+# PostgreSQL imports: the tables an import changed by more than this percentage of their rows
+# (inserted + updated + deleted against the rows they held) are ANALYZEd before it commits, so
+# the planner knows their new size at once (0: after every import that changes a table).
+IMPORT_ANALYZE_PERCENT = _env_int("IMPORT_ANALYZE_PERCENT", 10, minimum=0)
+if IMPORT_ANALYZE_PERCENT > 100:
+    raise _config_error("IMPORT_ANALYZE_PERCENT", "at most 100 (a percentage of a table's rows)")
 
 
 IMPORT_WORK_MEM = _env_memory("IMPORT_WORK_MEM", "128MB")

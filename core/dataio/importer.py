@@ -25,7 +25,7 @@ from core.dataio.columns import CellError, Column
 from core.dataio.errorlog import ERROR_PREFIX, ErrorLog, RowError, RowSet
 from core.dataio.formats import TableFileError
 from core.dataio.reading import BadRow, TableReader
-from core.dataio.stage import Stage, fetch_iter
+from core.dataio.stage import Stage, analyze_changed_tables, fetch_iter, table_changes
 from core.errors import ApplicationError
 from core.ops import metrics
 from core.users import Actor
@@ -116,6 +116,8 @@ class ImportReport:
     seconds: float = 0.0
     counted: str = "rows"  # what created/updated/unchanged count (sales: "sales")
     preview: list[tuple[int, str, list[str]]] = field(default_factory=list)
+    analyzed: list[str] = field(default_factory=list)  # tables ANALYZEd after the load
+    analyze_seconds: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -132,6 +134,8 @@ class ImportReport:
             f"{verb}updated {self.updated}, unchanged {self.unchanged}; rows rejected "
             f"{self.rejected}; {self.seconds:.1f} s, {self.rows_per_second:,.0f} rows/s"
         )
+        if self.analyzed:
+            text += f"; ANALYZE of {len(self.analyzed)} table(s) {self.analyze_seconds:.1f} s"
         if self.aborted:
             text += f". Nothing was written: {self.message}"
         elif self.dry_run:
@@ -156,6 +160,8 @@ class ImportReport:
             "message": self.message,
             "seconds": round(self.seconds, 3),
             "rows_per_second": round(self.rows_per_second),
+            "analyzed": self.analyzed,
+            "analyze_seconds": round(self.analyze_seconds, 3),
         }
 
 
@@ -389,6 +395,7 @@ def run_import(table: ImportTable, reader: TableReader, options: ImportOptions) 
     stage: Stage | None = None
     try:
         with transaction.atomic():
+            changes_before = table_changes()
             stage = Stage(table.columns, table.stage_extra)
             stage.present = {column.name for column in layout}
             stage.row_label, stage.source_label = reader.row_label, reader.source_label
@@ -463,6 +470,14 @@ def run_import(table: ImportTable, reader: TableReader, options: ImportOptions) 
                 raise _Rollback
             options.enter_phase("writing")
             table.merge(stage, options)
+            # Fresh planner statistics for the tables the load changed much (issue 20): with
+            # those of the tables as they were, a load into empty tables planned every sales
+            # list as a parallel bitmap scan until someone ran ANALYZE.
+            analyze_started = time.perf_counter()
+            report.analyzed = analyze_changed_tables(
+                settings.IMPORT_ANALYZE_PERCENT, changes_before
+            )
+            report.analyze_seconds = time.perf_counter() - analyze_started
     except _Rollback:
         pass
     except DatabaseError as error:  # e.g. a concurrent write took a key meanwhile

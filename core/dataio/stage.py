@@ -166,6 +166,46 @@ class Stage:
                 execute(f"DROP TABLE IF EXISTS {name}")
 
 
+# --- Planner statistics after a load ------------------------------------------------------------
+
+
+_CHANGES = "s.n_tup_ins + s.n_tup_upd + s.n_tup_del"
+
+
+def table_changes() -> dict[int, int]:
+    """PostgreSQL: rows changed per table (oid) as ``pg_stat_xact_user_tables`` counts them now:
+    this transaction's changes plus the session's earlier ones not yet sent to the statistics
+    collector (so ``analyze_changed_tables`` takes the difference)."""
+    if not is_postgresql():
+        return {}
+    return dict(fetch_all(f"SELECT s.relid, {_CHANGES} FROM pg_stat_xact_user_tables s"))
+
+
+def analyze_changed_tables(percent: int, before: dict[int, int]) -> list[str]:
+    """PostgreSQL: ``ANALYZE`` every ordinary table whose rows changed (inserted, updated,
+    deleted) since ``before`` (``table_changes()``) number more than ``percent`` % of the rows
+    it held (``pg_class.reltuples``; a table never analyzed counts as empty); returns their
+    names. Run before the commit: the statistics become visible with the rows, and ANALYZE
+    counts this transaction's own new rows. Temporary tables are left out."""
+    if not is_postgresql():
+        return []
+    names = [
+        name
+        for name, relid, total, held in fetch_all(
+            f"""
+            SELECT format('%%I.%%I', s.schemaname, s.relname), s.relid, {_CHANGES},
+                   GREATEST(c.reltuples, 0)
+            FROM pg_stat_xact_user_tables s JOIN pg_class c ON c.oid = s.relid
+            WHERE c.relpersistence = 'p' AND {_CHANGES} > 0 ORDER BY 1
+            """
+        )
+        if (changes := total - before.get(relid, 0)) > 0 and changes > held * percent / 100
+    ]
+    if names:
+        execute(f"ANALYZE {', '.join(names)}")
+    return names
+
+
 # --- Foreign keys checked as a set -------------------------------------------------------------
 
 

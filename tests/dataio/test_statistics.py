@@ -1,0 +1,71 @@
+"""Planner statistics after an import (issue 20): the tables a load changed by more than
+IMPORT_ANALYZE_PERCENT % of their rows are ANALYZEd before the import reports done."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+
+from products.models import Product
+from sales.models import Sale, SaleItem
+from tests.dataio import SALE_HEADER, csv_bytes, import_bytes
+from tests.factories import make_product
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def sales_file(first: int, count: int, sku: str) -> bytes:
+    rows: list[list[str]] = [SALE_HEADER]
+    for n in range(first, first + count):
+        day = 1 + n % 28
+        rows.append([f"ST-{n}", f"2025-02-{day:02d}T10:00:00Z", "", sku, "2", "3.50", ""])
+        rows.append([f"ST-{n}", f"2025-02-{day:02d}T10:00:00Z", "", f"{sku}-B", "1", "1.00", ""])
+    return csv_bytes(rows)
+
+
+def reltuples(model) -> float:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [model._meta.db_table]
+        )
+        return cursor.fetchone()[0]
+
+
+def test_a_load_that_changes_a_table_much_analyzes_it_before_it_reports_done(db, settings):
+    settings.IMPORT_ANALYZE_PERCENT = 10
+    make_product(sku="STAT-1")
+    make_product(sku="STAT-1-B")
+    report = import_bytes("sales", sales_file(1, 40, "STAT-1"))
+    assert report.ok and report.created == 40
+    # The planner knows the new sizes at once (autovacuum may come much later, or never).
+    assert reltuples(Sale) == Sale.objects.count() == 40
+    assert reltuples(SaleItem) == SaleItem.objects.count() == 80
+    assert {f"public.{Sale._meta.db_table}", f"public.{SaleItem._meta.db_table}"} <= set(
+        report.analyzed
+    )
+    assert f"public.{Product._meta.db_table}" not in report.analyzed  # read, not changed
+    assert "ANALYZE of" in report.summary()
+
+
+def test_a_small_load_into_a_big_table_leaves_its_statistics_alone(db, settings):
+    settings.IMPORT_ANALYZE_PERCENT = 10
+    make_product(sku="STAT-2")
+    make_product(sku="STAT-2-B")
+    assert import_bytes("sales", sales_file(1, 50, "STAT-2")).ok  # analyzed: 50 sales
+    settings.IMPORT_ANALYZE_PERCENT = 100
+    report = import_bytes("sales", sales_file(100, 3, "STAT-2"))
+    assert report.ok and report.created == 3
+    assert f"public.{Sale._meta.db_table}" not in report.analyzed  # 3 of 50 rows: under 100 %
+    assert reltuples(Sale) == 50  # the statistics of the table as it was
+    assert Sale.objects.count() == 53
+
+
+def test_a_dry_run_or_an_aborted_import_analyzes_nothing(db, settings):
+    settings.IMPORT_ANALYZE_PERCENT = 0
+    make_product(sku="STAT-3")
+    make_product(sku="STAT-3-B")
+    report = import_bytes("sales", sales_file(1, 5, "STAT-3"), dry_run=True)
+    assert report.ok and report.analyzed == []
+    bad = sales_file(1, 5, "STAT-3").replace(b"3.50", b"x")
+    report = import_bytes("sales", bad)
+    assert report.aborted and report.analyzed == []
