@@ -216,3 +216,41 @@ def test_expired_tokens_are_cleared_by_the_beat_task():
     AccessToken.objects.filter(pk=stale.pk).update(expires=timezone.now() - timedelta(seconds=1))
     clear_expired_oauth_tokens_task()
     assert list(AccessToken.objects.values_list("pk", flat=True)) == [live.pk]
+
+
+@pytest.mark.parametrize(
+    "variable,value",
+    [
+        ("OAUTH2_ACCESS_TOKEN_SECONDS", "10"),
+        ("OAUTH2_ACCESS_TOKEN_SECONDS", "an hour"),
+        ("OAUTH2_REFRESH_TOKEN_DAYS", "0"),
+        ("THROTTLE_OAUTH_TOKEN_RATE", "60/fortnight"),
+    ],
+)
+def test_bad_oauth2_settings_fail_at_start_naming_the_variable(variable, value):
+    from tests.test_settings import load_settings
+
+    result = load_settings(**{variable: value})
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr and variable in result.stderr
+
+
+def test_oauth2_settings_from_the_environment():
+    import os
+
+    from tests.probes import run_python
+
+    env = {
+        **os.environ,
+        "READ_DOT_ENV": "false",
+        "OAUTH2_ACCESS_TOKEN_SECONDS": "600",
+        "OAUTH2_REFRESH_TOKEN_DAYS": "2",
+        "DJANGO_SETTINGS_MODULE": "salesproject.settings",
+    }
+    code = (
+        "import django; django.setup(); from oauth2_provider.settings import oauth2_settings as o;"
+        "print(o.ACCESS_TOKEN_EXPIRE_SECONDS, o.REFRESH_TOKEN_EXPIRE_SECONDS)"
+    )
+    result = run_python(code, env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["600", str(2 * 86_400)]
