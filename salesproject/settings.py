@@ -518,6 +518,15 @@ if not (len(CURRENCY) == 3 and CURRENCY.isascii() and CURRENCY.isalpha()):
 SITE_NAME = env.str("SITE_NAME", default="Sales analytics").strip()
 if not SITE_NAME or len(SITE_NAME) > 60:
     raise _config_error("SITE_NAME", "it must be 1 to 60 characters")
+# The currency of every amount (an ISO 4217 code): shown next to money in the admin, the
+# dashboard and the analytics answers; the amounts themselves stay plain decimals.
+CURRENCY = env.str("CURRENCY", default="USD").strip().upper()
+if not (len(CURRENCY) == 3 and CURRENCY.isascii() and CURRENCY.isalpha()):
+    raise _config_error("CURRENCY", f"{CURRENCY!r} is not a three-letter ISO 4217 code")
+# The site's name in the admin, the browsable API and the dashboard.
+SITE_NAME = env.str("SITE_NAME", default="Sales analytics").strip()
+if not SITE_NAME or len(SITE_NAME) > 60:
+    raise _config_error("SITE_NAME", "it must be 1 to 60 characters")
 CELERY_TIMEZONE = TIME_ZONE  # crontab schedules of the beat are in local time
 USE_I18N = True
 USE_TZ = True

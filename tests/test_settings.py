@@ -71,6 +71,8 @@ CONFIG_VARIABLES = (
     "METRICS_TOKEN",
     "HEALTH_CHECK_TIMEOUT",
     "PROMETHEUS_MULTIPROC_DIR",
+    "CURRENCY",
+    "SITE_NAME",
 )
 
 
@@ -239,6 +241,9 @@ def test_broker_in_the_cache_db_is_refused(redis_url, broker):
         ({"API_JSON_MAX_DEPTH": "deep"}, "API_JSON_MAX_DEPTH", "not an integer"),
         ({"DB_STATEMENT_TIMEOUT_MS": "-1"}, "DB_STATEMENT_TIMEOUT_MS", "below the minimum 0"),
         ({"DB_STATEMENT_TIMEOUT_JOBS_MS": "10min"}, "DB_STATEMENT_TIMEOUT_JOBS_MS", "integer"),
+        ({"CURRENCY": "EURO"}, "CURRENCY", "not a three-letter ISO 4217 code"),
+        ({"CURRENCY": "E1R"}, "CURRENCY", "not a three-letter ISO 4217 code"),
+        ({"SITE_NAME": " "}, "SITE_NAME", "1 to 60 characters"),
     ],
 )
 def test_bad_variable_fails_at_start_up_naming_it(variables, named, problem):
