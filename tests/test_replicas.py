@@ -306,6 +306,61 @@ def test_a_stopped_replica_falls_back_to_the_primary(pair, setup):
         pair.start("replica")
 
 
+ROUTING_PROBE = """
+import json
+import django
+django.setup()
+from django.db import connections, transaction
+from core.ops.replicas import replica_reads, replica_state
+from products.models import Product
+
+seen = {"state": replica_state("replica_0").status}
+seen["outside"] = Product.objects.all().db
+with replica_reads():
+    seen["allowed"] = Product.objects.all().db
+    product = Product.objects.get(sku="RPL-1")
+    seen["read_from"] = product._state.db
+    with transaction.atomic():
+        seen["in_atomic"] = Product.objects.all().db
+        seen["locked"] = Product.objects.select_for_update().filter(pk=product.pk).db
+    product.name = "Replica product"
+    product.save(update_fields=["name"])  # an object read from the replica is written...
+    seen["saved_to"] = product._state.db  # ...to the primary
+    seen["replica_server"] = connections["replica_0"].cursor().connection.info.port
+with replica_reads(allowed=False):
+    seen["refused"] = Product.objects.all().db
+print(json.dumps(seen))
+"""
+
+
+def test_router_rules_in_a_fresh_interpreter(setup, pair):
+    """The router itself, against the pair: reads in an allowed scope go to the replica,
+    not inside a transaction on the primary (nor under its locks), not outside a scope; an
+    object read from the replica is saved to the primary."""
+    env = _env(pair, DATABASE_REPLICA_URL=pair.url("replica"), REPLICA_MAX_LAG_SECONDS="300")
+    result = subprocess.run(
+        [sys.executable, "-c", ROUTING_PROBE],
+        env=env,
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert seen == {
+        "state": "ok",
+        "outside": "default",
+        "allowed": "replica_0",
+        "read_from": "replica_0",
+        "in_atomic": "default",
+        "locked": "default",
+        "saved_to": "default",
+        "replica_server": pair.replica_port,
+        "refused": "default",
+    }
+
+
 def test_settings_with_a_replica_route_through_the_router():
     """In a fresh interpreter: the replica aliases, their 1 s connect timeout, the test mirror,
     the router and the middleware (no server needed)."""

@@ -335,7 +335,13 @@ def mark_wrote(request: HttpRequest, response: HttpResponse) -> None:
     if window <= 0:
         return
     response.set_signed_cookie(
-        RYW_COOKIE, "1", salt=_RYW_SALT, max_age=window, httponly=True, samesite="Lax"
+        RYW_COOKIE,
+        "1",
+        salt=_RYW_SALT,
+        max_age=window,
+        httponly=True,
+        samesite="Lax",
+        secure=settings.SESSION_COOKIE_SECURE,  # HTTPS only where the session cookie is
     )
     user_id = _user_id(request)
     if user_id is not None:
