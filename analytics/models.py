@@ -178,3 +178,35 @@ class RollupProductCategory(models.Model):
 
     def __str__(self) -> str:
         return f"product {self.product_id} in category {self.category_key}"
+
+
+class CustomerLifetime(models.Model):
+    """Per customer with at least one completed sale: the local days of their first and last
+    completed sale ever, how many completed sales and their revenue (the sums of the
+    customer's :class:`DailyCustomerSales` rows). Recomputed for the customers of every sale
+    write in its transaction (``analytics.sql.refresh_lifetimes``) and by ``rollups_rebuild``;
+    a customer without completed sales has no row. What cohorts ("first sale ever"), new vs
+    returning customers and the customer API's lifetime figures read."""
+
+    customer = models.OneToOneField(
+        "customers.Customer", on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    first_day = models.DateField(help_text="Local day of the first completed sale.")
+    last_day = models.DateField(help_text="Local day of the latest completed sale.")
+    orders = models.BigIntegerField(help_text="Completed sales.")
+    revenue = models.DecimalField(**MONEY, help_text="Sum of their line totals.")
+
+    class Meta:
+        default_permissions = ()
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(
+                    orders__gt=0, revenue__gte=0, last_day__gte=models.F("first_day")
+                ),
+                name="customerlifetime_consistent",
+            ),
+        ]
+        indexes = [models.Index(fields=["first_day"], name="customerlifetime_first_idx")]
+
+    def __str__(self) -> str:
+        return f"customer {self.customer_id}: {self.orders} orders since {self.first_day}"

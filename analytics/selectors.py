@@ -587,3 +587,66 @@ def analytics_choices() -> dict[str, list[tuple[Any, str]]]:
         "countries": [(code, countries.name(code) or code) for code in codes],
         "segments": list(CustomerSegment.choices),
     }
+
+
+# --- Issue 17: cohorts and retention ------------------------------------------------------------
+
+COHORT_INTERVALS = ("month", "week")
+
+
+def bucket_label(start: date, interval: str) -> str:
+    """``2024-01`` for a month, ``2024-W03`` for an ISO week."""
+    if interval == "week":
+        year, week, _ = start.isocalendar()
+        return f"{year}-W{week:02d}"
+    return f"{start.year}-{start.month:02d}"
+
+
+def analytics_cohorts(*, filters: AnalyticsFilters, interval: str = "month") -> dict[str, Any]:
+    """Cohorts of the customers whose first completed sale ever falls in the period, by the
+    month (or ISO week) of that sale; for each cohort, every period from its own to the one of
+    ``date_to``: how many of its customers bought in it (``active_customers``), their revenue
+    in it, and ``retention_pct`` = active / cohort size x 100. Periods end at ``date_to``."""
+    if interval not in COHORT_INTERVALS:
+        raise ValueError(f"interval must be one of {COHORT_INTERVALS}")
+    if filters.by_line:
+        raise ValueError("cohorts are per customer: no product or category filter")
+
+    def compute() -> dict[str, Any]:
+        cells: dict[date, dict[date, tuple[int, Decimal]]] = {}
+        for first, period, active, revenue in q.cohort_rows(filters, interval):
+            cells.setdefault(_day(first), {})[_day(period)] = (int(active), money(revenue))
+        last = bucket_start(filters.date_to, interval)
+        results = []
+        for cohort in sorted(cells):
+            size = cells[cohort][cohort][0]  # every customer bought in their first period
+            periods, start, offset = [], cohort, 0
+            while start <= last:
+                active, revenue = cells[cohort].get(start, (0, ZERO))
+                periods.append(
+                    {
+                        "offset": offset,
+                        "start": start,
+                        "active_customers": active,
+                        "revenue": revenue,
+                        "retention_pct": ratio(active, size, 100),
+                    }
+                )
+                start, offset = _next_bucket(start, interval), offset + 1
+            results.append(
+                {
+                    "cohort": bucket_label(cohort, interval),
+                    "start": cohort,
+                    "customers": size,
+                    "periods": periods,
+                }
+            )
+        return {
+            "period": filters.period(),
+            "filters": filters.filter_values(),
+            "interval": interval,
+            "source": "rollups",
+            "results": results,
+        }
+
+    return cached("cohorts", _cache_params(filters, interval=interval), compute)

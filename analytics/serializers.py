@@ -9,6 +9,7 @@ from django_countries import countries
 from rest_framework import serializers
 
 from analytics.selectors import (
+    COHORT_INTERVALS,
     DIMENSIONS,
     INTERVALS,
     TOP_CUSTOMERS_BY,
@@ -119,6 +120,29 @@ class TopCustomersQuerySerializer(_TopQuerySerializer):
 
 class BreakdownQuerySerializer(AnalyticsQuerySerializer):
     dimension = serializers.ChoiceField(choices=DIMENSIONS, default="category")
+
+
+class _PerCustomerQuerySerializer(AnalyticsQuerySerializer):
+    """Reports per customer: the customer, country and segment filters only."""
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        refused = {
+            name: ["Not available for this report (it is per customer, not per line)."]
+            for name in ("product", "category")
+            if attrs.get(name) is not None
+        }
+        if refused:
+            raise serializers.ValidationError(refused)
+        return attrs
+
+
+class CohortsQuerySerializer(_PerCustomerQuerySerializer):
+    interval = serializers.ChoiceField(
+        choices=COHORT_INTERVALS,
+        default="month",
+        help_text="Cohort and period size: calendar month or ISO week.",
+    )
 
 
 # --- Answers (documentation) ---------------------------------------------------------------------
@@ -274,3 +298,23 @@ class BreakdownResponseSerializer(_AnswerSerializer):
     dimension = serializers.ChoiceField(choices=DIMENSIONS)
     total = BreakdownTotalSerializer()
     results = BreakdownRowSerializer(many=True)
+
+
+class CohortPeriodSerializer(serializers.Serializer):
+    offset = serializers.IntegerField(help_text="Periods after the cohort's own (0 = its own).")
+    start = serializers.DateField(help_text="The period's first day (calendar).")
+    active_customers = serializers.IntegerField(help_text="Cohort customers who bought in it.")
+    revenue = _money("Their revenue in it.")
+    retention_pct = _pct("active_customers / customers x 100.")
+
+
+class CohortSerializer(serializers.Serializer):
+    cohort = serializers.CharField(help_text="2024-01 (month) or 2024-W03 (ISO week).")
+    start = serializers.DateField()
+    customers = serializers.IntegerField(help_text="Customers whose first sale ever is in it.")
+    periods = CohortPeriodSerializer(many=True)
+
+
+class CohortsResponseSerializer(_AnswerSerializer):
+    interval = serializers.ChoiceField(choices=COHORT_INTERVALS)
+    results = CohortSerializer(many=True)

@@ -24,6 +24,7 @@ from django.conf import settings
 from django.db import connection
 
 from analytics.models import (
+    CustomerLifetime,
     DailyCategorySales,
     DailyCustomerSales,
     DailyProductSales,
@@ -276,6 +277,82 @@ def _delete_zero_rows(cursor: Any) -> None:
         cursor.execute(sql)
 
 
+LIFETIME = CustomerLifetime._meta.db_table
+LIFETIME_COLUMNS = "customer_id, first_day, last_day, orders, revenue"
+
+
+# Every table rollups_rebuild writes (migrations build the rollups once all of them exist).
+REBUILT_TABLES = (*ROLLUP_TABLES, LIFETIME)
+
+
+def lifetime_aggregate(where: str = "TRUE") -> str:
+    """Each customer's lifetime row, summed from the customer rollup (``d``)."""
+    return (
+        "SELECT d.customer_id, MIN(d.day) AS first_day, MAX(d.day) AS last_day, "
+        f"SUM(d.orders) AS orders, SUM(d.revenue) AS revenue FROM {DAILY_CUSTOMER} d "
+        f"WHERE {where} GROUP BY d.customer_id"
+    )
+
+
+def refresh_lifetimes(cursor: Any, condition: str, params: Sequence) -> None:
+    """Recompute the :class:`CustomerLifetime` rows of the customers of the sales matching
+    ``condition`` (on ``s``, any status) from their customer rollup rows: run after those rows
+    were written. Two statements, rows in customer order (deterministic row locks)."""
+    customers = (
+        f"SELECT s.customer_id FROM {SALE} s WHERE s.customer_id IS NOT NULL AND {condition}"
+    )
+    cursor.execute(
+        f"DELETE FROM {LIFETIME} WHERE customer_id IN ({customers}) AND NOT EXISTS "
+        f"(SELECT 1 FROM {DAILY_CUSTOMER} d WHERE d.customer_id = {LIFETIME}.customer_id)",
+        list(params),
+    )
+    sets = ", ".join(
+        f"{column} = excluded.{column}" for column in ("first_day", "last_day", "orders", "revenue")
+    )
+    cursor.execute(
+        f"INSERT INTO {LIFETIME} ({LIFETIME_COLUMNS}) SELECT * FROM ("
+        f"{lifetime_aggregate(f'd.customer_id IN ({customers})')}) a WHERE TRUE "
+        f"ORDER BY customer_id ON CONFLICT (customer_id) DO UPDATE SET {sets}",
+        list(params),
+    )
+
+
+def rebuild_lifetimes(cursor: Any, stats: Any) -> None:
+    """Make :class:`CustomerLifetime` equal to the sums of the customer rollup (after it was
+    rebuilt): every customer, whatever the range (a customer's first sale can be anywhere)."""
+    new = f"{REBUILD_LINES}_lifetime"
+    cursor.execute(f"DROP TABLE IF EXISTS {new}")
+    if is_postgres():
+        cursor.execute(f"CREATE TEMPORARY TABLE {new} AS {lifetime_aggregate()}")
+    else:  # the rollup table's column types, and an index (see rebuild_rollups)
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {new} AS SELECT {LIFETIME_COLUMNS} FROM {LIFETIME} WHERE FALSE"
+        )
+        cursor.execute(f"CREATE UNIQUE INDEX {new}_keys ON {new} (customer_id)")
+        cursor.execute(f"INSERT INTO {new} ({LIFETIME_COLUMNS}) {lifetime_aggregate()}")
+    cursor.execute(
+        f"DELETE FROM {LIFETIME} WHERE NOT EXISTS "
+        f"(SELECT 1 FROM {new} n WHERE n.customer_id = {LIFETIME}.customer_id)"
+    )
+    stats.deleted += max(cursor.rowcount, 0)
+    columns = ("first_day", "last_day", "orders", "revenue")
+    differs = " OR ".join(f"t.{c} <> n.{c}" for c in columns)
+    cursor.execute(
+        f"UPDATE {LIFETIME} AS t SET {', '.join(f'{c} = n.{c}' for c in columns)} FROM {new} n "
+        f"WHERE n.customer_id = t.customer_id AND ({differs})"
+    )
+    stats.updated += max(cursor.rowcount, 0)
+    cursor.execute(
+        f"INSERT INTO {LIFETIME} ({LIFETIME_COLUMNS}) SELECT {LIFETIME_COLUMNS} FROM {new} n "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {LIFETIME} t WHERE t.customer_id = n.customer_id) "
+        "ORDER BY customer_id"
+    )
+    stats.inserted += max(cursor.rowcount, 0)
+    cursor.execute(f"SELECT COUNT(*) FROM {new}")
+    stats.rows[LIFETIME] = cursor.fetchone()[0]
+    cursor.execute(f"DROP TABLE {new}")
+
+
 def apply_contribution(
     batches: Sequence[tuple[str, list]],
     *,
@@ -300,6 +377,8 @@ def apply_contribution(
                 missing += _subtract(cursor, condition, params)
         if sign < 0:
             _delete_zero_rows(cursor)
+        for condition, params in batches:  # after the customer rollup rows are final
+            refresh_lifetimes(cursor, condition, params)
     return missing
 
 
@@ -393,9 +472,10 @@ def rebuild_rollups(
             _sync_table(cursor, rollup, new, day_range, stats)
         for table in temporary:
             cursor.execute(f"DROP TABLE {table}")
+        rebuild_lifetimes(cursor, stats)
         if postgres and stats.fixed:
             # Fresh statistics, or the planner misjudges the new rows.
-            cursor.execute(f"ANALYZE {', '.join((*ROLLUP_TABLES, SNAPSHOT))}")
+            cursor.execute(f"ANALYZE {', '.join((*ROLLUP_TABLES, SNAPSHOT, LIFETIME))}")
 
 
 # --- The analytics selectors' SQL building blocks -----------------------------------------
@@ -535,3 +615,34 @@ def order_by(metric: str, key: str, *, revenue: str = "", cost: str = "") -> str
         "orders": "5 DESC",
     }
     return f"ORDER BY {expressions[metric]}, {key}"
+
+
+# --- Issue 17: cohorts, basket affinity, RFM, repeat customers ---------------------------
+
+
+def bucket_sql(day: str, interval: str) -> str:
+    """The first day of the ISO week (Monday) or calendar month of a date expression."""
+    if is_postgres():
+        return f"CAST(DATE_TRUNC('{'week' if interval == 'week' else 'month'}', {day}) AS date)"
+    if interval == "week":  # strftime %w: 0 = Sunday ('%%': the statements take parameters)
+        return (
+            f"date({day}, '-' || ((CAST(strftime('%%w', {day}) AS integer) + 6) %% 7) || ' days')"
+        )
+    return f"date({day}, 'start of month')"
+
+
+def cohort_rows(filters: AnalyticsFilters, interval: str) -> list[tuple]:
+    """``(cohort start, period start, active customers, revenue)`` of the customers whose first
+    completed sale ever (CustomerLifetime) is in the period, per period up to ``date_to``."""
+    adapt = connection.ops.adapt_datefield_value
+    query = Query(f"{LIFETIME} l JOIN {DAILY_CUSTOMER} d ON d.customer_id = l.customer_id")
+    query.filter("l.first_day >= %s", adapt(filters.date_from))
+    query.filter("l.first_day <= %s", adapt(filters.date_to))
+    query.filter("d.day <= %s", adapt(filters.date_to))
+    if filters.customer is not None:
+        query.filter("l.customer_id = %s", filters.customer)
+    customer_filters(query, filters, "l.customer_id")
+    first, period = bucket_sql("l.first_day", interval), bucket_sql("d.day", interval)
+    return query.fetch(
+        f"{first}, {period}, COUNT(DISTINCT d.customer_id), SUM(d.revenue)", "GROUP BY 1, 2"
+    )

@@ -11,13 +11,17 @@ from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
+from rest_framework.settings import api_settings
 
 from analytics import selectors
 from analytics.permissions import CanViewAnalytics
+from analytics.renderers import AnalyticsCSVRenderer
 from analytics.serializers import (
     AnalyticsQuerySerializer,
     BreakdownQuerySerializer,
     BreakdownResponseSerializer,
+    CohortsQuerySerializer,
+    CohortsResponseSerializer,
     RevenueQuerySerializer,
     RevenueResponseSerializer,
     SummaryResponseSerializer,
@@ -28,7 +32,8 @@ from analytics.serializers import (
 )
 from core.ops.replicas import ReplicaReadsMixin
 
-ENDPOINTS = ("summary", "revenue", "top-products", "top-customers", "breakdown")
+ENDPOINTS = ("summary", "revenue", "top-products", "top-customers", "breakdown", "cohorts")
+CSV_DOC = " Add `?format=csv` for the same numbers as a CSV file."
 
 
 def jsonable(value: Any) -> Any:
@@ -58,9 +63,10 @@ class AnalyticsViewSet(ReplicaReadsMixin, viewsets.ViewSet):
     generation)."""
 
     permission_classes = [CanViewAnalytics]
+    renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, AnalyticsCSVRenderer]
     oauth_scopes = {"safe": ("analytics", "read")}  # OAuth2: a BI tool's analytics-only token
     replica_read_actions = frozenset(  # read replicas (core/ops/replicas.py)
-        {"list", "summary", "revenue", "top_products", "top_customers", "breakdown"}
+        {"list", "summary", "revenue", "top_products", "top_customers", "breakdown", "cohorts"}
     )
 
     @extend_schema(exclude=True)
@@ -126,3 +132,36 @@ class AnalyticsViewSet(ReplicaReadsMixin, viewsets.ViewSet):
             filters=query["filters"], dimension=query["dimension"]
         )
         return Response(jsonable(answer))
+
+    @extend_schema(
+        summary="Cohorts and retention: do new customers come back?",
+        description="A customer's cohort is the month (or ISO week) of their first completed "
+        "sale ever; every cohort whose first sales fall in the period, with one entry per "
+        "period from its own to the one of date_to." + CSV_DOC,
+        parameters=[CohortsQuerySerializer],
+        responses=CohortsResponseSerializer,
+    )
+    @action(detail=False, methods=["get"])
+    def cohorts(self, request):
+        query = _query(request, CohortsQuerySerializer)
+        answer = selectors.analytics_cohorts(filters=query["filters"], interval=query["interval"])
+        return Response(jsonable(answer))
+
+    # --- CSV (?format=csv): each report's rows ---------------------------------------------
+
+    def csv_table(self, data: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+        return CSV_TABLES[self.action](data)
+
+
+def _cohorts_csv(data: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    header = ["cohort", "cohort_start", "customers", "offset", "start"]
+    header += ["active_customers", "revenue", "retention_pct"]
+    rows = [
+        [c["cohort"], c["start"], c["customers"], *[p[k] for k in header[3:]]]
+        for c in data["results"]
+        for p in c["periods"]
+    ]
+    return header, rows
+
+
+CSV_TABLES = {"cohorts": _cohorts_csv}

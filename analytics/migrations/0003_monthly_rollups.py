@@ -8,9 +8,9 @@ def build_monthly_rollups(apps, schema_editor):
     # The rollups of the sales already recorded. rollups_rebuild works on the current tables:
     # when a later migration adds one, it is not there yet and that migration builds instead.
     from analytics.services import rollups_rebuild
-    from analytics.sql import ROLLUP_TABLES
+    from analytics.sql import REBUILT_TABLES
 
-    if set(ROLLUP_TABLES) <= set(schema_editor.connection.introspection.table_names()):
+    if set(REBUILT_TABLES) <= set(schema_editor.connection.introspection.table_names()):
         rollups_rebuild()
 
 

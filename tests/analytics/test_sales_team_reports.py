@@ -1,0 +1,239 @@
+"""Issue 17: cohorts and retention, basket affinity, RFM segments, repeat customers and
+lifetime figures. Every answer is compared with an independent computation in plain Python
+over the completed sale lines (``tests.analytics.conftest.lines``), on the generated history
+with cancellations, edits, deletes and imports."""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+
+from analytics.models import CustomerLifetime
+from analytics.services import rollups_rebuild
+from sales.models import Sale
+from sales.services import SaleLine, sale_cancel, sale_create, sale_delete, sale_update
+from tests.analytics.conftest import at, build_dataset, lines, q2
+
+pytestmark = [pytest.mark.usefixtures("fast_password_hasher")]
+
+
+def lifetime_rows() -> list[tuple]:
+    return sorted(
+        (row.customer_id, row.first_day, row.last_day, row.orders, f"{row.revenue:.2f}")
+        for row in CustomerLifetime.objects.all()
+    )
+
+
+def oracle_lifetimes() -> list[tuple]:
+    per_customer: dict[int, dict] = {}
+    sales_of: dict[int, set] = defaultdict(set)
+    for line in lines():
+        if line.customer_id is None:
+            continue
+        row = per_customer.setdefault(
+            line.customer_id, {"first": line.day, "last": line.day, "revenue": Decimal(0)}
+        )
+        row["first"], row["last"] = min(row["first"], line.day), max(row["last"], line.day)
+        row["revenue"] += line.revenue
+        sales_of[line.customer_id].add(line.sale_id)
+    return sorted(
+        (cid, r["first"], r["last"], len(sales_of[cid]), f"{q2(r['revenue']):.2f}")
+        for cid, r in per_customer.items()
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.embedded
+def test_lifetimes_kept_in_the_sale_transaction_equal_the_sales_and_a_rebuild(local_time_zone):
+    data = build_dataset(size=40)
+    rng = random.Random(17)
+    for _ in range(30):  # a random sequence of writes on top of the generated history
+        sales = list(Sale.objects.order_by("pk"))
+        action = rng.choice(["create", "cancel", "delete", "customer", "day", "lines"])
+        sale = rng.choice(sales)
+        customer = rng.choice([*data.customers, None])
+        if action == "create":
+            product = rng.choice(data.products)
+            sale_create(
+                lines=[SaleLine(product.pk, rng.randint(1, 3))],
+                customer_id=customer.pk if customer else None,
+                sold_at=at(data.first_day + timedelta(days=rng.randint(0, 60)), 12),
+            )
+        elif action == "cancel" and sale.status == "completed":
+            sale_cancel(sale=sale)
+        elif action == "delete":
+            sale_delete(sale=sale)
+        elif action == "customer" and sale.status == "completed":
+            sale_update(sale=sale, customer_id=customer.pk if customer else None)
+        elif action == "day" and sale.status == "completed":
+            sale_update(sale=sale, sold_at=at(data.first_day + timedelta(rng.randint(0, 60)), 9))
+        elif action == "lines" and sale.status == "completed":
+            sale_update(sale=sale, lines=[SaleLine(rng.choice(data.products).pk, 2)])
+    kept = lifetime_rows()
+    assert kept, "no lifetime rows"
+    assert kept == oracle_lifetimes()
+    CustomerLifetime.objects.all().delete()
+    CustomerLifetime.objects.create(
+        customer=data.customers[0],
+        first_day=date(2000, 1, 1),
+        last_day=date(2000, 1, 1),
+        orders=1,
+        revenue=1,
+    )
+    stats = rollups_rebuild()
+    assert stats.fixed >= len(kept)
+    assert lifetime_rows() == kept
+
+
+# --- Cohorts ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def analyst(client_for):
+    return client_for("analyst")
+
+
+def get(client, path, **params):
+    response = client.get(f"/api/analytics/{path}/", params)
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def start_of(day: date, interval: str) -> date:
+    return day - timedelta(days=day.weekday()) if interval == "week" else day.replace(day=1)
+
+
+def oracle_cohorts(date_from: date, date_to: date, interval: str, **only) -> list[dict]:
+    all_lines = lines()
+    first_day: dict[int, date] = {}
+    for line in all_lines:
+        if line.customer_id is not None:
+            first_day[line.customer_id] = min(first_day.get(line.customer_id, line.day), line.day)
+    members = {
+        cid: start_of(day, interval)
+        for cid, day in first_day.items()
+        if date_from <= day <= date_to
+    }
+    if "country" in only:
+        keep = {line.customer_id for line in all_lines if line.country == only["country"]}
+        members = {cid: c for cid, c in members.items() if cid in keep}
+    active: dict[tuple, set] = defaultdict(set)
+    revenue: dict[tuple, Decimal] = defaultdict(Decimal)
+    for line in all_lines:
+        if line.customer_id in members and line.day <= date_to:
+            key = (members[line.customer_id], start_of(line.day, interval))
+            active[key].add(line.customer_id)
+            revenue[key] += line.revenue
+    results = []
+    for cohort in sorted(set(members.values())):
+        size = sum(1 for c in members.values() if c == cohort)
+        periods, start, offset = [], cohort, 0
+        while start <= start_of(date_to, interval):
+            count = len(active[(cohort, start)])
+            periods.append(
+                {
+                    "offset": offset,
+                    "start": start.isoformat(),
+                    "active_customers": count,
+                    "revenue": str(q2(revenue[(cohort, start)])),
+                    "retention_pct": str(q2(Decimal(count) * 100 / size)),
+                }
+            )
+            offset += 1
+            start = (
+                start + timedelta(days=7)
+                if interval == "week"
+                else ((start + timedelta(days=32)).replace(day=1))
+            )
+        results.append({"start": cohort.isoformat(), "customers": size, "periods": periods})
+    return results
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("interval", ["month", "week"])
+def test_cohorts_equal_an_independent_computation(analyst, dataset, interval):
+    data = dataset
+    # Spread the customers' first sales: a few more customers start later.
+    from tests.factories import make_customer
+
+    for n in range(4):
+        customer = make_customer()
+        for k in range(n + 1):
+            sale_create(
+                lines=[SaleLine(data.products[n].pk, 1 + k)],
+                customer_id=customer.pk,
+                sold_at=at(data.first_day + timedelta(days=5 + 9 * n + 4 * k), 11),
+            )
+    last = Sale.objects.order_by("-sold_at").first()
+    sale_cancel(sale=last)
+    for date_from, date_to in [
+        (data.first_day, data.first_day + timedelta(days=60)),
+        (data.first_day + timedelta(days=3), data.first_day + timedelta(days=30)),
+    ]:
+        answer = get(analyst, "cohorts", date_from=date_from, date_to=date_to, interval=interval)
+        expected = oracle_cohorts(date_from, date_to, interval)
+        assert expected
+        assert [
+            {k: c[k] for k in ("start", "customers", "periods")} for c in answer["results"]
+        ] == expected
+        assert answer["results"][0]["periods"][0]["retention_pct"] == "100.00"
+        label = answer["results"][0]["cohort"]
+        assert label.startswith("2025-") and (("W" in label) == (interval == "week"))
+    fr = get(analyst, "cohorts", date_from=data.first_day, date_to=data.last_day, country="FR")
+    assert [c["customers"] for c in fr["results"]] == [
+        c["customers"] for c in oracle_cohorts(data.first_day, data.last_day, "month", country="FR")
+    ]
+
+
+@pytest.mark.django_db
+def test_cohorts_csv_has_the_same_numbers(analyst, dataset):
+    params = {"date_from": dataset.first_day, "date_to": dataset.last_day, "interval": "week"}
+    answer = get(analyst, "cohorts", **params)
+    response = analyst.get("/api/analytics/cohorts/", {**params, "format": "csv"})
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    rows = response.content.decode().splitlines()
+    assert rows[0] == (
+        "cohort,cohort_start,customers,offset,start,active_customers,revenue,retention_pct"
+    )
+    expected = [
+        ",".join(
+            str(v)
+            for v in (
+                c["cohort"],
+                c["start"],
+                c["customers"],
+                p["offset"],
+                p["start"],
+                p["active_customers"],
+                p["revenue"],
+                p["retention_pct"],
+            )
+        )
+        for c in answer["results"]
+        for p in c["periods"]
+    ]
+    assert rows[1:] == expected and expected
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "params, field",
+    [
+        ({"interval": "day"}, "interval"),
+        ({"product": 1}, "product"),
+        ({"date_from": "2025-01-10", "date_to": "2025-01-01"}, "date_to"),
+    ],
+)
+def test_cohorts_refuse_bad_input_in_the_one_error_shape(analyst, params, field):
+    from tests.factories import make_product
+
+    make_product()
+    response = analyst.get("/api/analytics/cohorts/", {**params, "format": "csv"})
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("application/json")
+    assert field in str(response.json())
