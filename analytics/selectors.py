@@ -650,3 +650,56 @@ def analytics_cohorts(*, filters: AnalyticsFilters, interval: str = "month") -> 
         }
 
     return cached("cohorts", _cache_params(filters, interval=interval), compute)
+
+
+# --- Issue 17: basket affinity ------------------------------------------------------------------
+
+
+def _sales_count(filters: AnalyticsFilters) -> int:
+    per_day, _ = daily_totals(filters)
+    return sum(totals.orders for totals in per_day.values())
+
+
+def analytics_basket(*, filters: AnalyticsFilters, product: int, limit: int = 10) -> dict[str, Any]:
+    """What sells with ``product``: the products bought in the same completed sales of the
+    period. ``orders`` = sales containing both; ``confidence`` = orders / sales containing
+    ``product``; ``lift`` = confidence / (sales containing the other product / all sales of
+    the period): above 1, they are bought together more often than chance. Most ``orders``
+    first, then product id."""
+
+    def compute() -> dict[str, Any]:
+        scope = replace(filters, product=None, category=None)
+        pairs = q.basket_pairs(scope, product, limit)
+        with_product = _sales_count(replace(scope, product=product))
+        everything = _sales_count(scope)
+        others = q.product_orders(scope, [other for other, _ in pairs])
+        names = {
+            row["id"]: row
+            for row in Product.objects.filter(pk__in=list(others)).values("id", "sku", "name")
+        }
+        results = []
+        for other, orders in pairs:
+            confidence = Decimal(orders) / with_product
+            base = Decimal(others[other]) / everything
+            results.append(
+                {
+                    "product_id": other,
+                    "sku": names.get(other, {}).get("sku"),
+                    "name": names.get(other, {}).get("name"),
+                    "orders": int(orders),
+                    "confidence": confidence.quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP),
+                    "lift": (confidence / base).quantize(CENT, rounding=ROUND_HALF_UP),
+                }
+            )
+        return {
+            "period": filters.period(),
+            "filters": scope.filter_values(),
+            "source": "sales",
+            "product": product,
+            "orders": with_product,
+            "sales": everything,
+            "limit": limit,
+            "results": results,
+        }
+
+    return cached("basket", _cache_params(filters, product=product, limit=limit), compute)

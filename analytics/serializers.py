@@ -145,6 +145,23 @@ class CohortsQuerySerializer(_PerCustomerQuerySerializer):
     )
 
 
+class BasketQuerySerializer(AnalyticsQuerySerializer):
+    product = serializers.IntegerField(  # type: ignore[assignment]
+        min_value=1, help_text="The product whose basket companions are wanted (required)."
+    )
+    limit = serializers.IntegerField(
+        default=10, min_value=1, max_value=MAX_LIMIT, help_text="How many (1 to 100)."
+    )
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        if attrs.get("category") is not None:
+            raise serializers.ValidationError(
+                {"category": ["Not available for this report (it is about one product)."]}
+            )
+        return attrs
+
+
 # --- Answers (documentation) ---------------------------------------------------------------------
 
 
@@ -318,3 +335,26 @@ class CohortSerializer(serializers.Serializer):
 class CohortsResponseSerializer(_AnswerSerializer):
     interval = serializers.ChoiceField(choices=COHORT_INTERVALS)
     results = CohortSerializer(many=True)
+
+
+class BasketRowSerializer(serializers.Serializer):
+    product_id = serializers.IntegerField()
+    sku = serializers.CharField()
+    name = serializers.CharField()
+    orders = serializers.IntegerField(help_text="Completed sales containing both products.")
+    confidence = serializers.DecimalField(
+        max_digits=7, decimal_places=4, help_text="orders / sales containing the product."
+    )
+    lift = serializers.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        help_text="confidence / (sales containing this one / all sales of the period).",
+    )
+
+
+class BasketResponseSerializer(_AnswerSerializer):
+    product = serializers.IntegerField()
+    orders = serializers.IntegerField(help_text="Completed sales containing the product.")
+    sales = serializers.IntegerField(help_text="All completed sales of the period (in scope).")
+    limit = serializers.IntegerField()
+    results = BasketRowSerializer(many=True)

@@ -646,3 +646,36 @@ def cohort_rows(filters: AnalyticsFilters, interval: str) -> list[tuple]:
     return query.fetch(
         f"{first}, {period}, COUNT(DISTINCT d.customer_id), SUM(d.revenue)", "GROUP BY 1, 2"
     )
+
+
+def basket_pairs(filters: AnalyticsFilters, product: int, limit: int) -> list[tuple]:
+    """``(other product, sales containing both)`` for the completed sales of the period (and
+    sale filters) with a line of ``product``: most such sales first, then product id."""
+    query = sales_query(replace_product(filters, None))
+    query.filter("i.product_id = %s", product)
+    query.join(f"JOIN {ITEM} o ON o.sale_id = s.id AND o.product_id <> i.product_id")
+    return query.fetch(
+        "o.product_id, COUNT(*)", "GROUP BY o.product_id ORDER BY 2 DESC, 1 LIMIT %s", [limit]
+    )
+
+
+def product_orders(filters: AnalyticsFilters, products: Sequence[int]) -> dict[int, int]:
+    """Completed sales of the period (and sale filters) with a line of each product."""
+    if not products:
+        return {}
+    if filters.by_sale:
+        query = sales_query(replace_product(filters, None))
+        key = "i.product_id"
+    else:
+        query = long_rollup_query("product", replace_product(filters, None))
+        key = "d.product_id"
+    marks = ", ".join(["%s"] * len(products))
+    query.filter(f"{key} IN ({marks})", *products)
+    count = "COUNT(*)" if filters.by_sale else "SUM(d.orders)"
+    return {int(k): int(v) for k, v in query.fetch(f"{key}, {count}", f"GROUP BY {key}")}
+
+
+def replace_product(filters: AnalyticsFilters, product: int | None) -> AnalyticsFilters:
+    from dataclasses import replace
+
+    return replace(filters, product=product)

@@ -18,6 +18,8 @@ from analytics.permissions import CanViewAnalytics
 from analytics.renderers import AnalyticsCSVRenderer
 from analytics.serializers import (
     AnalyticsQuerySerializer,
+    BasketQuerySerializer,
+    BasketResponseSerializer,
     BreakdownQuerySerializer,
     BreakdownResponseSerializer,
     CohortsQuerySerializer,
@@ -32,7 +34,15 @@ from analytics.serializers import (
 )
 from core.ops.replicas import ReplicaReadsMixin
 
-ENDPOINTS = ("summary", "revenue", "top-products", "top-customers", "breakdown", "cohorts")
+ENDPOINTS = (
+    "summary",
+    "revenue",
+    "top-products",
+    "top-customers",
+    "breakdown",
+    "cohorts",
+    "basket",
+)
 CSV_DOC = " Add `?format=csv` for the same numbers as a CSV file."
 
 
@@ -66,7 +76,16 @@ class AnalyticsViewSet(ReplicaReadsMixin, viewsets.ViewSet):
     renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, AnalyticsCSVRenderer]
     oauth_scopes = {"safe": ("analytics", "read")}  # OAuth2: a BI tool's analytics-only token
     replica_read_actions = frozenset(  # read replicas (core/ops/replicas.py)
-        {"list", "summary", "revenue", "top_products", "top_customers", "breakdown", "cohorts"}
+        {
+            "list",
+            "summary",
+            "revenue",
+            "top_products",
+            "top_customers",
+            "breakdown",
+            "cohorts",
+            "basket",
+        }
     )
 
     @extend_schema(exclude=True)
@@ -147,6 +166,21 @@ class AnalyticsViewSet(ReplicaReadsMixin, viewsets.ViewSet):
         answer = selectors.analytics_cohorts(filters=query["filters"], interval=query["interval"])
         return Response(jsonable(answer))
 
+    @extend_schema(
+        summary="Basket affinity: what sells together with a product",
+        description="Products bought in the same completed sales as `product` in the period, "
+        "most such sales first (then product id), with confidence and lift." + CSV_DOC,
+        parameters=[BasketQuerySerializer],
+        responses=BasketResponseSerializer,
+    )
+    @action(detail=False, methods=["get"])
+    def basket(self, request):
+        query = _query(request, BasketQuerySerializer)
+        answer = selectors.analytics_basket(
+            filters=query["filters"], product=query["product"], limit=query["limit"]
+        )
+        return Response(jsonable(answer))
+
     # --- CSV (?format=csv): each report's rows ---------------------------------------------
 
     def csv_table(self, data: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
@@ -164,4 +198,14 @@ def _cohorts_csv(data: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
     return header, rows
 
 
-CSV_TABLES = {"cohorts": _cohorts_csv}
+def _rows_csv(*columns: str):
+    def table(data: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+        return list(columns), [[row[c] for c in columns] for row in data["results"]]
+
+    return table
+
+
+CSV_TABLES = {
+    "cohorts": _cohorts_csv,
+    "basket": _rows_csv("product_id", "sku", "name", "orders", "confidence", "lift"),
+}

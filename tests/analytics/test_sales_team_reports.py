@@ -237,3 +237,80 @@ def test_cohorts_refuse_bad_input_in_the_one_error_shape(analyst, params, field)
     assert response.status_code == 400
     assert response["Content-Type"].startswith("application/json")
     assert field in str(response.json())
+
+
+# --- Basket affinity ----------------------------------------------------------------------------
+
+
+def oracle_basket(date_from, date_to, product, limit, **only) -> dict:
+    products_of: dict[int, set] = defaultdict(set)
+    for line in lines():
+        if not date_from <= line.day <= date_to:
+            continue
+        if "country" in only and line.country != only["country"]:
+            continue
+        products_of[line.sale_id].add(line.product_id)
+    with_product = [ps for ps in products_of.values() if product in ps]
+    together: dict[int, int] = defaultdict(int)
+    for ps in with_product:
+        for other in ps - {product}:
+            together[other] += 1
+    ranked = sorted(together.items(), key=lambda item: (-item[1], item[0]))[:limit]
+    results = []
+    for other, orders in ranked:
+        confidence = Decimal(orders) / len(with_product)
+        share = Decimal(sum(1 for ps in products_of.values() if other in ps)) / len(products_of)
+        results.append(
+            {
+                "product_id": other,
+                "orders": orders,
+                "confidence": str(confidence.quantize(Decimal("0.0001"))),
+                "lift": str(q2(confidence / share)),
+            }
+        )
+    return {"orders": len(with_product), "sales": len(products_of), "results": results}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("only", [{}, {"country": "FR"}])
+def test_basket_equals_an_independent_computation(analyst, dataset, only):
+    date_from, date_to = dataset.first_day + timedelta(days=2), dataset.last_day
+    for product in dataset.products[:4]:
+        for limit in (3, 100):
+            params = {"date_from": date_from, "date_to": date_to, "product": product.pk}
+            answer = get(analyst, "basket", **params, limit=limit, **only)
+            expected = oracle_basket(date_from, date_to, product.pk, limit, **only)
+            assert expected["results"]
+            got = {
+                "orders": answer["orders"],
+                "sales": answer["sales"],
+                "results": [
+                    {k: r[k] for k in ("product_id", "orders", "confidence", "lift")}
+                    for r in answer["results"]
+                ],
+            }
+            assert got == expected
+            assert all(r["sku"] and r["name"] for r in answer["results"])
+    csv = analyst.get("/api/analytics/basket/", {**params, "format": "csv", **only})
+    rows = csv.content.decode().splitlines()
+    assert rows[0] == "product_id,sku,name,orders,confidence,lift"
+    assert [row.split(",")[0] for row in rows[1:]] == [
+        str(r["product_id"]) for r in answer["results"]
+    ]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "params, field",
+    [({}, "product"), ({"product": 1, "limit": 101}, "limit"), ({"product": 999999}, "product")],
+)
+def test_basket_refuses_bad_input(analyst, params, field):
+    from tests.factories import make_product
+
+    make_product()
+    response = analyst.get("/api/analytics/basket/", params)
+    assert (
+        response.status_code == 400
+        and field in response.json()["error"]["fields"]
+        or field in str(response.json())
+    )
