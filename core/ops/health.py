@@ -31,7 +31,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
@@ -167,18 +167,23 @@ def _replica_state(alias: str) -> dict[str, Any]:
         connections[alias].close()  # this thread's own connection
 
 
-def run_replica_checks() -> dict[str, dict[str, Any]]:
-    """Each read replica's state and lag (``core/ops/replicas.py``), measured concurrently
-    within ``HEALTH_CHECK_TIMEOUT``. Informative: a replica down or lagging is skipped by the
-    router (the primary answers), so it never fails readiness."""
+def start_replica_checks() -> dict[str, Future[dict[str, Any]]]:
+    """Each read replica's state and lag (``core/ops/replicas.py``), measured in the pool
+    while the other checks run; :func:`replica_results` collects them within
+    ``HEALTH_CHECK_TIMEOUT``. Informative: a replica down or lagging is skipped by the router
+    (the primary answers), so it never fails readiness."""
     from core.ops import replicas
 
-    timeout = settings.HEALTH_CHECK_TIMEOUT
-    started = time.perf_counter()
-    futures = {
+    return {
         alias: _pool().submit(contextvars.copy_context().run, _replica_state, alias)
         for alias in replicas.replica_aliases()
     }
+
+
+def replica_results(
+    futures: dict[str, Future[dict[str, Any]]], started: float
+) -> dict[str, dict[str, Any]]:
+    timeout = settings.HEALTH_CHECK_TIMEOUT
     results: dict[str, dict[str, Any]] = {}
     for alias, future in futures.items():
         remaining = max(timeout - (time.perf_counter() - started), 0.0)
@@ -197,10 +202,12 @@ def run_replica_checks() -> dict[str, dict[str, Any]]:
 @never_cache
 @require_GET
 def ready(request: HttpRequest) -> JsonResponse:
+    started = time.perf_counter()
+    replica_futures = start_replica_checks()  # concurrently with the others
     checks = run_checks()
     healthy = all(result["ok"] for result in checks.values())
     body: dict[str, Any] = {"status": "ok" if healthy else "down", "checks": checks}
-    replica_checks = run_replica_checks()
+    replica_checks = replica_results(replica_futures, started)
     if replica_checks:
         body["replicas"] = replica_checks
     return JsonResponse(body, status=200 if healthy else 503)
