@@ -309,8 +309,5 @@ def test_basket_refuses_bad_input(analyst, params, field):
 
     make_product()
     response = analyst.get("/api/analytics/basket/", params)
-    assert (
-        response.status_code == 400
-        and field in response.json()["error"]["fields"]
-        or field in str(response.json())
-    )
+    assert response.status_code == 400
+    assert field in str(response.json())
