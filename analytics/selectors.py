@@ -703,3 +703,117 @@ def analytics_basket(*, filters: AnalyticsFilters, product: int, limit: int = 10
         }
 
     return cached("basket", _cache_params(filters, product=product, limit=limit), compute)
+
+
+# --- Issue 17: RFM segments ---------------------------------------------------------------------
+
+# The segment of each (recency score, frequency score): rows R = 5..1, columns F = 1..5.
+RFM_GRID = {
+    5: ("new", "potential_loyalists", "potential_loyalists", "champions", "champions"),
+    4: ("new", "potential_loyalists", "potential_loyalists", "loyal", "champions"),
+    3: ("hibernating", "potential_loyalists", "loyal", "loyal", "loyal"),
+    2: ("lost", "hibernating", "at_risk", "at_risk", "cant_lose"),
+    1: ("lost", "lost", "hibernating", "at_risk", "cant_lose"),
+}
+RFM_SEGMENTS = {
+    "champions": "Champions",
+    "loyal": "Loyal",
+    "potential_loyalists": "Potential loyalists",
+    "new": "New",
+    "at_risk": "At risk",
+    "cant_lose": "Can't lose",
+    "hibernating": "Hibernating",
+    "lost": "Lost",
+}
+
+
+def rfm_segment(r: int, f: int) -> str:
+    return RFM_GRID[r][f - 1]
+
+
+def _segments_sql() -> str:
+    """``CASE r * 10 + f WHEN 51 THEN 'new' ...``: the grid as SQL (fixed names, no input)."""
+    cases = " ".join(
+        f"WHEN {r * 10 + f} THEN '{rfm_segment(r, f)}'" for r in RFM_GRID for f in range(1, 6)
+    )
+    return f"CASE r * 10 + f {cases} END"
+
+
+def analytics_rfm(*, filters: AnalyticsFilters) -> dict[str, Any]:
+    """Every customer with a completed sale in the period scored 1-5 on recency (their last
+    sale), frequency (sales) and monetary value (revenue), by quintiles, and put in a segment
+    by (R, F) (``RFM_GRID``); per segment: customers, revenue, share of the customers in %."""
+
+    def compute() -> dict[str, Any]:
+        rows = {
+            key: (int(n), money(revenue))
+            for key, n, revenue in q.rfm_segments(filters, _segments_sql())
+        }
+        total = sum(n for n, _ in rows.values())
+        segments = []
+        for key, label in RFM_SEGMENTS.items():
+            customers, revenue = rows.get(key, (0, ZERO))
+            segments.append(
+                {
+                    "segment": key,
+                    "label": label,
+                    "customers": customers,
+                    "revenue": revenue,
+                    "share_pct": ratio(customers, total, 100),
+                }
+            )
+        return {
+            "period": filters.period(),
+            "filters": filters.filter_values(),
+            "source": "rollups",
+            "customers": total,
+            "segments": segments,
+        }
+
+    return cached("rfm", _cache_params(filters), compute)
+
+
+def analytics_rfm_customers(
+    *, filters: AnalyticsFilters, segment: str, page: int = 1, page_size: int | None = 50
+) -> dict[str, Any]:
+    """The customers of one RFM segment with their scores, highest revenue first (then
+    customer id); ``page_size=None``: all of them (the CSV export)."""
+    if segment not in RFM_SEGMENTS:
+        raise ValueError(f"segment must be one of {tuple(RFM_SEGMENTS)}")
+
+    def compute() -> dict[str, Any]:
+        offset = (page - 1) * (page_size or 0)
+        rows = q.rfm_customers(filters, _segments_sql(), segment, page_size, offset)
+        results = [
+            {
+                "customer_id": cid,
+                "name": name,
+                "email": email,
+                "last_sale_day": _day(last),
+                "recency_days": (filters.date_to - _day(last)).days,
+                "orders": int(orders),
+                "revenue": money(revenue),
+                "r": int(r),
+                "f": int(f),
+                "m": int(m),
+            }
+            for cid, name, email, last, orders, revenue, r, f, m, _ in rows
+        ]
+        count = int(rows[0][-1]) if rows else None
+        if count is None and page > 1:  # past the last page: the count without the rows
+            count = dict((k, n) for k, n, _ in q.rfm_segments(filters, _segments_sql())).get(
+                segment, 0
+            )
+        return {
+            "period": filters.period(),
+            "filters": filters.filter_values(),
+            "source": "rollups",
+            "segment": segment,
+            "count": int(count or 0),
+            "page": page,
+            "page_size": page_size,
+            "results": results,
+        }
+
+    params = _cache_params(filters, segment=segment, page=page, page_size=page_size)
+    return cached("rfm-customers", params, compute)

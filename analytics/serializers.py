@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.conf import settings
 from django_countries import countries
 from rest_framework import serializers
 
@@ -12,6 +13,7 @@ from analytics.selectors import (
     COHORT_INTERVALS,
     DIMENSIONS,
     INTERVALS,
+    RFM_SEGMENTS,
     TOP_CUSTOMERS_BY,
     TOP_PRODUCTS_BY,
     AnalyticsFilters,
@@ -159,6 +161,28 @@ class BasketQuerySerializer(AnalyticsQuerySerializer):
             raise serializers.ValidationError(
                 {"category": ["Not available for this report (it is about one product)."]}
             )
+        return attrs
+
+
+class RfmQuerySerializer(_PerCustomerQuerySerializer):
+    pass
+
+
+class RfmCustomersQuerySerializer(_PerCustomerQuerySerializer):
+    """Here ``segment`` is the RFM segment (the customer-segment filter is not available)."""
+
+    segment = serializers.ChoiceField(  # type: ignore[assignment]
+        choices=list(RFM_SEGMENTS), help_text="The RFM segment (required)."
+    )
+    page = serializers.IntegerField(default=1, min_value=1, max_value=1_000_000)
+    page_size = serializers.IntegerField(
+        default=settings.API_PAGE_SIZE, min_value=1, max_value=settings.API_MAX_PAGE_SIZE
+    )
+
+    def validate(self, attrs):
+        rfm_segment = attrs.pop("segment")
+        attrs = super().validate(attrs)
+        attrs["rfm_segment"] = rfm_segment
         return attrs
 
 
@@ -358,3 +382,37 @@ class BasketResponseSerializer(_AnswerSerializer):
     sales = serializers.IntegerField(help_text="All completed sales of the period (in scope).")
     limit = serializers.IntegerField()
     results = BasketRowSerializer(many=True)
+
+
+class RfmSegmentSerializer(serializers.Serializer):
+    segment = serializers.ChoiceField(choices=list(RFM_SEGMENTS))
+    label = serializers.CharField()  # type: ignore[assignment]  # a field named like Field.label
+    customers = serializers.IntegerField()
+    revenue = _money("Their revenue in the period.")
+    share_pct = _pct("Share of the period's customers in %.")
+
+
+class RfmResponseSerializer(_AnswerSerializer):
+    customers = serializers.IntegerField(help_text="Customers with a completed sale in the period.")
+    segments = RfmSegmentSerializer(many=True)
+
+
+class RfmCustomerSerializer(serializers.Serializer):
+    customer_id = serializers.IntegerField()
+    name = serializers.CharField()
+    email = serializers.EmailField()
+    last_sale_day = serializers.DateField()
+    recency_days = serializers.IntegerField(help_text="Days from the last sale to date_to.")
+    orders = serializers.IntegerField()
+    revenue = _money()
+    r = serializers.IntegerField(help_text="Recency score 1-5 (5 = most recent).")
+    f = serializers.IntegerField(help_text="Frequency score 1-5.")
+    m = serializers.IntegerField(help_text="Monetary score 1-5.")
+
+
+class RfmCustomersResponseSerializer(_AnswerSerializer):
+    segment = serializers.ChoiceField(choices=list(RFM_SEGMENTS))
+    count = serializers.IntegerField()
+    page = serializers.IntegerField()
+    page_size = serializers.IntegerField(allow_null=True)
+    results = RfmCustomerSerializer(many=True)

@@ -679,3 +679,62 @@ def replace_product(filters: AnalyticsFilters, product: int | None) -> Analytics
     from dataclasses import replace
 
     return replace(filters, product=product)
+
+
+def rfm_cte(filters: AnalyticsFilters, segments: str) -> tuple[str, list]:
+    """``scored``: per customer with a completed sale in the period, the last sale's local day,
+    sales, revenue, the scores ``r``, ``f``, ``m`` (NTILE(5) over the value then the customer
+    id, ascending: 5 = the most recent / most frequent / highest) and ``segment`` (the SQL
+    ``segments``: a CASE over ``r * 10 + f``)."""
+    adapt = connection.ops.adapt_datefield_value
+    query = Query(f"{DAILY_CUSTOMER} d")
+    query.filter("d.day >= %s", adapt(filters.date_from))
+    query.filter("d.day <= %s", adapt(filters.date_to))
+    if filters.customer is not None:
+        query.filter("d.customer_id = %s", filters.customer)
+    customer_filters(query, filters, "d.customer_id")
+    per_customer = query.sql(
+        "d.customer_id AS customer_id, MAX(d.day) AS last_day, SUM(d.orders) AS orders, "
+        "SUM(d.revenue) AS revenue",
+        "GROUP BY d.customer_id",
+    )
+    scores = (
+        "SELECT customer_id, last_day, orders, revenue, "
+        "NTILE(5) OVER (ORDER BY last_day, customer_id) AS r, "
+        "NTILE(5) OVER (ORDER BY orders, customer_id) AS f, "
+        "NTILE(5) OVER (ORDER BY revenue, customer_id) AS m FROM per_customer"
+    )
+    sql = (
+        f"per_customer AS ({per_customer}), scores AS ({scores}), "
+        f"scored AS (SELECT scores.*, {segments} AS segment FROM scores)"
+    )
+    return sql, list(query.params)
+
+
+def _fetch(sql: str, params: Sequence) -> list[tuple]:
+    with replicas.read_connection().cursor() as cursor:
+        cursor.execute(sql, list(params))
+        return cursor.fetchall()
+
+
+def rfm_segments(filters: AnalyticsFilters, segments: str) -> list[tuple]:
+    """``(segment, customers, revenue)`` per segment."""
+    cte, params = rfm_cte(filters, segments)
+    return _fetch(
+        f"WITH {cte} SELECT segment, COUNT(*), SUM(revenue) FROM scored GROUP BY segment", params
+    )
+
+
+def rfm_customers(
+    filters: AnalyticsFilters, segments: str, segment: str, limit: int | None, offset: int
+) -> list[tuple]:
+    """The customers of a segment: ``(id, name, email, last day, orders, revenue, r, f, m,
+    how many in all)``, highest revenue first, then customer id."""
+    cte, params = rfm_cte(filters, segments)
+    page = " LIMIT %s OFFSET %s" if limit is not None else ""
+    return _fetch(
+        f"WITH {cte} SELECT g.customer_id, c.name, c.email, g.last_day, g.orders, g.revenue, "
+        f"g.r, g.f, g.m, COUNT(*) OVER () FROM scored g JOIN {CUSTOMER} c ON c.id = g.customer_id "
+        f"WHERE g.segment = %s ORDER BY g.revenue DESC, g.customer_id{page}",
+        [*params, segment, *([limit, offset] if limit is not None else [])],
+    )

@@ -26,6 +26,10 @@ from analytics.serializers import (
     CohortsResponseSerializer,
     RevenueQuerySerializer,
     RevenueResponseSerializer,
+    RfmCustomersQuerySerializer,
+    RfmCustomersResponseSerializer,
+    RfmQuerySerializer,
+    RfmResponseSerializer,
     SummaryResponseSerializer,
     TopCustomersQuerySerializer,
     TopCustomersResponseSerializer,
@@ -181,6 +185,38 @@ class AnalyticsViewSet(ReplicaReadsMixin, viewsets.ViewSet):
         )
         return Response(jsonable(answer))
 
+    @extend_schema(
+        summary="RFM segments: who are our best and our slipping customers",
+        description="Every customer with a completed sale in the period scored 1-5 on "
+        "recency, frequency and monetary value (quintiles) and put in a named segment "
+        "(docs/analytics.md has the grid)." + CSV_DOC,
+        parameters=[RfmQuerySerializer],
+        responses=RfmResponseSerializer,
+    )
+    @action(detail=False, methods=["get"])
+    def rfm(self, request):
+        query = _query(request, RfmQuerySerializer)
+        return Response(jsonable(selectors.analytics_rfm(filters=query["filters"])))
+
+    @extend_schema(
+        summary="The customers of one RFM segment, with their scores",
+        description="Paginated (`page`, `page_size`); `?format=csv` gives every customer of "
+        "the segment in one file.",
+        parameters=[RfmCustomersQuerySerializer],
+        responses=RfmCustomersResponseSerializer,
+    )
+    @action(detail=False, methods=["get"], url_path="rfm/customers", url_name="rfm-customers")
+    def rfm_customers(self, request):
+        query = _query(request, RfmCustomersQuerySerializer)
+        csv = request.accepted_renderer.format == "csv"
+        answer = selectors.analytics_rfm_customers(
+            filters=query["filters"],
+            segment=query["rfm_segment"],
+            page=1 if csv else query["page"],
+            page_size=None if csv else query["page_size"],
+        )
+        return Response(jsonable(answer))
+
     # --- CSV (?format=csv): each report's rows ---------------------------------------------
 
     def csv_table(self, data: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
@@ -205,7 +241,25 @@ def _rows_csv(*columns: str):
     return table
 
 
+def _rfm_csv(data: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    columns = ["segment", "label", "customers", "revenue", "share_pct"]
+    return columns, [[row[c] for c in columns] for row in data["segments"]]
+
+
 CSV_TABLES = {
+    "rfm": _rfm_csv,
+    "rfm_customers": _rows_csv(
+        "customer_id",
+        "name",
+        "email",
+        "last_sale_day",
+        "recency_days",
+        "orders",
+        "revenue",
+        "r",
+        "f",
+        "m",
+    ),
     "cohorts": _cohorts_csv,
     "basket": _rows_csv("product_id", "sku", "name", "orders", "confidence", "lift"),
 }

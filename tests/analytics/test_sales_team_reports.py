@@ -311,3 +311,128 @@ def test_basket_refuses_bad_input(analyst, params, field):
     response = analyst.get("/api/analytics/basket/", params)
     assert response.status_code == 400
     assert field in str(response.json())
+
+
+# --- RFM ----------------------------------------------------------------------------------------
+
+GRID = {  # the documented grid, written out again: R row, F column
+    5: ["new", "potential_loyalists", "potential_loyalists", "champions", "champions"],
+    4: ["new", "potential_loyalists", "potential_loyalists", "loyal", "champions"],
+    3: ["hibernating", "potential_loyalists", "loyal", "loyal", "loyal"],
+    2: ["lost", "hibernating", "at_risk", "at_risk", "cant_lose"],
+    1: ["lost", "lost", "hibernating", "at_risk", "cant_lose"],
+}
+
+
+def quintiles(values: dict[int, object]) -> dict[int, int]:
+    """NTILE(5) by hand: sort by (value, id); the first n % 5 groups get one more."""
+    ordered = sorted(values, key=lambda cid: (values[cid], cid))
+    size, extra = divmod(len(ordered), 5)
+    scores, index = {}, 0
+    for score in range(1, 6):
+        for _ in range(size + (1 if score <= extra else 0)):
+            scores[ordered[index]] = score
+            index += 1
+    return scores
+
+
+def oracle_rfm(date_from, date_to) -> dict[int, dict]:
+    per: dict[int, dict] = {}
+    for line in lines():
+        if line.customer_id is None or not date_from <= line.day <= date_to:
+            continue
+        row = per.setdefault(line.customer_id, {"last": line.day, "sales": set(), "rev": 0})
+        row["last"] = max(row["last"], line.day)
+        row["sales"].add(line.sale_id)
+        row["rev"] += line.revenue
+    r = quintiles({cid: row["last"] for cid, row in per.items()})
+    f = quintiles({cid: len(row["sales"]) for cid, row in per.items()})
+    m = quintiles({cid: row["rev"] for cid, row in per.items()})
+    return {
+        cid: {
+            "customer_id": cid,
+            "last_sale_day": row["last"].isoformat(),
+            "recency_days": (date_to - row["last"]).days,
+            "orders": len(row["sales"]),
+            "revenue": str(q2(row["rev"])),
+            "r": r[cid],
+            "f": f[cid],
+            "m": m[cid],
+            "segment": GRID[r[cid]][f[cid] - 1],
+        }
+        for cid, row in per.items()
+    }
+
+
+@pytest.mark.django_db
+def test_rfm_equals_an_independent_computation(analyst, dataset):
+    from tests.factories import make_customer
+
+    # More customers than quintiles, with ties on every value.
+    for n in range(12):
+        customer = make_customer()
+        for k in range(1 + n % 3):
+            sale_create(
+                lines=[SaleLine(dataset.products[n % 3].pk, 1 + n % 2)],
+                customer_id=customer.pk,
+                sold_at=at(dataset.first_day + timedelta(days=3 * (n % 5) + k), 10),
+            )
+    date_from, date_to = dataset.first_day, dataset.last_day + timedelta(days=3)
+    expected = oracle_rfm(date_from, date_to)
+    answer = get(analyst, "rfm", date_from=date_from, date_to=date_to)
+    assert answer["customers"] == len(expected) >= 15
+    by_segment = {row["segment"]: row for row in answer["segments"]}
+    assert len(by_segment) == 8
+    for segment, row in by_segment.items():
+        members = [e for e in expected.values() if e["segment"] == segment]
+        assert row["customers"] == len(members)
+        assert row["revenue"] == str(q2(sum(Decimal(e["revenue"]) for e in members)))
+        assert row["share_pct"] == str(q2(Decimal(len(members)) * 100 / len(expected)))
+        listed, page = [], 1
+        while True:
+            params = {"date_from": date_from, "date_to": date_to, "segment": segment}
+            chunk = get(analyst, "rfm/customers", **params, page=page, page_size=2)
+            assert chunk["count"] == len(members)
+            listed += chunk["results"]
+            if not chunk["results"]:
+                break
+            page += 1
+        members.sort(key=lambda e: (-Decimal(e["revenue"]), e["customer_id"]))
+        assert [
+            {
+                k: c[k]
+                for k in (
+                    "customer_id",
+                    "last_sale_day",
+                    "recency_days",
+                    "orders",
+                    "revenue",
+                    "r",
+                    "f",
+                    "m",
+                )
+            }
+            for c in listed
+        ] == [{k: v for k, v in e.items() if k != "segment"} for e in members]
+    assert sum(1 for row in answer["segments"] if row["customers"]) >= 3
+
+
+@pytest.mark.django_db
+def test_rfm_csv_and_bad_input(analyst, dataset):
+    params = {"date_from": dataset.first_day, "date_to": dataset.last_day}
+    answer = get(analyst, "rfm", **params)
+    rows = analyst.get("/api/analytics/rfm/", {**params, "format": "csv"}).content.decode()
+    assert rows.splitlines()[1:] == [
+        f"{s['segment']},{s['label']},{s['customers']},{s['revenue']},{s['share_pct'] or ''}"
+        for s in answer["segments"]
+    ]
+    best = max(answer["segments"], key=lambda s: s["customers"])["segment"]
+    listed = get(analyst, "rfm/customers", **params, segment=best, page_size=500)
+    csv = analyst.get("/api/analytics/rfm/customers/", {**params, "segment": best, "format": "csv"})
+    assert csv["Content-Type"].startswith("text/csv")
+    assert [line.split(",")[0] for line in csv.content.decode().splitlines()[1:]] == [
+        str(c["customer_id"]) for c in listed["results"]
+    ]
+    for bad in ({"segment": "vip"}, {}, {"segment": "lost", "page_size": 100000}):
+        response = analyst.get("/api/analytics/rfm/customers/", {**params, **bad})
+        assert response.status_code == 400, bad
