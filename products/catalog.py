@@ -28,11 +28,11 @@ from decimal import Decimal
 from typing import Protocol
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 
 from core.errors import ApplicationError
 from core.ops import metrics
+from core.users import Actor
 from products import services
 from products.catalog_client import (
     CatalogUnavailableError,
@@ -79,7 +79,7 @@ class Catalog(Protocol):
         *,
         reason: str,
         reference: str,
-        actor: AbstractBaseUser | None,
+        actor: Actor,
     ):
         """Context manager: apply ``{product_id: delta}`` and run the ``with`` body's database
         writes so that both happen or neither does. A decrement that would oversell raises
@@ -107,7 +107,7 @@ class LocalCatalog:
         *,
         reason: str,
         reference: str,
-        actor: AbstractBaseUser | None,
+        actor: Actor,
     ) -> Iterator[None]:
         with transaction.atomic():
             services.stock_change(deltas=deltas, reason=reason, reference=reference, actor=actor)
@@ -184,7 +184,7 @@ class HttpCatalog:
         *,
         reason: str,
         reference: str,
-        actor: AbstractBaseUser | None,
+        actor: Actor,
     ) -> Iterator[None]:
         if connection.in_atomic_block:
             # Remote calls are never made inside a database transaction (no locks held).

@@ -14,12 +14,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.errors import ApplicationError, ConflictError
 from core.ops import metrics
+from core.users import Actor, recorded_user
 from customers.models import Customer
 from products.catalog import Catalog, CatalogProduct, get_catalog
 from products.models import StockMovementReason
@@ -143,7 +143,7 @@ def sale_create(
     customer_id: int | None = None,
     sold_at: datetime | None = None,
     reference: str | None = None,
-    created_by: AbstractBaseUser | None = None,
+    created_by: Actor = None,
     catalog: Catalog | None = None,
     unit_prices: Mapping[int, Decimal] | None = None,
 ) -> Sale:
@@ -161,6 +161,7 @@ def sale_create(
     reference_given = bool(reference)
     reference = reference or generate_sale_reference(sold_at)
     max_length = Sale._meta.get_field("reference").max_length
+    assert max_length is not None  # a CharField's
     if len(reference) > max_length:  # PostgreSQL would answer a DataError (a 500)
         raise ApplicationError(
             f"A sale reference has at most {max_length} characters.",
@@ -168,7 +169,7 @@ def sale_create(
         )
     if reference_given and Sale.objects.filter(reference=reference).exists():
         raise _duplicate_reference(reference)  # before any remote stock is taken
-    actor = created_by if created_by is not None and created_by.is_authenticated else None
+    actor = recorded_user(created_by)
     customer = _resolve_customer(customer_id)
     catalog_products = catalog.get_products(quantities)
     _require_sellable(catalog_products, quantities, first_index, len(lines))
@@ -198,7 +199,9 @@ def sale_create(
     # Hand back the sale with its items and their products loaded: rendering it needs no query.
     for item in items:
         item.product = catalog_products[item.product_id].to_product()
-    sale.item_list = items  # as selectors.sale_list's Prefetch(to_attr="item_list") leaves it
+    # As selectors.sale_list's Prefetch(to_attr="item_list") leaves it (the attribute the
+    # Django plugin knows on prefetched querysets only).
+    sale.item_list = items  # type: ignore[attr-defined]
     return sale
 
 
@@ -232,7 +235,7 @@ def sale_update(
     lines: Sequence[SaleLine] | None = None,
     customer_id: int | None = _UNSET,
     sold_at: datetime | None = _UNSET,
-    actor: AbstractBaseUser | None = None,
+    actor: Actor = None,
     catalog: Catalog | None = None,
 ) -> Sale:
     """Edit a completed sale. New ``lines`` replace the old ones and stock moves by the
@@ -317,9 +320,7 @@ def _plan_lines(
     )
 
 
-def sale_cancel(
-    *, sale: Sale, actor: AbstractBaseUser | None = None, catalog: Catalog | None = None
-) -> Sale:
+def sale_cancel(*, sale: Sale, actor: Actor = None, catalog: Catalog | None = None) -> Sale:
     """Cancel a completed sale: its stock comes back, the record stays with status
     ``cancelled``. Cancelling twice is a 409, never a second restock."""
     catalog = catalog or get_catalog()
@@ -337,9 +338,7 @@ def sale_cancel(
     return sale
 
 
-def sale_delete(
-    *, sale: Sale, actor: AbstractBaseUser | None = None, catalog: Catalog | None = None
-) -> None:
+def sale_delete(*, sale: Sale, actor: Actor = None, catalog: Catalog | None = None) -> None:
     """Delete a sale; a completed sale's stock is restored first."""
     catalog = catalog or get_catalog()
     sale = Sale.objects.get(pk=sale.pk)

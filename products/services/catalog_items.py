@@ -5,7 +5,6 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
@@ -13,6 +12,7 @@ from core.errors import ApplicationError, ConflictError
 from core.protection import protected_by_other_apps
 from core.services import model_update
 from core.signals import reporting_data_changed
+from core.users import Actor
 from products.models import (
     Category,
     Product,
@@ -25,7 +25,10 @@ from products.services.stock import require_local_stock, stock_change, stock_set
 
 
 def _category_name_taken(name: str, exclude_pk: int | None = None) -> bool:
-    return Category.objects.filter(name__iexact=name).exclude(pk=exclude_pk).exists()
+    others = Category.objects.filter(name__iexact=name)
+    if exclude_pk is not None:
+        others = others.exclude(pk=exclude_pk)
+    return others.exists()
 
 
 def category_create(*, name: str, description: str = "") -> Category:
@@ -71,7 +74,7 @@ def product_create(
     category: Category | None = None,
     stock_quantity: int = 0,
     is_active: bool = True,
-    actor: AbstractBaseUser | None = None,
+    actor: Actor = None,
 ) -> Product:
     """Create a product; opening stock is recorded in the ledger as a restock."""
     require_local_stock("create a product")
@@ -108,9 +111,7 @@ def product_create(
     return product
 
 
-def product_update(
-    *, product: Product, data: dict[str, Any], actor: AbstractBaseUser | None = None
-) -> Product:
+def product_update(*, product: Product, data: dict[str, Any], actor: Actor = None) -> Product:
     """Update a product. A new ``stock_quantity`` is applied as a ledgered adjustment."""
     if any(
         name in data and data[name] != getattr(product, name)

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from django.contrib.auth.models import AbstractBaseUser
-
 from core.idempotency import (
     StoredResponse,
     idempotency_claim,
@@ -15,6 +13,7 @@ from core.idempotency import (
     idempotency_release,
     request_fingerprint,
 )
+from core.users import Actor
 from products.models import (
     CatalogRequestKey,
     Product,
@@ -29,7 +28,7 @@ if TYPE_CHECKING:
 
 
 def product_purchase(
-    *, product_id: int, quantity: int, reference: str = "", actor: AbstractBaseUser | None = None
+    *, product_id: int, quantity: int, reference: str = "", actor: Actor = None
 ) -> Product:
     """Take ``quantity`` units (the catalog contract's ``purchase``): one conditional UPDATE,
     so concurrent purchases never oversell. Raises :class:`InsufficientStockError`."""
@@ -39,7 +38,7 @@ def product_purchase(
 
 
 def product_restock(
-    *, product_id: int, quantity: int, reference: str = "", actor: AbstractBaseUser | None = None
+    *, product_id: int, quantity: int, reference: str = "", actor: Actor = None
 ) -> Product:
     """Add ``quantity`` units (the catalog contract's ``restock``)."""
     return _contract_stock_change(
@@ -52,7 +51,7 @@ def _contract_stock_change(
     delta: int,
     reason: str,
     reference: str,
-    actor: AbstractBaseUser | None,
+    actor: Actor,
     action: str,
 ) -> Product:
     require_local_stock(action)

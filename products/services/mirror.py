@@ -8,11 +8,11 @@ import secrets
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import Max, QuerySet
 from django.utils import timezone
 
+from core.users import Actor
 from products import sql
 from products.catalog_client import (
     ProductCatalogClient,
@@ -25,7 +25,9 @@ from products.models import (
 from products.services.stock import stock_change
 
 
-def mirror_stock_sync(*, product_id: int, delta_after_sync: int, target: int, reference: str):
+def mirror_stock_sync(
+    *, product_id: int, delta_after_sync: int, target: int, reference: str
+) -> None:
     """Drift adjustment: make the local mirror end at ``target`` once ``delta_after_sync`` (our
     own change, ledgered separately) is applied. Must run inside a transaction."""
     locked = Product.objects.select_for_update().only("stock_quantity").get(pk=product_id)
@@ -112,11 +114,10 @@ def catalog_mirror_upsert(*, products: Iterable[RemoteProduct]) -> dict[int, int
 def catalog_remote_ids(product_ids: Iterable[int]) -> dict[int, int]:
     """``{local id: remote id}`` of the given products that mirror a remote product (local
     products, with no ``remote_id``, are left out)."""
-    return dict(
-        Product.objects.filter(pk__in=set(product_ids), remote_id__isnull=False).values_list(
-            "pk", "remote_id"
-        )
+    rows = Product.objects.filter(pk__in=set(product_ids), remote_id__isnull=False).values_list(
+        "pk", "remote_id"
     )
+    return {pk: remote_id for pk, remote_id in rows if remote_id is not None}
 
 
 def catalog_mirror_record(
@@ -125,7 +126,7 @@ def catalog_mirror_record(
     deltas: Mapping[int, int],
     reason: str,
     reference: str,
-    actor: AbstractBaseUser | None,
+    actor: Actor,
 ) -> None:
     """Ledger remote stock changes on the local mirror: our change with its reason, plus an
     adjustment for any drift, so the mirror ends equal to the figure the remote answered."""
@@ -148,11 +149,12 @@ def catalog_sync(
     products (no ``remote_id``) are never touched. Returns remote ids."""
     client = client or ProductCatalogClient.from_settings()
     if remote_ids is None:
-        remote_ids = (
+        mirrored = (
             Product.objects.filter(remote_id__isnull=False)
             .order_by("remote_id")
             .values_list("remote_id", flat=True)
         )
+        remote_ids = [remote_id for remote_id in mirrored if remote_id is not None]
     synced: list[int] = []
     missing: list[int] = []
     for remote_id in remote_ids:

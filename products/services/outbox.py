@@ -7,11 +7,11 @@ import logging
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from core.users import Actor
 from products.catalog_client import (
     ProductCatalogClient,
     RemoteProductNotFoundError,
@@ -36,7 +36,7 @@ def catalog_outbox_add(
     deltas: Mapping[int, int],
     reason: str,
     reference: str,
-    actor: AbstractBaseUser | None,
+    actor: Actor,
     mirror: bool = True,
 ) -> list[CatalogOutboxEntry]:
     """Record remote stock changes to make. With ``mirror`` the local mirror and ledger move
@@ -78,7 +78,10 @@ def _outbox_backoff(attempts: int) -> timedelta:
 
 
 def catalog_outbox_process(
-    *, entry_ids: Iterable[int] | None = None, client=None, limit: int = 500
+    *,
+    entry_ids: Iterable[int] | None = None,
+    client: ProductCatalogClient | None = None,
+    limit: int = 500,
 ) -> dict[str, int]:
     """Send due outbox entries to the remote catalog. Each entry is claimed with a lease (an
     UPDATE, no lock held during the HTTP call), so two workers never send the same entry at

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import ExpressionWrapper, F, Q, QuerySet
+from django.db.models.expressions import Combinable
 from django.db.models.functions import Round
 from django.utils import timezone
 
@@ -37,7 +38,7 @@ class PriceUpdateResult:
         }
 
 
-def _new_price(percent: Decimal | None, amount: Decimal | None):
+def _new_price(percent: Decimal | None, amount: Decimal | None) -> Combinable:
     if (percent is None) == (amount is None):
         raise ApplicationError(
             "Give either percent or amount.",

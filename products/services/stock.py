@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
 from core.errors import ApplicationError, ConflictError, NotFoundError
 from core.ops import metrics
+from core.users import Actor, recorded_user
 from products import sql
 from products.models import (
     Product,
@@ -51,7 +51,7 @@ def stock_change(
     deltas: Mapping[int, int],
     reason: str,
     reference: str = "",
-    actor: AbstractBaseUser | None = None,
+    actor: Actor = None,
 ) -> None:
     """Apply ``{product_id: delta}`` to stock, in product-id order, inside one transaction.
 
@@ -80,7 +80,7 @@ def stock_change(
                 delta=delta,
                 reason=reason,
                 reference=reference[:100],
-                actor=actor if actor is not None and actor.is_authenticated else None,
+                actor=recorded_user(actor),
             )
             for product_id, delta in changes
         )
@@ -102,7 +102,7 @@ def stock_set(
     stock_quantity: int,
     reason: str = StockMovementReason.ADJUSTMENT,
     reference: str = "",
-    actor: AbstractBaseUser | None = None,
+    actor: Actor = None,
 ) -> Product:
     """Set a product's stock to an absolute figure, writing the difference to the ledger."""
     require_local_stock("set the stock")
