@@ -118,6 +118,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "core.context_processors.site",  # SITE_NAME and CURRENCY
             ],
         },
     },
@@ -509,15 +510,6 @@ if CATALOG_BACKEND == "http":
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
-# The currency of every amount (an ISO 4217 code): shown next to money in the admin, the
-# dashboard and the analytics answers; the amounts themselves stay plain decimals.
-CURRENCY = env.str("CURRENCY", default="USD").strip().upper()
-if not (len(CURRENCY) == 3 and CURRENCY.isascii() and CURRENCY.isalpha()):
-    raise _config_error("CURRENCY", f"{CURRENCY!r} is not a three-letter ISO 4217 code")
-# The site's name in the admin, the browsable API and the dashboard.
-SITE_NAME = env.str("SITE_NAME", default="Sales analytics").strip()
-if not SITE_NAME or len(SITE_NAME) > 60:
-    raise _config_error("SITE_NAME", "it must be 1 to 60 characters")
 # The currency of every amount (an ISO 4217 code): shown next to money in the admin, the
 # dashboard and the analytics answers; the amounts themselves stay plain decimals.
 CURRENCY = env.str("CURRENCY", default="USD").strip().upper()

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, include, path, re_path
@@ -16,6 +17,10 @@ from core.api.exception_handler import json_api_not_found
 from core.ops import health, metrics
 from products.views import ProductPurchaseView, ProductRestockView
 from salesproject.api import router
+
+# The admin under the site's own name (templates/admin/base_site.html shows it too).
+admin.site.site_header = admin.site.site_title = settings.SITE_NAME
+admin.site.index_title = "Administration"
 
 # The browsable API's login and logout (rest_framework.urls), with the lockout's message.
 browsable_api_auth_patterns = (
