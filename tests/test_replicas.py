@@ -329,6 +329,22 @@ with replica_reads():
     seen["replica_server"] = connections["replica_0"].cursor().connection.info.port
 with replica_reads(allowed=False):
     seen["refused"] = Product.objects.all().db
+
+# The dashboard (a plain Django view, session login) reads the replica.
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+client = Client()
+client.force_login(get_user_model().objects.get(username="reader"))
+with CaptureQueriesContext(connections["replica_0"]) as on_replica:
+    with CaptureQueriesContext(connections["default"]) as on_primary:
+        response = client.get("/dashboard/")
+seen["dashboard"] = [
+    response.status_code,
+    any("analytics_" in query["sql"] for query in on_replica.captured_queries),
+    any("analytics_" in query["sql"] for query in on_primary.captured_queries),
+]
 print(json.dumps(seen))
 """
 
@@ -336,7 +352,8 @@ print(json.dumps(seen))
 def test_router_rules_in_a_fresh_interpreter(setup, pair):
     """The router itself, against the pair: reads in an allowed scope go to the replica,
     not inside a transaction on the primary (nor under its locks), not outside a scope; an
-    object read from the replica is saved to the primary."""
+    object read from the replica is saved to the primary; the dashboard's analytics are read
+    on the replica."""
     env = _env(pair, DATABASE_REPLICA_URL=pair.url("replica"), REPLICA_MAX_LAG_SECONDS="300")
     result = subprocess.run(
         [sys.executable, "-c", ROUTING_PROBE],
@@ -358,6 +375,7 @@ def test_router_rules_in_a_fresh_interpreter(setup, pair):
         "saved_to": "default",
         "replica_server": pair.replica_port,
         "refused": "default",
+        "dashboard": [200, True, False],
     }
 
 
