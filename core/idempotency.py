@@ -105,10 +105,10 @@ def idempotency_claim(
     deadline = time.monotonic() + wait_seconds
     while True:
         now = timezone.now()
-        model.objects.filter(**owner, key=key, expires_at__lte=now).delete()
+        model._default_manager.filter(**owner, key=key, expires_at__lte=now).delete()
         try:
             with transaction.atomic():
-                return model.objects.create(
+                return model._default_manager.create(
                     **owner,
                     **(values or {}),
                     key=key,
@@ -117,7 +117,7 @@ def idempotency_claim(
                     expires_at=now + timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS),
                 )
         except IntegrityError:
-            existing = model.objects.filter(**owner, key=key).first()
+            existing = model._default_manager.filter(**owner, key=key).first()
         if existing is None:
             continue  # it expired or was released meanwhile: claim again
         if existing.request_fingerprint != fingerprint:
@@ -125,9 +125,10 @@ def idempotency_claim(
                 mismatch_message, code="idempotency_key_mismatch", status_code=422
             )
         if existing.status == IdempotencyStatus.COMPLETED:
+            assert existing.response_status is not None  # set with the status (complete)
             return StoredResponse(existing.response_status, existing.response_body)
         if existing.created_at <= now - PROCESSING_TAKEOVER_AFTER:
-            taken = model.objects.filter(
+            taken = model._default_manager.filter(
                 pk=existing.pk,
                 status=IdempotencyStatus.PROCESSING,
                 created_at=existing.created_at,
@@ -152,7 +153,7 @@ def idempotency_complete(
     if not 200 <= status < 300:
         idempotency_release(record=record)
         return
-    type(record).objects.filter(pk=record.pk).update(
+    type(record)._default_manager.filter(pk=record.pk).update(
         status=IdempotencyStatus.COMPLETED,
         response_status=status,
         response_body=json.loads(json.dumps(body, default=str)),
@@ -161,18 +162,15 @@ def idempotency_complete(
 
 
 def idempotency_release(*, record: IdempotencyRecord) -> None:
-    type(record).objects.filter(pk=record.pk, status=IdempotencyStatus.PROCESSING).delete()
+    type(record)._default_manager.filter(pk=record.pk, status=IdempotencyStatus.PROCESSING).delete()
 
 
 def idempotency_purge(*, model: type[IdempotencyRecord], batch_size: int = 10_000) -> int:
     """Delete expired keys in batches; returns how many went."""
     deleted = 0
     while True:
-        ids = list(
-            model.objects.filter(expires_at__lte=timezone.now()).values_list("pk", flat=True)[
-                :batch_size
-            ]
-        )
+        expired = model._default_manager.filter(expires_at__lte=timezone.now())
+        ids = list(expired.values_list("pk", flat=True)[:batch_size])
         if not ids:
             return deleted
-        deleted += model.objects.filter(pk__in=ids).delete()[0]
+        deleted += model._default_manager.filter(pk__in=ids).delete()[0]
