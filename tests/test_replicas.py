@@ -448,3 +448,17 @@ def test_replicas_need_a_postgresql_primary():
     )
     assert "Invalid environment variable DATABASE_REPLICA_URL" in result.stderr
     assert "need a PostgreSQL DATABASE_URL" in result.stderr
+
+
+def test_commit_position_is_kept_as_the_highest_recorded():
+    """The analytics bump's WAL position is an atomic max in the cache (a Lua script on Redis):
+    a bump that records an older position after a newer one never lowers it."""
+    from core.ops.replicas import _position_get, _position_max
+
+    key = f"test:commit_position:{secrets.token_hex(4)}"
+    assert _position_get(key) is None
+    _position_max(key, 1_000)
+    _position_max(key, 500)  # a slower bumper, with the older position
+    assert _position_get(key) == 1_000
+    _position_max(key, 2**40)
+    assert _position_get(key) == 2**40
