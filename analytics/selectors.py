@@ -233,6 +233,12 @@ def _period_figures(filters: AnalyticsFilters, source: str) -> tuple[dict[str, A
         total.add(day_totals)
     figures = total.figures()
     figures["unique_customers"] = unique_customers(filters, source)
+    customers, repeat, new = q.customer_counts(
+        filters, rollups=source != "sales" and not filters.by_line
+    )
+    figures["repeat_customer_rate"] = ratio(repeat, customers, 100)
+    figures["new_customers"] = new
+    figures["returning_customers"] = customers - new
     return figures, used
 
 
@@ -247,9 +253,11 @@ def _cache_params(filters: AnalyticsFilters, **extra: Any) -> dict[str, Any]:
 
 
 def analytics_summary(*, filters: AnalyticsFilters, source: str = "auto") -> dict[str, Any]:
-    """Revenue, cost, margin, margin %, orders, units, average order value and unique
-    customers of the period and of the previous period of the same length, with the change
-    in % (``None`` when the previous figure is 0)."""
+    """Revenue, cost, margin, margin %, orders, units, average order value, unique
+    customers, repeat customer rate (% of the period's customers with two or more completed
+    sales in it), new customers (first completed sale ever in the period) and returning
+    customers (the others) of the period and of the previous period of the same length, with
+    the change in % (``None`` when the previous figure is 0)."""
 
     def compute() -> dict[str, Any]:
         previous_filters = filters.previous()
@@ -817,3 +825,21 @@ def analytics_rfm_customers(
 
     params = _cache_params(filters, segment=segment, page=page, page_size=page_size)
     return cached("rfm-customers", params, compute)
+
+
+def analytics_customer_lifetime(*, customer: int) -> dict[str, Any]:
+    """A customer's completed sales ever: first and last sale day, sales, revenue."""
+
+    def compute() -> dict[str, Any]:
+        row = q.customer_lifetime(customer)
+        first, last, orders, revenue = row or (None, None, 0, ZERO)
+        return {
+            "customer_id": customer,
+            "first_sale_day": _day(first) if first else None,
+            "last_sale_day": _day(last) if last else None,
+            "orders": int(orders),
+            "revenue": money(revenue),
+            "average_order_value": ratio(money(revenue), int(orders)),
+        }
+
+    return cached("customer-lifetime", {"customer": customer}, compute)

@@ -237,6 +237,15 @@ class FiguresSerializer(serializers.Serializer):
 
 class SummaryFiguresSerializer(FiguresSerializer):
     unique_customers = serializers.IntegerField()
+    repeat_customer_rate = _pct(
+        "% of the period's customers with two or more completed sales in it; null without any."
+    )
+    new_customers = serializers.IntegerField(
+        help_text="Customers whose first completed sale ever is in the period."
+    )
+    returning_customers = serializers.IntegerField(
+        help_text="The period's other customers (they had bought before)."
+    )
 
 
 class ChangeSerializer(serializers.Serializer):
@@ -248,6 +257,9 @@ class ChangeSerializer(serializers.Serializer):
     units = _pct("")
     average_order_value = _pct("")
     unique_customers = _pct("")
+    repeat_customer_rate = _pct("Relative change of the repeat customer rate.")
+    new_customers = _pct("")
+    returning_customers = _pct("")
 
 
 class SummaryResponseSerializer(_AnswerSerializer):
@@ -416,3 +428,12 @@ class RfmCustomersResponseSerializer(_AnswerSerializer):
     page = serializers.IntegerField()
     page_size = serializers.IntegerField(allow_null=True)
     results = RfmCustomerSerializer(many=True)
+
+
+class CustomerLifetimeSerializer(serializers.Serializer):
+    customer_id = serializers.IntegerField()
+    first_sale_day = serializers.DateField(allow_null=True, help_text="Null: never bought.")
+    last_sale_day = serializers.DateField(allow_null=True)
+    orders = serializers.IntegerField(help_text="Completed sales ever.")
+    revenue = _money("Their revenue ever (lifetime value).")
+    average_order_value = _money("Revenue / orders; null without orders.", allow_null=True)

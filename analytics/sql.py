@@ -738,3 +738,52 @@ def rfm_customers(
         f"WHERE g.segment = %s ORDER BY g.revenue DESC, g.customer_id{page}",
         [*params, segment, *([limit, offset] if limit is not None else [])],
     )
+
+
+def customer_counts(filters: AnalyticsFilters, *, rollups: bool) -> tuple[int, int, int]:
+    """``(customers, with two or more sales, new)`` of the period in the filters' scope: the
+    customers with a completed sale (in scope) in it, those with at least two, and those whose
+    first completed sale ever is in it. ``rollups``: the customer rollup and CustomerLifetime;
+    otherwise the sales tables alone."""
+    adapt = connection.ops.adapt_datefield_value
+    if rollups:
+        query = long_rollup_query("customer", filters)
+        if filters.customer is not None:
+            query.filter("d.customer_id = %s", filters.customer)
+        customer_filters(query, filters, "d.customer_id")
+        inner = query.sql("d.customer_id AS customer_id, SUM(d.orders) AS orders", "GROUP BY 1")
+        new = "l.first_day >= %s"
+        sql = (
+            f"SELECT COUNT(*), SUM(CASE WHEN x.orders >= 2 THEN 1 ELSE 0 END), "
+            f"SUM(CASE WHEN {new} THEN 1 ELSE 0 END) FROM ({inner}) x "
+            f"JOIN {LIFETIME} l ON l.customer_id = x.customer_id"
+        )
+        params = [adapt(filters.date_from), *query.params]
+    else:
+        from analytics.services import local_midnight
+
+        query = sales_query(filters)
+        query.filter("s.customer_id IS NOT NULL")
+        inner = query.sql(
+            "s.customer_id AS customer_id, COUNT(DISTINCT s.id) AS orders", "GROUP BY 1"
+        )
+        new = (
+            f"NOT EXISTS (SELECT 1 FROM {SALE} e WHERE e.customer_id = x.customer_id "
+            "AND e.status = %s AND e.sold_at < %s)"
+        )
+        sql = (
+            f"SELECT COUNT(*), SUM(CASE WHEN x.orders >= 2 THEN 1 ELSE 0 END), "
+            f"SUM(CASE WHEN {new} THEN 1 ELSE 0 END) FROM ({inner}) x"
+        )
+        start = connection.ops.adapt_datetimefield_value(local_midnight(filters.date_from))
+        params = [SaleStatus.COMPLETED.value, start, *query.params]
+    customers, repeat, new_count = _fetch(sql, params)[0]
+    return int(customers or 0), int(repeat or 0), int(new_count or 0)
+
+
+def customer_lifetime(customer: int) -> tuple | None:
+    rows = _fetch(
+        f"SELECT first_day, last_day, orders, revenue FROM {LIFETIME} WHERE customer_id = %s",
+        [customer],
+    )
+    return rows[0] if rows else None

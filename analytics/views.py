@@ -6,6 +6,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import viewsets
 from rest_framework.decorators import action
@@ -24,6 +25,7 @@ from analytics.serializers import (
     BreakdownResponseSerializer,
     CohortsQuerySerializer,
     CohortsResponseSerializer,
+    CustomerLifetimeSerializer,
     RevenueQuerySerializer,
     RevenueResponseSerializer,
     RfmCustomersQuerySerializer,
@@ -37,6 +39,7 @@ from analytics.serializers import (
     TopProductsResponseSerializer,
 )
 from core.ops.replicas import ReplicaReadsMixin
+from customers.models import Customer
 
 ENDPOINTS = (
     "summary",
@@ -216,6 +219,20 @@ class AnalyticsViewSet(ReplicaReadsMixin, viewsets.ViewSet):
             page_size=None if csv else query["page_size"],
         )
         return Response(jsonable(answer))
+
+    @extend_schema(
+        summary="A customer's lifetime: first and last sale, sales, revenue",
+        responses=CustomerLifetimeSerializer,
+    )
+    @action(
+        detail=False,
+        methods=["get"],
+        url_path=r"customers/(?P<customer_id>[0-9]{1,18})",
+        url_name="customer-lifetime",
+    )
+    def customer_lifetime(self, request, customer_id: str):
+        customer = get_object_or_404(Customer.objects.only("pk"), pk=int(customer_id))
+        return Response(jsonable(selectors.analytics_customer_lifetime(customer=customer.pk)))
 
     # --- CSV (?format=csv): each report's rows ---------------------------------------------
 

@@ -93,12 +93,23 @@ def check_summary(analyst, dataset, period, raw_filters):
     body = get(analyst, "summary", date_from=date_from, date_to=date_to, **filters)
 
     every = lines()
+    first_ever = {}  # each customer's first completed sale ever, whatever the filters
+    for x in sorted(every, key=lambda x: x.day, reverse=True):
+        first_ever[x.customer_id] = x.day
     days = (date_to - date_from).days + 1
     prev_from, prev_to = date_from - timedelta(days=days), date_from - timedelta(days=1)
     for key, (start, end) in (("current", period), ("previous", (prev_from, prev_to))):
         chosen = select(every, start, end, **filters)
         expected = figures(chosen)
         expected["unique_customers"] = len({x.customer_id for x in chosen if x.customer_id})
+        sales_of = group([x for x in chosen if x.customer_id], lambda x: x.customer_id)
+        repeat = sum(1 for ls in sales_of.values() if len({x.sale_id for x in ls}) >= 2)
+        new = sum(1 for cid in sales_of if first_ever[cid] >= start)
+        expected["repeat_customer_rate"] = (
+            str(q2(Decimal(repeat) * 100 / len(sales_of))) if sales_of else None
+        )
+        expected["new_customers"] = new
+        expected["returning_customers"] = len(sales_of) - new
         assert body[key] == expected, (raw_filters, key)
     assert body["period"] == {"date_from": str(date_from), "date_to": str(date_to), "days": days}
     assert body["previous_period"]["date_to"] == str(prev_to)

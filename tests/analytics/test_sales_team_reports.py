@@ -436,3 +436,72 @@ def test_rfm_csv_and_bad_input(analyst, dataset):
     for bad in ({"segment": "vip"}, {}, {"segment": "lost", "page_size": 100000}):
         response = analyst.get("/api/analytics/rfm/customers/", {**params, **bad})
         assert response.status_code == 400, bad
+
+
+# --- Repeat, new and returning customers; lifetime ---------------------------------------------
+
+
+@pytest.mark.django_db
+def test_new_and_repeat_customers_from_rollups_equal_the_sales_tables(analyst, dataset):
+    from analytics.selectors import AnalyticsFilters, analytics_summary
+    from tests.factories import make_customer
+
+    newcomer = make_customer(country="FR")
+    for day in (20, 21):
+        sale_create(
+            lines=[SaleLine(dataset.products[1].pk, 1)],
+            customer_id=newcomer.pk,
+            sold_at=at(dataset.first_day + timedelta(days=day), 10),
+        )
+    start = dataset.first_day + timedelta(days=15)
+    seen = set()
+    for only in (
+        {},
+        {"country": "FR"},
+        {"customer": newcomer.pk},
+        {"product": dataset.products[1].pk},
+    ):
+        filters = AnalyticsFilters(date_from=start, date_to=start + timedelta(days=14), **only)
+        fast = analytics_summary(filters=filters)
+        slow = analytics_summary(filters=filters, source="sales")
+        for key in ("current", "previous"):
+            figures = {
+                k: fast[key][k]
+                for k in ("repeat_customer_rate", "new_customers", "returning_customers")
+            }
+            assert figures == {k: slow[key][k] for k in figures}, (only, key)
+            seen.add((figures["new_customers"] > 0, figures["returning_customers"] > 0))
+    assert (True, True) in seen or {(True, False), (False, True)} <= seen
+    body = get(
+        analyst,
+        "summary",
+        date_from=start,
+        date_to=start + timedelta(days=14),
+        customer=newcomer.pk,
+    )
+    assert (
+        body["current"]["new_customers"] == 1
+        and body["current"]["repeat_customer_rate"] == "100.00"
+    )
+
+
+@pytest.mark.django_db
+def test_customer_lifetime_endpoint(analyst, dataset):
+    expected = {row[0]: row for row in oracle_lifetimes()}
+    for customer in dataset.customers:
+        body = get(analyst, f"customers/{customer.pk}")
+        cid, first, last, orders, revenue = expected[customer.pk]
+        assert body == {
+            "customer_id": cid,
+            "first_sale_day": first.isoformat(),
+            "last_sale_day": last.isoformat(),
+            "orders": orders,
+            "revenue": revenue,
+            "average_order_value": str(q2(Decimal(revenue) / orders)),
+        }
+    from tests.factories import make_customer
+
+    never = make_customer()
+    body = get(analyst, f"customers/{never.pk}")
+    assert (body["orders"], body["first_sale_day"], body["average_order_value"]) == (0, None, None)
+    assert analyst.get("/api/analytics/customers/99999999/").status_code == 404
