@@ -1,3 +1,4 @@
+from collections.abc import Callable
 from decimal import Decimal
 
 from django.db import DataError, transaction
@@ -21,6 +22,7 @@ from core.jobs.services import batch_job_create
 from core.ops.replicas import ReplicaReadsMixin
 from products import selectors, services
 from products.filters import CategoryFilter, ProductFilter, StockMovementFilter
+from products.models import CatalogRequestKey, Product
 from products.serializers import (
     CATEGORY_REPRESENTATION_VERSION,
     MAX_STOCK_QUANTITY,
@@ -224,7 +226,7 @@ class CatalogContractView(APIView):
     permission_classes: list = []
     throttle_classes: list = []
     operation = ""  # "purchase" or "restock", with stock_operation, set by the subclasses
-    stock_operation = None
+    stock_operation: Callable[..., Product] | None = None
 
     def get_exception_handler(self):
         return catalog_contract_exception_handler
@@ -249,7 +251,7 @@ class CatalogContractView(APIView):
             # Any id segment reaches this view, so that the contract's 404 (after the key
             # check) answers unknown ids of any shape.
             return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
-        pk = int(pk)
+        product_id = int(pk)
         serializer = CatalogQuantityInputSerializer(data=request.data)
         if not serializer.is_valid():
             return Response(
@@ -257,24 +259,25 @@ class CatalogContractView(APIView):
             )
         quantity = serializer.validated_data["quantity"]
         key = request.headers.get("Idempotency-Key")
-        claimed = None
+        claimed: CatalogRequestKey | None = None
         if key is not None:
             try:
-                claimed = services.catalog_request_claim(
+                outcome = services.catalog_request_claim(
                     api_key=api_key,
                     key=key,
                     operation=self.operation,
-                    product_id=pk,
+                    product_id=product_id,
                     quantity=quantity,
                 )
             except ApplicationError as exc:  # malformed key (400), another request (422), busy
                 return self._error(exc)
-            if isinstance(claimed, StoredResponse):
+            if isinstance(outcome, StoredResponse):
                 return Response(
-                    claimed.body, status=claimed.status, headers={"Idempotent-Replayed": "true"}
+                    outcome.body, status=outcome.status, headers={"Idempotent-Replayed": "true"}
                 )
+            claimed = outcome
         try:
-            response = self._apply(request, api_key, pk, quantity, claimed)
+            response = self._apply(request, api_key, product_id, quantity, claimed)
         except BaseException:
             if claimed is not None:
                 services.catalog_request_release(record=claimed)  # a crash: let them retry
@@ -285,6 +288,7 @@ class CatalogContractView(APIView):
 
     def _apply(self, request, api_key, pk: int, quantity: int, claimed) -> Response:
         try:
+            assert self.stock_operation is not None, "set by the subclasses"
             with transaction.atomic():
                 product = self.stock_operation(
                     product_id=pk, quantity=quantity, reference=f"api-key:{api_key.prefix}"
