@@ -86,7 +86,7 @@ class RemoteProduct:
     is_active: bool = True
 
 
-def parse_remote_product(body: Any, expected_id: int) -> RemoteProduct:
+def parse_remote_product(body: Any, expected_id: int | None) -> RemoteProduct:
     """Validate a product JSON from the remote; anything malformed is ``CatalogUnavailable``."""
     try:
         if not isinstance(body, dict):
@@ -312,7 +312,7 @@ class ProductCatalogClient:
         a plain list; a paginated answer (``{"results", "next"}``, e.g. another deployment of
         this project) is followed page by page, at most ``LIST_MAX_PAGES`` pages, on the same
         host only."""
-        url: str | None = f"{self.base_url}/products/"
+        url = f"{self.base_url}/products/"
         origin = urlsplit(self.base_url)[:2]
         products: list[RemoteProduct] = []
         for _page in range(LIST_MAX_PAGES):
@@ -329,13 +329,14 @@ class ProductCatalogClient:
             for row in rows:
                 row_id = row.get("id") if isinstance(row, dict) else None
                 products.append(parse_remote_product(row, _int_or_none(row_id)))
-            url = body.get("next") if isinstance(body, dict) else None
-            if not url:
+            next_url = body.get("next") if isinstance(body, dict) else None
+            if not next_url:
                 return products
-            if urlsplit(url)[:2] != origin:
+            if urlsplit(next_url)[:2] != origin:
                 raise CatalogUnavailableError(
-                    f"The catalog's product list points to another host: {url!r}."
+                    f"The catalog's product list points to another host: {next_url!r}."
                 )
+            url = next_url
         raise CatalogUnavailableError(
             f"The catalog's product list has more than {LIST_MAX_PAGES} pages."
         )
