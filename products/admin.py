@@ -164,7 +164,6 @@ class ProductAdmin(
         "cost",
         "stock_quantity",
         "is_active",
-        "updated_at",
     )
     list_select_related = ("category",)
     search_fields = ("sku", "name")

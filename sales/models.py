@@ -106,7 +106,8 @@ class SaleItem(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.quantity} x {self.product_id} @ {self.unit_price}"
+        # By SKU and name (the admin's inline rows, its history): the admin selects the product.
+        return f"{self.quantity} x {self.product} @ {self.unit_price}"
 
 
 IdempotencyKeyStatus = IdempotencyStatus
