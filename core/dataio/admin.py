@@ -21,7 +21,7 @@ from django.urls import reverse
 from import_export import fields, resources
 from import_export.admin import ImportExportMixin
 from import_export.formats import base_formats
-from import_export.forms import ImportForm
+from import_export.forms import ConfirmImportForm, ImportForm, SelectableFieldsExportForm
 from import_export.results import Error, Result, RowResult
 from import_export.signals import post_export
 from tablib import Dataset
@@ -149,6 +149,8 @@ class TableResource(resources.Resource):
         result.diff_headers = self.table.column_names
         options = ImportOptions(
             dry_run=dry_run,
+            on_error=kwargs.get("on_error") or "abort",
+            apply_stock=bool(kwargs.get("apply_stock")) and self.table_name == "sales",
             actor=kwargs.get("user"),
             source_name=kwargs.get("file_name") or "",
             preview_rows=PREVIEW_ROWS if dry_run else 0,
@@ -200,7 +202,35 @@ class TableResource(resources.Resource):
             )
 
 
+ON_ERROR_CHOICES = (
+    ("abort", "Abort: write nothing if any row is bad"),
+    ("skip", "Skip bad rows: import the good ones, list the others"),
+)
+DRY_RUN_HELP = "Validate and count only: the preview is shown and nothing is written."
+APPLY_STOCK_HELP = (
+    "New sales take their stock through the sale service, at the file's prices (a sale that "
+    "would oversell is refused). Without it a sales import records history and leaves stock "
+    "alone."
+)
+
+
 class LimitedImportForm(ImportForm):
+    """django-import-export's upload form with the import_data command's options (on_error,
+    dry run, apply stock for sales) and the admin's size limit."""
+
+    on_error = forms.ChoiceField(
+        label="Bad rows", choices=ON_ERROR_CHOICES, initial="abort", required=False
+    )
+    dry_run = forms.BooleanField(label="Dry run", required=False, help_text=DRY_RUN_HELP)
+    apply_stock = forms.BooleanField(
+        label="Apply stock", required=False, help_text=APPLY_STOCK_HELP
+    )
+
+    def __init__(self, formats: Any, resources: Any, **kwargs: Any) -> None:
+        super().__init__(formats, resources, **kwargs)
+        if not any(getattr(resource, "table_name", "") == "sales" for resource in resources):
+            del self.fields["apply_stock"]
+
     def clean_import_file(self) -> Any:  # the uploaded file
         upload = self.cleaned_data["import_file"]
         limit = settings.IMPORT_ADMIN_MAX_BYTES
@@ -213,11 +243,30 @@ class LimitedImportForm(ImportForm):
         return upload
 
 
+class OptionsConfirmImportForm(ConfirmImportForm):
+    """The confirmation carries the options chosen with the upload."""
+
+    on_error = forms.ChoiceField(choices=ON_ERROR_CHOICES, widget=forms.HiddenInput)
+    apply_stock = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+
+class CsvFirstExportForm(SelectableFieldsExportForm):
+    """The export form with CSV chosen (the formats are CSV, XLSX, JSON in that order)."""
+
+    def __init__(self, formats: Any, resources: Any, **kwargs: Any) -> None:
+        super().__init__(formats, resources, **kwargs)
+        self.fields["format"].initial = "0"
+
+
 class TableImportExportAdmin(ImportExportMixin):
     """Import and export buttons on a model admin, backed by ``resource_classes``' table."""
 
     formats = [TableCSV, TableXLSX, TableJSON]
     import_form_class = LimitedImportForm
+    confirm_form_class = OptionsConfirmImportForm
+    export_form_class = CsvFirstExportForm
+    # The import page lists every rejected row as text above the preview.
+    import_template_name = "admin/import_export/table_import.html"
     skip_admin_log = True  # one log entry per import instead of one per row
     import_error_display = ("message",)
 
@@ -255,6 +304,31 @@ class TableImportExportAdmin(ImportExportMixin):
         post_export.send(sender=None, model=self.model)
         return response
 
+    def get_import_data_kwargs(self, **kwargs: Any) -> dict[str, Any]:
+        form = kwargs.pop("form", None)
+        if form is not None:
+            kwargs["on_error"] = form.cleaned_data.get("on_error") or "abort"
+            kwargs["apply_stock"] = bool(form.cleaned_data.get("apply_stock"))
+        return kwargs
+
+    def get_confirm_form_initial(
+        self, request: HttpRequest, import_form: forms.Form | None
+    ) -> dict[str, Any]:
+        initial: dict[str, Any] = super().get_confirm_form_initial(request, import_form)
+        if import_form is not None:
+            initial["on_error"] = import_form.cleaned_data.get("on_error") or "abort"
+            initial["apply_stock"] = bool(import_form.cleaned_data.get("apply_stock"))
+        return initial
+
+    def create_confirm_form(
+        self, request: HttpRequest, import_form: forms.Form | None = None
+    ) -> forms.Form | None:
+        if import_form is not None and import_form.cleaned_data.get("dry_run"):
+            messages.info(request, "Dry run: nothing was written. Untick it to import the file.")
+            return None  # no "Confirm import" button
+        form: forms.Form = super().create_confirm_form(request, import_form=import_form)
+        return form
+
     def add_data_read_fail_error_to_form(self, form: forms.Form, e: Exception) -> None:
         if isinstance(e, ApplicationError):
             form.add_error("import_file", e.message)
@@ -276,6 +350,9 @@ class TableImportExportAdmin(ImportExportMixin):
                     f"admin:{self.model._meta.app_label}_{self.model._meta.model_name}_changelist"
                 )
             )
+        report = getattr(result, "report", None)
+        if report is not None and report.error_count:
+            messages.warning(request, report.summary())
         response: HttpResponse = super().process_result(result, request)
         return response
 

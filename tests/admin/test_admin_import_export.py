@@ -188,7 +188,14 @@ def confirm_fields(response) -> dict[str, str]:
         )
     )
     fields.pop("csrfmiddlewaretoken", None)
-    assert set(fields) == {"import_file_name", "original_file_name", "format", "resource"}
+    assert set(fields) == {
+        "import_file_name",
+        "original_file_name",
+        "format",
+        "resource",
+        "on_error",
+        "apply_stock",
+    }
     return {"action": form.group(1), **fields}
 
 
