@@ -49,6 +49,7 @@ ENDPOINTS = (
     "breakdown",
     "cohorts",
     "basket",
+    "rfm",
 )
 CSV_DOC = " Add `?format=csv` for the same numbers as a CSV file."
 
@@ -92,6 +93,9 @@ class AnalyticsViewSet(ReplicaReadsMixin, viewsets.ViewSet):
             "breakdown",
             "cohorts",
             "basket",
+            "rfm",
+            "rfm_customers",
+            "customer_lifetime",
         }
     )
 
@@ -263,7 +267,57 @@ def _rfm_csv(data: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
     return columns, [[row[c] for c in columns] for row in data["segments"]]
 
 
+def _summary_csv(data: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    names = list(data["current"])
+    return ["figure", "current", "previous", "change_pct"], [
+        [n, data["current"][n], data["previous"][n], data["change_pct"][n]] for n in names
+    ]
+
+
+def _revenue_csv(data: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    columns = ["date", "start", "end", "revenue", "cost", "margin", "orders", "units"]
+    return columns, [[row[c] for c in columns] for row in data["points"]]
+
+
+def _lifetime_csv(data: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    return list(data), [list(data.values())]
+
+
 CSV_TABLES = {
+    "summary": _summary_csv,
+    "revenue": _revenue_csv,
+    "top_products": _rows_csv(
+        "rank",
+        "product_id",
+        "sku",
+        "name",
+        "category_id",
+        "category_name",
+        "revenue",
+        "cost",
+        "margin",
+        "margin_pct",
+        "units",
+        "orders",
+    ),
+    "top_customers": _rows_csv(
+        "rank",
+        "customer_id",
+        "name",
+        "email",
+        "country",
+        "segment",
+        "revenue",
+        "cost",
+        "margin",
+        "orders",
+        "units",
+        "average_order_value",
+    ),
+    "breakdown": _rows_csv(
+        "key", "label", "revenue", "cost", "margin", "orders", "units", "share_pct"
+    ),
+    "customer_lifetime": _lifetime_csv,
     "rfm": _rfm_csv,
     "rfm_customers": _rows_csv(
         "customer_id",

@@ -19,7 +19,7 @@ from tests.factories import make_category, make_customer, make_product, make_sal
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_password_hasher")]
 
-PATHS = ["summary", "revenue", "top-products", "top-customers", "breakdown"]
+PATHS = ["summary", "revenue", "top-products", "top-customers", "breakdown", "cohorts", "rfm"]
 
 
 @pytest.fixture
@@ -129,7 +129,7 @@ def test_only_reads(analyst):
 
 def test_index_lists_the_endpoints(analyst):
     body = analyst.get("/api/analytics/").json()
-    assert sorted(body) == sorted(PATHS)
+    assert sorted(body) == sorted([*PATHS, "basket"])  # basket needs ?product=
     assert body["top-products"].endswith("/api/analytics/top-products/")
 
 
