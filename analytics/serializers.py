@@ -148,7 +148,7 @@ class CohortsQuerySerializer(_PerCustomerQuerySerializer):
 
 
 class BasketQuerySerializer(AnalyticsQuerySerializer):
-    product = serializers.IntegerField(  # type: ignore[assignment]
+    product = serializers.IntegerField(
         min_value=1, help_text="The product whose basket companions are wanted (required)."
     )
     limit = serializers.IntegerField(
@@ -171,7 +171,7 @@ class RfmQuerySerializer(_PerCustomerQuerySerializer):
 class RfmCustomersQuerySerializer(_PerCustomerQuerySerializer):
     """Here ``segment`` is the RFM segment (the customer-segment filter is not available)."""
 
-    segment = serializers.ChoiceField(  # type: ignore[assignment]
+    segment = serializers.ChoiceField(
         choices=list(RFM_SEGMENTS), help_text="The RFM segment (required)."
     )
     page = serializers.IntegerField(default=1, min_value=1, max_value=1_000_000)

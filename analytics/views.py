@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -81,7 +82,8 @@ class AnalyticsViewSet(ReplicaReadsMixin, viewsets.ViewSet):
     generation)."""
 
     permission_classes = [CanViewAnalytics]
-    renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, AnalyticsCSVRenderer]
+    # api_settings hands back the renderer classes (the stubs type the setting's dotted names).
+    renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, AnalyticsCSVRenderer]  # type: ignore[list-item]
     oauth_scopes = {"safe": ("analytics", "read")}  # OAuth2: a BI tool's analytics-only token
     replica_read_actions = frozenset(  # read replicas (core/ops/replicas.py)
         {
@@ -240,7 +242,9 @@ class AnalyticsViewSet(ReplicaReadsMixin, viewsets.ViewSet):
 
     # --- CSV (?format=csv): each report's rows ---------------------------------------------
 
-    def csv_table(self, data: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    def csv_table(  # "list" is the list action here: builtins.list
+        self, data: dict[str, Any]
+    ) -> tuple[builtins.list[str], builtins.list[builtins.list[Any]]]:
         return CSV_TABLES[self.action](data)
 
 
