@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from datetime import time as dt_time
+from typing import Any
 
 from django.core.cache import cache
 from django.db import connection, transaction
@@ -107,6 +108,8 @@ def rollups_apply_sales(
     extra = sorted({_local_day(day) for day in extra_days})
     if not ids and sale_ids_sql is None:
         return
+    batches: list[tuple[str, list[Any]]]
+    first: int | str
     if sale_ids_sql is not None:
         batches = [(f"s.id IN ({sale_ids_sql})", [])]
         lock, first = batches[0], "(query)"
@@ -185,14 +188,18 @@ def rollups_rebuild(
             return RollupRebuildStats(date_from, date_to, full=False)
         date_from = date_from or history[0]
         date_to = date_to or history[1]
-    if not full and date_from > date_to:
+    # Not full: both bounds are known now (given, or the first/last sale day).
+    if date_from is not None and date_to is not None and date_from > date_to:
         raise ValueError(f"date_from {date_from} is after date_to {date_to}")
-    if not full:  # whole months: the monthly rollups cannot be rebuilt for part of a month
+    if date_from is not None and date_to is not None:
+        # Whole months: the monthly rollups cannot be rebuilt for part of a month.
         date_from = date_from.replace(day=1)
         date_to = (date_to.replace(day=1) + timedelta(days=32)).replace(day=1) - timedelta(days=1)
     stats = RollupRebuildStats(date_from, date_to, full=full)
     with transaction.atomic():
-        if full:
+        params: list[Any]
+        day_range: list[date]
+        if date_from is None or date_to is None:  # full
             condition, params, day_range = "TRUE", [], []
         else:
             condition = "s.sold_at >= %s AND s.sold_at < %s"

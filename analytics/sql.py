@@ -504,8 +504,15 @@ class Query:
         where = " AND ".join(self.where) or "TRUE"
         return f"SELECT {select} FROM {self.source} {' '.join(self.joins)} WHERE {where} {tail}"
 
-    def fetch(self, select: str, tail: str = "", tail_params: Iterable[Any] = ()) -> list[tuple]:
-        select_sql, select_params = select if isinstance(select, tuple) else (select, [])
+    def fetch(
+        self,
+        select: str | tuple[str, Sequence[Any]],
+        tail: str = "",
+        tail_params: Iterable[Any] = (),
+    ) -> list[tuple[Any, ...]]:
+        """The rows of ``SELECT select ...``; ``select`` may carry its parameters, ``(sql,
+        params)``."""
+        select_sql, select_params = select if isinstance(select, tuple) else (select, ())
         with replicas.read_connection().cursor() as cursor:  # a replica's, when allowed
             cursor.execute(self.sql(select_sql, tail), [*select_params, *self.params, *tail_params])
             return cursor.fetchall()
