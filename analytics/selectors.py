@@ -30,7 +30,7 @@ benchmark's baseline).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -117,9 +117,8 @@ def money(value: Any) -> Decimal:
     """A sum from the database as Decimal with 2 places (SQLite hands back floats)."""
     if value is None:
         return ZERO
-    if not isinstance(value, Decimal):
-        value = Decimal(str(value))
-    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+    amount = value if isinstance(value, Decimal) else Decimal(str(value))
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def ratio(numerator: Decimal | int, denominator: Decimal | int, scale: int = 1) -> Decimal | None:
@@ -143,7 +142,7 @@ class Totals:
         self.orders += other.orders
 
     @classmethod
-    def from_row(cls, revenue, cost, units, orders) -> Totals:
+    def from_row(cls, revenue: Any, cost: Any, units: Any, orders: Any) -> Totals:
         return cls(money(revenue), money(cost), int(units or 0), int(orders or 0))
 
     def figures(self) -> dict[str, Any]:
@@ -336,7 +335,7 @@ def analytics_revenue(
     return cached("revenue", _cache_params(filters, interval=interval, source=source), compute)
 
 
-def _ranked(rows: list[tuple]) -> list[tuple[Any, Totals]]:
+def _ranked(rows: list[tuple[Any, ...]]) -> list[tuple[Any, Totals]]:
     return [(key, Totals.from_row(*measures)) for key, *measures in rows]
 
 
@@ -364,7 +363,7 @@ def analytics_top_products(
             revenue, cost = "SUM(d.revenue)", "SUM(d.cost)"
         order = q.order_by(by, key, revenue=revenue, cost=cost)
         rows = _ranked(query.fetch(select, f"GROUP BY {key} {order} LIMIT %s", [limit]))
-        products = {
+        products: dict[int, Mapping[str, Any]] = {
             row["id"]: row
             for row in Product.objects.filter(pk__in=[key for key, _ in rows]).values(
                 "id", "sku", "name", "category_id", "category__name"
@@ -422,7 +421,7 @@ def analytics_top_customers(
             select, key = f"d.customer_id, {q.SUMS}", "d.customer_id"
         tail = f"GROUP BY {key} {q.order_by(by, key)} LIMIT %s"
         rows = _ranked(query.fetch(select, tail, [limit]))
-        customers = {
+        customers: dict[int, Mapping[str, Any]] = {
             row["id"]: row
             for row in Customer.objects.filter(pk__in=[key for key, _ in rows]).values(
                 "id", "name", "email", "country", "segment"
@@ -536,13 +535,13 @@ def _labels(dimension: str, keys: Iterable[Any]) -> dict[Any, str]:
         return {key: labels.get(key, key) if key else "No customer" for key in keys}
     from django_countries import countries
 
-    labels = {}
+    country_labels: dict[Any, str] = {}
     for key in keys:
         if key is None:
-            labels[key] = "No customer"
+            country_labels[key] = "No customer"
         else:
-            labels[key] = (countries.name(key) or key) if key else "Unknown"
-    return labels
+            country_labels[key] = (countries.name(key) or key) if key else "Unknown"
+    return country_labels
 
 
 def analytics_breakdown(
@@ -681,7 +680,7 @@ def analytics_basket(*, filters: AnalyticsFilters, product: int, limit: int = 10
         with_product = _sales_count(replace(scope, product=product))
         everything = _sales_count(scope)
         others = q.product_orders(scope, [other for other, _ in pairs])
-        names = {
+        names: dict[int, Mapping[str, Any]] = {
             row["id"]: row
             for row in Product.objects.filter(pk__in=list(others)).values("id", "sku", "name")
         }
