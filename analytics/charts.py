@@ -53,9 +53,12 @@ def line_chart(
     width: int = 760,
     height: int = 260,
     title: str = "Revenue",
+    partial: Sequence[bool] = (),
 ) -> SafeString:
     """A line (with a light area) of ``(day, value)`` points; y axis from 0 with round ticks,
-    x axis with up to 8 date labels."""
+    x axis with up to 8 date labels. Points flagged in ``partial`` (a bucket not over yet, or cut
+    by the period) are drawn hollow, with ``class="partial"``, so a short bucket does not read
+    as a fall."""
     left, right, top, bottom = 56, 16, 16, 36
     plot_w, plot_h = width - left - right, height - top - bottom
     values = [float(v) for _, v in points]
@@ -103,6 +106,15 @@ def line_chart(
         )
         radius = 3 if len(points) <= 62 else 1.5
         for index, (day, value) in enumerate(points):
+            if index < len(partial) and partial[index]:
+                parts.append(
+                    f'<circle class="partial" cx="{x(index):.1f}" cy="{y(float(value)):.1f}" '
+                    f'r="{max(radius, 3.5)}" fill="var(--body-bg, #fff)" '
+                    'stroke="var(--secondary, #417690)" stroke-width="1.5">'
+                    f"<title>{escape(_label(day, interval))}: {escape(value)} (partial)</title>"
+                    "</circle>"
+                )
+                continue
             parts.append(
                 f'<circle cx="{x(index):.1f}" cy="{y(float(value)):.1f}" r="{radius}" '
                 f'fill="var(--secondary, #417690)"><title>{escape(_label(day, interval))}: '

@@ -3,7 +3,9 @@ server-rendered SVG (``analytics.charts``)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import calendar
+from datetime import date, timedelta
+from decimal import Decimal
 
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import PermissionDenied
@@ -29,6 +31,37 @@ KPIS = (
 
 def _interval(days: int) -> str:
     return "day" if days <= 62 else "week" if days <= 400 else "month"
+
+
+def _bucket_days(start: date, interval: str) -> int:
+    """How many days a whole bucket beginning on ``start``'s bucket has."""
+    if interval == "day":
+        return 1
+    if interval == "week":
+        return 7
+    return calendar.monthrange(start.year, start.month)[1]
+
+
+def _partial_buckets(points: list[dict], interval: str, today: date) -> tuple[list[bool], str]:
+    """Which points are partial (the bucket holding today, not over yet; a bucket the period
+    cuts short, such as a first week that starts before it) and the caption that says so."""
+    flags: list[bool] = []
+    reasons: dict[str, str] = {}
+    for index, point in enumerate(points):
+        start, end = (date.fromisoformat(str(point[key])) for key in ("start", "end"))
+        whole = _bucket_days(date.fromisoformat(str(point["date"])), interval)
+        running = end >= today
+        cut = (end - start).days + 1 < whole
+        flags.append(running or cut)
+        if running:
+            reasons["running"] = f"today is not over, so its {interval} is partial"
+        elif cut and index == 0:
+            reasons["first"] = f"the first {interval} starts before the period"
+        elif cut:
+            reasons["last"] = f"the last {interval} ends after the period"
+    if not reasons:
+        return flags, ""
+    return flags, "Hollow points are partial buckets: " + "; ".join(reasons.values()) + "."
 
 
 @staff_member_required
@@ -58,16 +91,29 @@ def dashboard(request):
     top = selectors.analytics_top_products(filters=filters, by="revenue", limit=10)
     breakdown = selectors.analytics_breakdown(filters=filters, dimension="category")
 
-    kpis = [
-        {
+    kpis = []
+    for key, label, money in KPIS:
+        current, previous = summary["current"][key], summary["previous"][key]
+        kpi = {
             "label": label,
-            "value": summary["current"][key],
+            "value": current,
             "money": money,
-            "previous": summary["previous"][key],
+            "pct": key == "margin_pct",
+            "previous": previous,
             "change": summary["change_pct"][key],
+            "unit": "%",
         }
-        for key, label, money in KPIS
-    ]
+        if key == "margin_pct":
+            # A percentage changes in percentage points, not in % of itself.
+            kpi["unit"] = "pp"
+            kpi["change"] = (
+                None
+                if current is None or previous is None
+                else (Decimal(str(current)) - Decimal(str(previous))).quantize(Decimal("0.1"))
+            )
+        kpis.append(kpi)
+    today = timezone.localdate()
+    partial, partial_caption = _partial_buckets(revenue["points"], interval, today)
     context = {
         "title": "Sales analytics",
         "filters": filters,
@@ -82,7 +128,9 @@ def dashboard(request):
             [(point["date"], point["revenue"]) for point in revenue["points"]],
             interval=interval,
             title=f"Revenue by {interval}",
+            partial=partial,
         ),
+        "partial_caption": partial_caption,
         "top_products": top["results"],
         "top_chart": charts.bar_chart(
             [(row["name"] or f"#{row['product_id']}", row["revenue"]) for row in top["results"]],
