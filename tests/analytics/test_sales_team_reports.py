@@ -547,3 +547,29 @@ def test_every_report_downloads_as_csv_with_the_same_numbers(
         return
     expected = [["" if v is None else str(v) for v in row] for row in rows_of(body)]
     assert table[1:] == expected
+
+
+# --- Dashboard sections -------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_dashboard_shows_retention_rfm_and_bought_together(dataset):
+    from tests.analytics.test_dashboard import staff_client
+
+    client = staff_client()
+    params = {"date_from": dataset.first_day, "date_to": dataset.last_day}
+    page = client.get("/dashboard/", params)
+    html = page.content.decode()
+    assert page.status_code == 200
+    cohorts = get(client, "cohorts", **params)
+    assert "Retention by monthly cohort" in html
+    for cohort in cohorts["results"]:
+        assert f'<td>{cohort["cohort"]}</td><td class="num">{cohort["customers"]}</td>' in html
+    assert "Customer segments (RFM)" in html and "Can&#x27;t lose" in html
+    assert "Bought together" not in html  # only with a product chosen
+    product = dataset.products[0]
+    html = client.get("/dashboard/", {**params, "product": product.pk}).content.decode()
+    basket = get(client, "basket", **params, product=product.pk)
+    assert "Bought together with this product" in html
+    assert basket["results"] and all(row["sku"] in html for row in basket["results"])
+    assert "Retention by monthly cohort" not in html  # per customer: not with a product filter
