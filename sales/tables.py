@@ -36,6 +36,7 @@ from core.dataio.stage import (
     fetch_all,
     fetch_iter,
     fetch_value,
+    indexes_built_after,
     trusted_references,
 )
 from core.dataio.upsert import unknown_reference_check
@@ -73,6 +74,7 @@ class SaleTable(ImportTable):
     key = ("reference", "sku")
     group_column = "reference"
     stage_extra = (("customer_id", "bigint"), ("product_id", "bigint"), ("unit_cost", "numeric"))
+    bulk_index_min_lines = 10_000  # smaller loads keep the indexes (and readers unblocked)
 
     def __init__(self) -> None:
         self._spool: IO[str] | None = None
@@ -80,6 +82,7 @@ class SaleTable(ImportTable):
         self._sales_version: tuple[str, int] | None = None
         self._maps: tuple[str, str] = ("", "")
         self.trusted_references = False  # the last merge skipped the row-by-row FK triggers
+        self.rebuilt_indexes: list[str] = []  # the last merge built these after its inserts
 
     # -- checks ----------------------------------------------------------------------------------
     #
@@ -303,9 +306,31 @@ class SaleTable(ImportTable):
         if options.apply_stock:
             self._spool_for_services(stage)
             return
-        sales, lines = self._sales_table(stage), stage.name
-        skus = self._maps[0]
+        sales = self._sales_table(stage)
         changed = "g.header_changed + g.lines_changed > 0"
+        new_sales, new_lines = fetch_all(
+            f"SELECT COUNT(*), COALESCE(SUM(line_count), 0) FROM {sales} g "
+            f"WHERE g.sale_id IS NULL OR {changed}"
+        )[0]
+        loads = [(Sale._meta.db_table, int(new_sales)), (SaleItem._meta.db_table, int(new_lines))]
+        if int(new_lines) < self.bulk_index_min_lines:
+            loads = []
+        # A load large relative to the tables: their secondary indexes are built after it.
+        with indexes_built_after(loads, settings.IMPORT_INDEX_REBUILD_PERCENT) as rebuilt:
+            self.rebuilt_indexes = rebuilt
+            self._write(stage, options, sales, changed)
+        if int(new_sales):
+            # The rollups of the new and changed sales, in one pass over the staging table.
+            send_sales_contribution(
+                sign=1,
+                sale_ids_sql=f"SELECT COALESCE(g.sale_id, g.new_id) FROM {sales} g "
+                f"WHERE g.sale_id IS NULL OR {changed}",
+            )
+            reporting_data_changed.send(sender=Sale)
+
+    def _write(self, stage: Stage, options: ImportOptions, sales: str, changed: str) -> None:
+        """The sales and their lines: the changed ones updated, the new ones inserted."""
+        lines, skus = stage.name, self._maps[0]
         changes_existing = f"g.sale_id IS NOT NULL AND {changed}"
         before = bool(fetch_all(f"SELECT 1 FROM {sales} g WHERE {changes_existing} LIMIT 1"))
         if before:
@@ -402,14 +427,6 @@ class SaleTable(ImportTable):
                 """
             )
         self.trusted_references = trusted
-        if fetch_all(f"SELECT 1 FROM {sales} g WHERE g.sale_id IS NULL OR {changed} LIMIT 1"):
-            # The rollups of the new and changed sales, in one pass over the staging table.
-            send_sales_contribution(
-                sign=1,
-                sale_ids_sql=f"SELECT COALESCE(g.sale_id, g.new_id) FROM {sales} g "
-                f"WHERE g.sale_id IS NULL OR {changed}",
-            )
-            reporting_data_changed.send(sender=Sale)
 
     # -- apply-stock: through the sale services ---------------------------------------------------
 

@@ -620,6 +620,10 @@ if IMPORT_ANALYZE_PERCENT > 100:
     raise _config_error("IMPORT_ANALYZE_PERCENT", "at most 100 (a percentage of a table's rows)")
 
 
+# PostgreSQL sales imports of at least 10,000 lines that add at least this percentage of the rows
+# the sales tables hold drop their secondary indexes and build them after the inserts (faster;
+# readers of the sales wait for the import's commit meanwhile). 0: never.
+IMPORT_INDEX_REBUILD_PERCENT = _env_int("IMPORT_INDEX_REBUILD_PERCENT", 50, minimum=0)
 IMPORT_WORK_MEM = _env_memory("IMPORT_WORK_MEM", "128MB")
 EXPORT_WORK_MEM = _env_memory("EXPORT_WORK_MEM", "64MB")
 # POST /api/products/bulk/ and /api/customers/bulk/: items per request (all or nothing).

@@ -166,6 +166,56 @@ class Stage:
                 execute(f"DROP TABLE IF EXISTS {name}")
 
 
+# --- Secondary indexes built in bulk for a large load ------------------------------------------
+
+
+@contextlib.contextmanager
+def indexes_built_after(loads: Sequence[tuple[str, int]], percent: int) -> Iterator[list[str]]:
+    """PostgreSQL: for each ``(table, rows to insert)`` of ``loads`` where the rows number at
+    least ``percent`` % of the rows the table holds (``pg_class.reltuples``; 0 = never), drop
+    the table's plain secondary indexes (neither unique nor backing a constraint: those check
+    the rows as they come) inside the transaction, and create them again, the same
+    definitions and names, when the block ends without an error; yields the indexes' names.
+
+    Building an index over all the rows at once is cheaper than inserting a large load's rows
+    into it one by one (the GIN trigram index most of all). The cost: ``DROP INDEX`` takes the
+    table's ACCESS EXCLUSIVE lock until the commit, so readers of the table wait for the load
+    to end; hence only for loads large relative to the table (an initial load, a
+    migration). On an error the transaction rolls back and the indexes are there as they were.
+    """
+    if not is_postgresql() or percent <= 0:
+        yield []
+        return
+    definitions: list[tuple[str, str]] = []
+    for table, rows in loads:
+        held = fetch_value(
+            "SELECT GREATEST(reltuples, 0) FROM pg_class WHERE oid = %s::regclass", [table]
+        )
+        if rows <= 0 or rows * 100 < held * percent:
+            continue
+        definitions += fetch_all(
+            """
+            SELECT format('%%I.%%I', n.nspname, c.relname), pg_get_indexdef(i.indexrelid)
+            FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+            JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE i.indrelid = %s::regclass AND NOT i.indisunique AND i.indisvalid
+              AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
+            ORDER BY c.relname
+            """,
+            [table],
+        )
+    if not definitions:
+        yield []
+        return
+    execute(f"DROP INDEX {', '.join(name for name, _ in definitions)}")
+    yield [name for name, _ in definitions]
+    work_mem = settings.IMPORT_WORK_MEM
+    if work_mem:  # the sorts of the index builds
+        execute("SELECT set_config('maintenance_work_mem', %s, true)", [work_mem])
+    for _, definition in definitions:
+        execute(definition)
+
+
 # --- Planner statistics after a load ------------------------------------------------------------
 
 
