@@ -232,16 +232,21 @@ class GenericLoader(Loader):
     def reset(self) -> dict[str, int]:
         deleted = count_rows()
         # The same tables as TRUNCATE on PostgreSQL, referencing ones first (PROTECT).
-        for model in [*dependent_models(), *SEEDED_MODELS]:
+        models_: list[type[models.Model]] = [*dependent_models(), *SEEDED_MODELS]
+        for model in models_:
             model._base_manager.all().delete()
         return deleted
 
     def first_id(self, model: type[models.Model]) -> int:
-        biggest = model.objects.aggregate(biggest=models.Max("pk"))["biggest"]
+        biggest = model._default_manager.aggregate(biggest=models.Max("pk"))["biggest"]
         return (biggest or 0) + 1
 
     def insert(self, model: type[models.Model], names: Sequence[str], rows: list[tuple]) -> None:
-        fields = [model._meta.get_field(name) for name in names]
+        fields: list[models.Field[Any, Any]] = []
+        for name in names:
+            field = model._meta.get_field(name)
+            assert isinstance(field, models.Field)  # a concrete column
+            fields.append(field)
         prepared = [
             tuple(f.get_db_prep_save(v, connection) for f, v in zip(fields, row, strict=True))
             for row in rows

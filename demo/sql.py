@@ -19,9 +19,13 @@ def _table(model: type[models.Model]) -> str:
 
 def _columns(model: type[models.Model], names: Sequence[str]) -> str:
     """The quoted columns of the model fields ``names`` (field names, e.g. ``"customer"``)."""
-    return ", ".join(
-        connection.ops.quote_name(model._meta.get_field(name).column) for name in names
-    )
+    columns = []
+    for name in names:
+        field = model._meta.get_field(name)
+        if not isinstance(field, models.Field) or field.column is None:
+            raise ValueError(f"{model.__name__}.{name} is not a column")
+        columns.append(connection.ops.quote_name(field.column))
+    return ", ".join(columns)
 
 
 def _tables(tables: Iterable[type[models.Model]]) -> str:
@@ -81,7 +85,7 @@ def pg_foreign_keys(
     """The foreign-key constraints *of* the tables, as ``(model, constraint name, definition)``
     (``pg_get_constraintdef``, the text ``pg_add_constraint`` re-creates it from), in the order
     of ``tables`` then by name."""
-    found = []
+    found: list[tuple[type[models.Model], str, str]] = []
     for model in tables:
         cursor.execute(
             """

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from django.db import connection
-from django.db.models import Model
+from django.db.models import Field, Model
 
 from products.models import Product
 
@@ -21,7 +21,11 @@ def _q(name: str) -> str:
 
 
 def _column(model: type[Model], field: str) -> str:
-    return _q(model._meta.get_field(field).column)
+    """The quoted column of ``model``'s concrete field ``field``."""
+    concrete = model._meta.get_field(field)
+    if not isinstance(concrete, Field) or concrete.column is None:
+        raise ValueError(f"{model.__name__}.{field} is not a column")
+    return _q(concrete.column)
 
 
 def apply_stock_deltas(changes: Iterable[tuple[int, int]], now: datetime) -> tuple[int, int] | None:
@@ -33,10 +37,10 @@ def apply_stock_deltas(changes: Iterable[tuple[int, int]], now: datetime) -> tup
     Plain SQL: this is the hottest statement of a sale (one per line), and the ORM's query
     building costs more CPU than the UPDATE itself (docs/PERFORMANCE.md).
     """
-    stock = _column(Product, "stock_quantity")
+    stock, pk = _column(Product, "stock_quantity"), _column(Product, Product._meta.pk.name)
     increment = (
         f"UPDATE {_q(Product._meta.db_table)} SET {stock} = {stock} + %s, "
-        f"{_column(Product, 'updated_at')} = %s WHERE {_q(Product._meta.pk.column)} = %s"
+        f"{_column(Product, 'updated_at')} = %s WHERE {pk} = %s"
     )
     decrement = f"{increment} AND {stock} >= %s"
     with connection.cursor() as cursor:

@@ -8,7 +8,7 @@ models' ``_meta`` and are quoted with ``connection.ops.quote_name``; values are 
 from __future__ import annotations
 
 from django.db import connection
-from django.db.models import Model
+from django.db.models import Field, Model
 
 from products.models import Product
 from sales.models import SaleItem
@@ -19,7 +19,11 @@ def _q(name: str) -> str:
 
 
 def _column(model: type[Model], field: str) -> str:
-    return _q(model._meta.get_field(field).column)
+    """The quoted column of ``model``'s concrete field ``field``."""
+    concrete = model._meta.get_field(field)
+    if not isinstance(concrete, Field) or concrete.column is None:
+        raise ValueError(f"{model.__name__}.{field} is not a column")
+    return _q(concrete.column)
 
 
 def sale_item_rows(sale_ids: list[int]) -> list[tuple]:
@@ -33,6 +37,8 @@ def sale_item_rows(sale_ids: list[int]) -> list[tuple]:
         return []
     item, product = _q(SaleItem._meta.db_table), _q(Product._meta.db_table)
     sale_id, product_id = _column(SaleItem, "sale"), _column(SaleItem, "product")
+    item_pk = _column(SaleItem, SaleItem._meta.pk.name)
+    product_pk = _column(Product, Product._meta.pk.name)
     item_columns = ", ".join(
         f"i.{_column(SaleItem, name)}" for name in ("quantity", "unit_price", "line_total")
     )
@@ -41,9 +47,9 @@ def sale_item_rows(sale_ids: list[int]) -> list[tuple]:
         cursor.execute(
             f"SELECT i.{sale_id}, i.{product_id}, p.{_column(Product, 'sku')}, "
             f"p.{_column(Product, 'name')}, {item_columns} "
-            f"FROM {item} i JOIN {product} p ON p.{_q(Product._meta.pk.column)} = i.{product_id} "
+            f"FROM {item} i JOIN {product} p ON p.{product_pk} = i.{product_id} "
             f"WHERE i.{sale_id} IN ({placeholders}) "
-            f"ORDER BY i.{sale_id}, i.{_q(SaleItem._meta.pk.column)}",
+            f"ORDER BY i.{sale_id}, i.{item_pk}",
             sale_ids,
         )
         return cursor.fetchall()
