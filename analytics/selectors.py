@@ -231,10 +231,12 @@ def _period_figures(filters: AnalyticsFilters, source: str) -> tuple[dict[str, A
     for day_totals in per_day.values():
         total.add(day_totals)
     figures = total.figures()
-    figures["unique_customers"] = unique_customers(filters, source)
+    # One pass over the period's customers gives their number (= unique_customers(), without
+    # a second query), those with two or more sales, and the new ones.
     customers, repeat, new = q.customer_counts(
         filters, rollups=source != "sales" and not filters.by_line
     )
+    figures["unique_customers"] = customers
     figures["repeat_customer_rate"] = ratio(repeat, customers, 100)
     figures["new_customers"] = new
     figures["returning_customers"] = customers - new
