@@ -50,6 +50,7 @@ class ApplicationAdminForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        assert cleaned is not None  # forms.Form.clean hands back cleaned_data
         grant = cleaned.get("authorization_grant_type")
         if grant == AbstractApplication.GRANT_CLIENT_CREDENTIALS:
             if not cleaned.get("user"):

@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from oauth2_provider.models import AbstractApplication
 from oauth2_provider.oauth2_validators import OAuth2Validator as BaseOAuth2Validator
 from oauthlib.oauth2 import Server
@@ -27,6 +29,8 @@ _TOKEN_GRANTS = ("authorization_code", "client_credentials", "refresh_token")
 class OAuth2Server(Server):
     """oauthlib's server with only our grants: ``response_type=code`` at /o/authorize/ and the
     authorization_code, client_credentials and refresh_token grants at /o/token/."""
+
+    _grant_types: dict[str, Any]  # oauthlib's grant handlers by grant type (untyped library)
 
     def __init__(self, request_validator, *args, **kwargs):
         super().__init__(request_validator, *args, **kwargs)

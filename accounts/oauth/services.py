@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -14,7 +15,7 @@ def oauth_application_rotate_secret(*, application: Application) -> str:
     """Give ``application`` a new client secret and return it in clear: it is stored hashed
     only and cannot be shown again. The old secret is refused from now on; tokens already
     issued live on (revoke them too if the old secret leaked)."""
-    secret = generate_client_secret()
+    secret: str = generate_client_secret()
     with transaction.atomic():
         locked = Application.objects.select_for_update().get(pk=application.pk)
         locked.client_secret = secret
@@ -31,7 +32,7 @@ class Revoked:
     grants: int
 
 
-def _revoke(**owner) -> Revoked:
+def _revoke(**owner: Any) -> Revoked:
     with transaction.atomic():
         refresh = RefreshToken.objects.filter(revoked__isnull=True, **owner)
         refresh_count = refresh.update(revoked=timezone.now(), access_token=None)

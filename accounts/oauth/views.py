@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpResponse
@@ -20,6 +21,11 @@ from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider import views as dot_views
 
 from core.api.throttling import ScopedRateThrottle
+
+if TYPE_CHECKING:
+    from django.views import View as _View
+else:
+    _View = object
 
 
 def _oauth_error(status: int, error: str, description: str, **headers: str) -> HttpResponse:
@@ -31,7 +37,7 @@ def _oauth_error(status: int, error: str, description: str, **headers: str) -> H
     return response
 
 
-class ThrottledClientAuthMixin:
+class ThrottledClientAuthMixin(_View):
     """The ``oauth_token`` rate per client IP, before any client secret is hashed."""
 
     throttle_scope = "oauth_token"
@@ -39,7 +45,8 @@ class ThrottledClientAuthMixin:
     def dispatch(self, request, *args, **kwargs):
         if request.method == "POST":
             throttle = ScopedRateThrottle()
-            if not throttle.allow_request(request, self):
+            # The throttle reads the view's throttle_scope only (any view will do).
+            if not throttle.allow_request(request, self):  # type: ignore[arg-type]
                 wait = throttle.wait()
                 seconds = max(1, int(wait or 1))
                 return _oauth_error(
