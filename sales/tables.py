@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import IO
+from typing import IO, Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -435,7 +435,8 @@ class SaleTable(ImportTable):
         the services run after the staging transaction, one sale at a time."""
         spool = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 (closed after use)
         sales, (skus, _) = self._sales_table(stage), self._maps
-        current, sale = None, None
+        current: str | None = None
+        sale: dict[str, Any] | None = None
         for (
             reference,
             row,
@@ -465,7 +466,10 @@ class SaleTable(ImportTable):
                     spool.write(json.dumps(sale) + "\n")
                 current = reference
                 if isinstance(sold_at, str):  # SQLite gives the stored text…
-                    sold_at = connection.ops.convert_datetimefield_value(sold_at, None, None)
+                    # SQLite's operations (the branch runs there only).
+                    sold_at = connection.ops.convert_datetimefield_value(  # type: ignore[attr-defined]
+                        sold_at, None, None
+                    )
                 if timezone.is_naive(sold_at):  # …or a naive datetime, in UTC as stored
                     sold_at = sold_at.replace(tzinfo=UTC)
                 sale = {
@@ -480,6 +484,7 @@ class SaleTable(ImportTable):
                     "rows": [],
                     "lines": [],
                 }
+            assert sale is not None  # started by the sale's first row (a reference never NULL)
             sale["rows"].append(row)
             sale["lines"].append([product_id, quantity, str(price)])
         if sale is not None:
