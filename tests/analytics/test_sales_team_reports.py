@@ -155,6 +155,7 @@ def oracle_cohorts(date_from: date, date_to: date, interval: str, **only) -> lis
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("interval", ["month", "week"])
+@pytest.mark.embedded
 def test_cohorts_equal_an_independent_computation(analyst, dataset, interval):
     data = dataset
     # Spread the customers' first sales: a few more customers start later.
@@ -273,6 +274,7 @@ def oracle_basket(date_from, date_to, product, limit, **only) -> dict:
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("only", [{}, {"country": "FR"}])
+@pytest.mark.embedded
 def test_basket_equals_an_independent_computation(analyst, dataset, only):
     date_from, date_to = dataset.first_day + timedelta(days=2), dataset.last_day
     for product in dataset.products[:4]:
@@ -365,6 +367,7 @@ def oracle_rfm(date_from, date_to) -> dict[int, dict]:
 
 
 @pytest.mark.django_db
+@pytest.mark.embedded
 def test_rfm_equals_an_independent_computation(analyst, dataset):
     from tests.factories import make_customer
 
@@ -442,6 +445,7 @@ def test_rfm_csv_and_bad_input(analyst, dataset):
 
 
 @pytest.mark.django_db
+@pytest.mark.embedded
 def test_new_and_repeat_customers_from_rollups_equal_the_sales_tables(analyst, dataset):
     from analytics.selectors import AnalyticsFilters, analytics_summary
     from tests.factories import make_customer
