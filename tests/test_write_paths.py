@@ -134,6 +134,7 @@ REVIEWED_ADMINS: dict[str, str] = {
     "sales.IdempotencyKey": "read-only",
     "sales.Sale": "sales.services (create, update, cancel, delete move stock with the ledger)",
     "jobs.BatchJob": "job rows; a retried job runs the services",
+    "analytics.CustomerLifetime": "read-only for everyone (kept by the sale services)",
     "jobs.FailedTask": "dead-letter rows; sending again runs the task, i.e. the services",
     # OAuth2 (accounts/oauth/admin.py and django-oauth-toolkit's): applications and tokens.
     "oauth2_provider.Application": NO_DATA,

@@ -577,3 +577,24 @@ def test_dashboard_shows_retention_rfm_and_bought_together(dataset):
     assert "Bought together with this product" in html
     assert basket["results"] and all(row["sku"] in html for row in basket["results"])
     assert "Retention by monthly cohort" not in html  # per customer: not with a product filter
+
+
+@pytest.mark.django_db
+def test_admin_lists_customer_lifetimes_read_only(dataset):
+    from tests.analytics.test_dashboard import staff_client
+
+    client = staff_client()
+    page = client.get("/admin/analytics/customerlifetime/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    for *_, revenue in oracle_lifetimes():
+        assert revenue in html.replace(",", "")
+    row = CustomerLifetime.objects.first()
+    assert client.get(f"/admin/analytics/customerlifetime/{row.pk}/change/").status_code == 200
+    assert (
+        client.post(
+            f"/admin/analytics/customerlifetime/{row.pk}/delete/", {"post": "yes"}
+        ).status_code
+        == 403
+    )
+    assert client.get("/admin/analytics/customerlifetime/add/").status_code == 403
