@@ -693,18 +693,26 @@ def rfm_cte(filters: AnalyticsFilters, segments: str) -> tuple[str, list]:
     sales, revenue, the scores ``r``, ``f``, ``m`` (NTILE(5) over the value then the customer
     id, ascending: 5 = the most recent / most frequent / highest) and ``segment`` (the SQL
     ``segments``: a CASE over ``r * 10 + f``)."""
+    # Sales and revenue from the monthly rows of the whole months (+ daily rows at the edges);
+    # the last sale day from CustomerLifetime when it is inside the period (always when the
+    # period ends today), else from the customer's daily rows (index customer, day).
     adapt = connection.ops.adapt_datefield_value
-    query = Query(f"{DAILY_CUSTOMER} d")
-    query.filter("d.day >= %s", adapt(filters.date_from))
-    query.filter("d.day <= %s", adapt(filters.date_to))
+    query = long_rollup_query("customer", filters)
     if filters.customer is not None:
         query.filter("d.customer_id = %s", filters.customer)
     customer_filters(query, filters, "d.customer_id")
-    per_customer = query.sql(
-        "d.customer_id AS customer_id, MAX(d.day) AS last_day, SUM(d.orders) AS orders, "
-        "SUM(d.revenue) AS revenue",
+    sums = query.sql(
+        "d.customer_id AS customer_id, SUM(d.orders) AS orders, SUM(d.revenue) AS revenue",
         "GROUP BY d.customer_id",
     )
+    per_customer = (
+        "SELECT x.customer_id, CASE WHEN l.last_day <= %s THEN l.last_day ELSE ("
+        f"SELECT MAX(e.day) FROM {DAILY_CUSTOMER} e WHERE e.customer_id = x.customer_id "
+        "AND e.day >= %s AND e.day <= %s) END AS last_day, x.orders, x.revenue "
+        f"FROM ({sums}) x JOIN {LIFETIME} l ON l.customer_id = x.customer_id"
+    )
+    params = [adapt(filters.date_to), adapt(filters.date_from), adapt(filters.date_to)]
+    params += query.params
     scores = (
         "SELECT customer_id, last_day, orders, revenue, "
         "NTILE(5) OVER (ORDER BY last_day, customer_id) AS r, "
@@ -715,7 +723,7 @@ def rfm_cte(filters: AnalyticsFilters, segments: str) -> tuple[str, list]:
         f"per_customer AS ({per_customer}), scores AS ({scores}), "
         f"scored AS (SELECT scores.*, {segments} AS segment FROM scores)"
     )
-    return sql, list(query.params)
+    return sql, params
 
 
 def _fetch(sql: str, params: Sequence) -> list[tuple]:

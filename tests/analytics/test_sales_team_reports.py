@@ -368,7 +368,8 @@ def oracle_rfm(date_from, date_to) -> dict[int, dict]:
 
 @pytest.mark.django_db
 @pytest.mark.embedded
-def test_rfm_equals_an_independent_computation(analyst, dataset):
+@pytest.mark.parametrize("end_shift", [3, -10])  # after every last sale / before some
+def test_rfm_equals_an_independent_computation(analyst, dataset, end_shift):
     from tests.factories import make_customer
 
     # More customers than quintiles, with ties on every value.
@@ -380,7 +381,7 @@ def test_rfm_equals_an_independent_computation(analyst, dataset):
                 customer_id=customer.pk,
                 sold_at=at(dataset.first_day + timedelta(days=3 * (n % 5) + k), 10),
             )
-    date_from, date_to = dataset.first_day, dataset.last_day + timedelta(days=3)
+    date_from, date_to = dataset.first_day, dataset.last_day + timedelta(days=end_shift)
     expected = oracle_rfm(date_from, date_to)
     answer = get(analyst, "rfm", date_from=date_from, date_to=date_to)
     assert answer["customers"] == len(expected) >= 15
