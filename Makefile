@@ -83,7 +83,7 @@ bench-reads: check-services bench-wrk ## HTTP read path (gunicorn + wrk) on sale
 	$(BENCH_ENV) $(PY) bench/http_reads.py --redis-url $(TEST_REDIS_URL) $(BENCH_READS_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
 
 # --- bench-sales: the sales write benchmark (bench/sales_load.py; see bench/README.md) ---------
 # Concurrent clients POST sales over HTTP to gunicorn (wrk), LocalCatalog and HttpCatalog, then
