@@ -767,13 +767,18 @@ def customer_counts(filters: AnalyticsFilters, *, rollups: bool) -> tuple[int, i
             query.filter("d.customer_id = %s", filters.customer)
         customer_filters(query, filters, "d.customer_id")
         inner = query.sql("d.customer_id AS customer_id, SUM(d.orders) AS orders", "GROUP BY 1")
-        new = "l.first_day >= %s"
-        sql = (
-            f"SELECT COUNT(*), SUM(CASE WHEN x.orders >= 2 THEN 1 ELSE 0 END), "
-            f"SUM(CASE WHEN {new} THEN 1 ELSE 0 END) FROM ({inner}) x "
-            f"JOIN {LIFETIME} l ON l.customer_id = x.customer_id"
-        )
-        params = [adapt(filters.date_from), *query.params]
+        sql = f"SELECT COUNT(*), SUM(CASE WHEN x.orders >= 2 THEN 1 ELSE 0 END) FROM ({inner}) x"
+        customers, repeat = _fetch(sql, query.params)[0]
+        # New customers: first sale ever in the period (so they bought in it), by the index on
+        # CustomerLifetime.first_day, not a join per customer.
+        firsts = Query(f"{LIFETIME} l")
+        firsts.filter("l.first_day >= %s", adapt(filters.date_from))
+        firsts.filter("l.first_day <= %s", adapt(filters.date_to))
+        if filters.customer is not None:
+            firsts.filter("l.customer_id = %s", filters.customer)
+        customer_filters(firsts, filters, "l.customer_id")
+        new_count = firsts.fetch("COUNT(*)")[0][0]
+        return int(customers or 0), int(repeat or 0), int(new_count or 0)
     else:
         from analytics.services import local_midnight
 
