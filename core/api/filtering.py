@@ -20,9 +20,15 @@ from django_filters.widgets import BooleanWidget
 from rest_framework import filters
 from rest_framework.exceptions import ValidationError
 
+from core.api.choices import choices_text
+from core.api.choices import install as _install_choice_errors
+
 if TYPE_CHECKING:
     from rest_framework.request import Request
     from rest_framework.views import APIView
+
+# DRF's choice fields name the valid choices too (loaded with the API's filter backends).
+_install_choice_errors()
 
 # A django-filter ``method=``: (queryset, filter name, value) -> queryset.
 FilterMethod = Callable[[QuerySet[Any], str, str], QuerySet[Any]]
@@ -73,6 +79,13 @@ class FilterSet(django_filters.FilterSet):
         form_class = cls.__dict__.get("_form_class")
         if form_class is None:
             form_class = super().get_form_class()
+            for field in form_class.base_fields.values():
+                if isinstance(field, forms.ChoiceField):  # a bad choice names the valid ones
+                    valid = choices_text(value for value, _label in field.choices)  # type: ignore[misc,union-attr]
+                    field.error_messages = {
+                        **field.error_messages,
+                        "invalid_choice": f"%(value)s is not a valid choice: {valid}.",
+                    }
             cls._form_class = form_class
         return form_class  # type: ignore[no-any-return]  # django-filter is untyped
 
