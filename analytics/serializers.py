@@ -38,7 +38,10 @@ class AnalyticsQuerySerializer(serializers.Serializer):
     date_to = serializers.DateField(
         required=False,
         validators=[check_date_in_range],
-        help_text="Last day (local, inclusive). Default: today.",
+        help_text=(
+            "Last day (local, inclusive). Default: today; with only date_from, date_from + 29 "
+            "days (a 30-day period)."
+        ),
     )
     category = serializers.IntegerField(
         required=False, min_value=1, help_text="Only lines of products of this category id."

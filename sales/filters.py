@@ -29,7 +29,12 @@ class SaleFilter(FilterSet):
     date_from = DateFilter(method="filter_date_from", label="From this day (incl.)")
     date_to = DateFilter(method="filter_date_to", label="To this day (inclusive)")
     customer = NumberFilter(field_name="customer_id")
-    has_customer = StrictBooleanFilter(field_name="customer", lookup_expr="isnull", exclude=True)
+    has_customer = StrictBooleanFilter(
+        field_name="customer",
+        lookup_expr="isnull",
+        exclude=True,
+        label="Has a customer (true: sales to a known customer; false: anonymous sales)",
+    )
     product = NumberFilter(method="filter_product", label="Has a line of product id")
     category = NumberFilter(method="filter_category", label="Has a line in category id")
     status = django_filters.ChoiceFilter(choices=SaleStatus.choices)

@@ -41,6 +41,8 @@ class SaleViewSet(TableImportExportMixin, ServiceModelViewSet):
     filterset_class = SaleFilter
     ordering_fields = ["sold_at", "total", "created_at"]
     ordering = ["-sold_at", "-id"]
+    # The browsable API's raw-data form starts from this body (a list of lines has no HTML form).
+    raw_data_example = {"customer": 12, "items": [{"product": 7, "quantity": 2}]}
     action_permissions = {"cancel": ["sales.cancel_sale"]}
     oauth_scopes = {
         "safe": "read",
