@@ -53,6 +53,55 @@ CASES = [
     ("breakdown", {"dimension": "country"}),
     ("breakdown", {"dimension": "segment"}),
 ]
+# Issue 17: the sales team's reports, each with its own uncached p50 target (ms) and a plain SQL
+# answer over the sales tables written here, independently of analytics.sql (the ratio's base).
+REPORT_TARGETS_MS = {"cohorts": 300.0, "basket": 300.0, "rfm": 500.0, "summary": 200.0}
+REPORT_CASES = [
+    ("cohorts", {"interval": "month"}),
+    ("basket", {"limit": 10}),  # product: the best seller of the period (added at run time)
+    ("rfm", {}),
+    ("rfm/customers", {"segment": "champions"}),
+]
+PLAIN_SQL = {
+    "cohorts": """
+        WITH firsts AS (
+          SELECT customer_id, MIN((sold_at AT TIME ZONE %(tz)s)::date) AS first_day
+          FROM sales_sale WHERE status = 'completed' AND customer_id IS NOT NULL
+          GROUP BY customer_id)
+        SELECT date_trunc('month', f.first_day), date_trunc('month', s.sold_at AT TIME ZONE %(tz)s),
+               COUNT(DISTINCT s.customer_id), SUM(i.line_total)
+        FROM firsts f JOIN sales_sale s ON s.customer_id = f.customer_id
+        JOIN sales_saleitem i ON i.sale_id = s.id
+        WHERE f.first_day BETWEEN %(date_from)s AND %(date_to)s AND s.status = 'completed'
+          AND (s.sold_at AT TIME ZONE %(tz)s)::date <= %(date_to)s
+        GROUP BY 1, 2""",
+    "basket": """
+        WITH period AS (
+          SELECT s.id FROM sales_sale s WHERE s.status = 'completed'
+            AND (s.sold_at AT TIME ZONE %(tz)s)::date BETWEEN %(date_from)s AND %(date_to)s),
+        baskets AS (SELECT i.sale_id FROM sales_saleitem i JOIN period p ON p.id = i.sale_id
+                    WHERE i.product_id = %(product)s),
+        pairs AS (SELECT o.product_id, COUNT(*) AS orders FROM baskets b
+                  JOIN sales_saleitem o ON o.sale_id = b.sale_id AND o.product_id <> %(product)s
+                  GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10)
+        SELECT x.product_id, x.orders, (SELECT COUNT(*) FROM baskets),
+               (SELECT COUNT(*) FROM period),
+               (SELECT COUNT(*) FROM sales_saleitem i JOIN period p ON p.id = i.sale_id
+                WHERE i.product_id = x.product_id)
+        FROM pairs x""",
+    "rfm": """
+        WITH c AS (
+          SELECT s.customer_id, MAX((s.sold_at AT TIME ZONE %(tz)s)::date) AS last_day,
+                 COUNT(*) AS orders, SUM(s.total) AS revenue
+          FROM sales_sale s WHERE s.status = 'completed' AND s.customer_id IS NOT NULL
+            AND (s.sold_at AT TIME ZONE %(tz)s)::date BETWEEN %(date_from)s AND %(date_to)s
+          GROUP BY 1),
+        scored AS (SELECT NTILE(5) OVER (ORDER BY last_day, customer_id) AS r,
+                          NTILE(5) OVER (ORDER BY orders, customer_id) AS f, revenue FROM c)
+        SELECT r, f, COUNT(*), SUM(revenue) FROM scored GROUP BY 1, 2""",
+}
+PLAIN_SQL["rfm/customers"] = PLAIN_SQL["rfm"]
+
 FILTERED_CASES = [  # for information: a filter each, rollups or sales tables (see "source")
     ("summary", {"country": "FR"}),
     ("summary", {"category": 1}),
@@ -80,6 +129,11 @@ def main() -> int:
     parser.add_argument("--baseline-runs", type=int, default=5, help="GROUP BY runs (%(default)s)")
     parser.add_argument("--days", type=int, default=365, help="period length (%(default)s)")
     parser.add_argument("--skip-rebuild", action="store_true", help="do not time the rebuild")
+    parser.add_argument(
+        "--reports-only",
+        action="store_true",
+        help="only the summary and issue 17's reports (cohorts, basket, rfm)",
+    )
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--output", type=Path, default=RESULT_FILE, help="JSON result file")
     args = parser.parse_args()
@@ -153,8 +207,10 @@ def main() -> int:
         extra = {k: data[k] for k in ("interval", "by", "limit", "dimension") if k in data}
         return lambda: jsonable(call(filters=filters, source="sales", **extra))
 
-    rows = []
-    for path, params in CASES + FILTERED_CASES:
+    rows: list[dict] = []
+    report_rows: list[dict] = []
+    cases = CASES[:1] if args.reports_only else CASES + FILTERED_CASES
+    for path, params in cases:
         informational = (path, params) in FILTERED_CASES
         call = functools.partial(request, path, params)
         with override_settings(ANALYTICS_CACHE_ENABLED=False):
@@ -216,6 +272,60 @@ def main() -> int:
             f"+1 {rebuild['apply_100k_plus_s']} s"
         )
 
+    # Issue 17's reports: uncached p50 against a plain SQL answer over the sales tables.
+    best = (
+        SaleItem.objects.filter(sale__status="completed", sale__sold_at__date__gte=date_from)
+        .values("product_id")
+        .annotate(n=django.db.models.Count("id"))
+        .order_by("-n")
+        .values_list("product_id", flat=True)[:1]
+    )
+    best_seller = best[0] if best else None
+    plain_params = {**period, "tz": settings.TIME_ZONE, "product": best_seller}
+    for path, params in REPORT_CASES:
+        if path == "basket":
+            params = {**params, "product": best_seller}
+        call = functools.partial(request, path, params)
+
+        def plain(sql=PLAIN_SQL[path]):
+            with connection.cursor() as cursor:
+                cursor.execute(sql, plain_params)
+                return cursor.fetchall()
+
+        with override_settings(ANALYTICS_CACHE_ENABLED=False):
+            timed(call, 2)
+            uncached, response = timed(call, args.runs)
+            base_samples, _ = timed(plain, args.baseline_runs)
+        target = REPORT_TARGETS_MS.get(path.split("/")[0])
+        row = {
+            "endpoint": f"/api/analytics/{path}/",
+            "params": params,
+            "source": response.json().get("source"),
+            "uncached_p50_ms": p50_ms(uncached),
+            "plain_sql_p50_ms": p50_ms(base_samples),
+            "ratio": round(statistics.median(base_samples) / statistics.median(uncached), 1),
+            "target_ms": target,
+            "met": target is None or p50_ms(uncached) <= target,
+        }
+        report_rows.append(row)
+        print(
+            f"{row['endpoint']} {params}: uncached {row['uncached_p50_ms']} ms, plain SQL "
+            f"{row['plain_sql_p50_ms']} ms, x{row['ratio']}, target {target} ms",
+            flush=True,
+        )
+    summary_row = next(r for r in rows if r["endpoint"].endswith("/summary/") and not r["params"])
+    report_rows.append(
+        {
+            "endpoint": "/api/analytics/summary/ (with repeat/new/returning customers)",
+            "params": {},
+            "uncached_p50_ms": summary_row["uncached_p50_ms"],
+            "plain_sql_p50_ms": summary_row["group_by_p50_ms"],
+            "ratio": summary_row["ratio"],
+            "target_ms": REPORT_TARGETS_MS["summary"],
+            "met": summary_row["uncached_p50_ms"] <= REPORT_TARGETS_MS["summary"],
+        }
+    )
+
     graded = [row for row in rows if not row["informational"]]
     missed = [
         f"{row['endpoint']} {row['params']}"
@@ -225,6 +335,7 @@ def main() -> int:
         or row["cached_p50_ms"] > TARGETS["cached_ms"]
         or not row["same_answer"]
     ]
+    missed += [f"{row['endpoint']} (issue 17)" for row in report_rows if not row["met"]]
     if rebuild.get("two_years_s", 0) > TARGETS["rebuild_s"]:
         missed.append("rollups_rebuild")
     import psycopg
@@ -240,6 +351,7 @@ def main() -> int:
         "runs": args.runs,
         "cache": settings.CACHES["default"]["BACKEND"],
         "rows": rows,
+        "reports": report_rows,
         "rebuild": rebuild,
         "targets": TARGETS,
         "missed": missed,
