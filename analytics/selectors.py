@@ -378,7 +378,8 @@ def analytics_top_products(
             results.append(
                 {
                     "rank": rank,
-                    "product_id": product_id,
+                    "product": product_id,
+                    "product_id": product_id,  # deprecated alias of "product"
                     "sku": product.get("sku"),
                     "name": product.get("name"),
                     "category_id": product.get("category_id"),
@@ -436,7 +437,8 @@ def analytics_top_customers(
             results.append(
                 {
                     "rank": rank,
-                    "customer_id": customer_id,
+                    "customer": customer_id,
+                    "customer_id": customer_id,  # deprecated alias of "customer"
                     "name": customer.get("name"),
                     "email": customer.get("email"),
                     "country": str(customer.get("country") or ""),

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django_countries import countries
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from analytics.selectors import (
@@ -192,6 +193,11 @@ class RfmCustomersQuerySerializer(_PerCustomerQuerySerializer):
 # --- Answers (documentation) ---------------------------------------------------------------------
 
 
+@extend_schema_field({"type": "integer", "deprecated": True})
+class DeprecatedIntegerField(serializers.IntegerField):
+    """An id kept under its old name for existing clients (marked deprecated in the schema)."""
+
+
 def _money(help_text: str = "", allow_null: bool = False) -> serializers.DecimalField:
     return serializers.DecimalField(
         max_digits=18, decimal_places=2, help_text=help_text, allow_null=allow_null
@@ -291,7 +297,8 @@ class RevenueResponseSerializer(_AnswerSerializer):
 
 class TopProductSerializer(serializers.Serializer):
     rank = serializers.IntegerField()
-    product_id = serializers.IntegerField()
+    product = serializers.IntegerField(help_text="The product's id (as in a sale's lines).")
+    product_id = DeprecatedIntegerField(help_text='Deprecated: the same as "product".')
     sku = serializers.CharField()
     name = serializers.CharField()
     category_id = serializers.IntegerField(allow_null=True)
@@ -312,7 +319,8 @@ class TopProductsResponseSerializer(_AnswerSerializer):
 
 class TopCustomerSerializer(serializers.Serializer):
     rank = serializers.IntegerField()
-    customer_id = serializers.IntegerField()
+    customer = serializers.IntegerField(help_text="The customer's id (as in a sale).")
+    customer_id = DeprecatedIntegerField(help_text='Deprecated: the same as "customer".')
     name = serializers.CharField()
     email = serializers.EmailField()
     country = serializers.CharField(allow_blank=True)
