@@ -292,6 +292,7 @@ CSV_TABLES = {
     "revenue": _revenue_csv,
     "top_products": _rows_csv(
         "rank",
+        "product",
         "product_id",
         "sku",
         "name",
@@ -306,6 +307,7 @@ CSV_TABLES = {
     ),
     "top_customers": _rows_csv(
         "rank",
+        "customer",
         "customer_id",
         "name",
         "email",
