@@ -67,6 +67,14 @@ def _chunks(rows: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield batch
 
 
+_COPY_TYPES = {
+    "decimal": "numeric",
+    "integer": "int8",
+    "datetime": "timestamptz",
+    "boolean": "bool",
+}
+
+
 class Stage:
     """``row_number`` plus one typed column per table column, plus ``extra`` working columns
     (e.g. resolved foreign keys)."""
@@ -106,6 +114,7 @@ class Stage:
         execute(f"DROP TABLE IF EXISTS {self.name}")
         execute(f"CREATE TEMPORARY TABLE {self.name} ({', '.join(definitions)}){suffix}")
         self._adapters = [self._adapter(column) for column in self.columns]
+        self._copy_types = ["int8", *(_COPY_TYPES.get(c.kind, "text") for c in self.columns)]
 
     @staticmethod
     def _adapter(column: Column) -> Callable[[Any], Any] | None:
@@ -122,8 +131,11 @@ class Stage:
         columns = ", ".join(self.column_names)
         count = 0
         if is_postgresql():
-            copy_sql = f"COPY {self.name} ({columns}) FROM STDIN"
+            # Binary COPY: the server takes the values as they are instead of parsing text
+            # (timestamps and numerics most of all); psycopg's C dumpers write them.
+            copy_sql = f"COPY {self.name} ({columns}) FROM STDIN (FORMAT BINARY)"
             with connection.cursor() as cursor, cursor.cursor.copy(copy_sql) as copy:
+                copy.set_types(self._copy_types)
                 write_row = copy.write_row
                 for count, row in enumerate(rows, start=1):  # noqa: B007 (counted)
                     write_row(row)
