@@ -225,6 +225,9 @@ class FiltersEchoSerializer(serializers.Serializer):
 
 
 class _AnswerSerializer(serializers.Serializer):
+    currency = serializers.CharField(
+        help_text="The ISO 4217 code of every amount (the CURRENCY setting), e.g. USD."
+    )
     period = PeriodSerializer(help_text="The resolved period.")
     filters = FiltersEchoSerializer(help_text="The filters applied (null = not filtered).")
     # A field named like Field.source (DRF declares fields as class attributes).

@@ -7,6 +7,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import viewsets
@@ -100,6 +101,17 @@ class AnalyticsViewSet(ReplicaReadsMixin, viewsets.ViewSet):
             "customer_lifetime",
         }
     )
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        # Every answer names the currency of its amounts (the CURRENCY setting; amounts stay
+        # decimal strings). Added here, not cached: a changed setting shows at once.
+        if (
+            response.status_code == 200
+            and isinstance(response.data, dict)
+            and "period" in response.data
+        ):
+            response.data = {"currency": settings.CURRENCY, **response.data}
+        return super().finalize_response(request, response, *args, **kwargs)
 
     @extend_schema(exclude=True)
     def list(self, request):

@@ -24,3 +24,16 @@ def test_top_rows_say_product_and_customer():
     assert row["customer"] == row["customer_id"] == customer.pk
     schema = client.get("/api/schema/?format=json").json()["components"]["schemas"]
     assert schema["TopProduct"]["properties"]["product_id"].get("deprecated") is True
+
+
+def test_answers_name_their_currency(settings):
+    settings.CURRENCY = "EUR"
+    client = APIClient()
+    client.force_authenticate(make_user(role="analyst"))
+    for name in ("summary", "revenue", "top-products", "top-customers", "breakdown"):
+        answer = client.get(f"/api/analytics/{name}/").json()
+        assert answer["currency"] == "EUR", name
+    csv = client.get("/api/analytics/revenue/?format=csv")
+    assert csv.status_code == 200
+    schema = client.get("/api/schema/?format=json").json()["components"]["schemas"]
+    assert "currency" in schema["TopProductsResponse"]["properties"]
