@@ -738,6 +738,9 @@ RFM_SEGMENTS = {
 }
 
 
+RFM_SEGMENT_KEYS = tuple(RFM_SEGMENTS)  # the OpenAPI enum (settings' ENUM_NAME_OVERRIDES)
+
+
 def rfm_segment(r: int, f: int) -> str:
     return RFM_GRID[r][f - 1]
 

@@ -461,7 +461,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/",
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {
+        # analytics rfm/customers' `segment` (RFM segments) vs the customers' segment choices
+        "RfmSegmentEnum": "analytics.selectors.RFM_SEGMENT_KEYS",
+        "SegmentEnum": "customers.models.CustomerSegment",
+    },
     # /api/docs/ and /api/redoc/ load their scripts from our static files (the pinned
     # drf-spectacular-sidecar), never from a CDN: they work offline.
     "SWAGGER_UI_DIST": "SIDECAR",
