@@ -411,7 +411,7 @@ class ProductCatalogClient:
 
     def _restock_by_patch(self, product_id: int, quantity: int) -> RemoteProduct:
         """Read-modify-write: another writer between our GET and PATCH can be overwritten.
-        Only used against a remote without ``restock/`` (documented in the README)."""
+        Only used against a remote without ``restock/`` (documented in docs/stock.md)."""
         current = self.get_product(product_id)
         if current is None:
             raise RemoteProductNotFoundError(product_id)

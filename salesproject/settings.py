@@ -1,6 +1,6 @@
 """Settings for the sales analytics backend.
 
-Every setting comes from the environment (see README.md, "Configuration", and .env.example).
+Every setting comes from the environment (see docs/configuration.md and .env.example).
 With no environment at all the project runs in its embedded default: a SQLite file, the
 local-memory cache and Celery tasks executed eagerly in process.
 
