@@ -12,7 +12,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from rest_framework.renderers import BaseRenderer
+from rest_framework.exceptions import ValidationError
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 
 
 class AnalyticsCSVRenderer(BaseRenderer):
@@ -41,3 +42,18 @@ class AnalyticsCSVRenderer(BaseRenderer):
         writer.writerow(header)
         writer.writerows(["" if value is None else value for value in row] for row in rows)
         return out.getvalue()
+
+
+class ReportFormatMixin:
+    """A viewset's ``?format=``: ``json``, ``csv`` or ``api`` (the browsable API); anything else
+    is a 400 naming ``format`` (DRF would answer a bare 404), in JSON."""
+
+    FORMATS = ("json", "csv", "api")
+
+    def perform_content_negotiation(self, request: Any, force: bool = False) -> Any:
+        fmt = request.query_params.get("format")
+        if fmt is not None and fmt not in self.FORMATS:
+            if force:  # rendering the error itself
+                return JSONRenderer(), JSONRenderer.media_type
+            raise ValidationError({"format": [f"Use one of {', '.join(self.FORMATS)}."]})
+        return super().perform_content_negotiation(request, force)  # type: ignore[misc]

@@ -18,7 +18,7 @@ from rest_framework.settings import api_settings
 
 from analytics import selectors
 from analytics.permissions import CanViewAnalytics
-from analytics.renderers import AnalyticsCSVRenderer
+from analytics.renderers import AnalyticsCSVRenderer, ReportFormatMixin
 from analytics.serializers import (
     AnalyticsQuerySerializer,
     BasketQuerySerializer,
@@ -75,7 +75,7 @@ def _query(request, serializer_class) -> dict[str, Any]:
     return serializer.validated_data
 
 
-class AnalyticsViewSet(ReplicaReadsMixin, viewsets.ViewSet):
+class AnalyticsViewSet(ReportFormatMixin, ReplicaReadsMixin, viewsets.ViewSet):
     """Sales analytics (completed sales only; money as decimal strings). Every endpoint takes
     `date_from`/`date_to` (local days, inclusive; default: the last 30 days) and the filters
     `category`, `product`, `customer`, `country`, `segment`, and echoes the resolved period and

@@ -603,3 +603,12 @@ def test_admin_lists_customer_lifetimes_read_only(dataset):
         == 403
     )
     assert client.get("/admin/analytics/customerlifetime/add/").status_code == 403
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["summary", "cohorts", "rfm", "basket"])
+def test_an_unknown_format_is_a_400_naming_it(analyst, path):
+    response = analyst.get(f"/api/analytics/{path}/", {"format": "xlsx"})
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("application/json")
+    assert "format" in str(response.json())
