@@ -22,7 +22,12 @@ from tests.factories import make_user
 DOC_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 LAPTOP = {"width": 1366, "height": 768}
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+# serialized_rollback: the flush after each test would delete the role groups the migrations
+# created, which later tests (and files) rely on.
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
 
 
 @pytest.fixture

@@ -10,7 +10,11 @@ from tests.browser.test_admin_browser import ARTIFACTS, browser  # noqa: F401  (
 from tests.factories import make_user
 from tests.oauth.conftest import make_application
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+# serialized_rollback: an earlier transactional test flushed the role groups the migrations made.
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
 
 
 def test_swagger_ui_authorizes_with_client_credentials(browser, live_server, fast_password_hasher):  # noqa: F811
