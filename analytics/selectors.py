@@ -630,7 +630,9 @@ def analytics_cohorts(*, filters: AnalyticsFilters, interval: str = "month") -> 
         last = bucket_start(filters.date_to, interval)
         results = []
         for cohort in sorted(cells):
-            size = cells[cohort][cohort][0]  # every customer bought in their first period
+            # Every customer bought in their first period (0 only if the tables were out of
+            # step, until rebuild_rollups: then no percentages rather than an error).
+            size = cells[cohort].get(cohort, (0, ZERO))[0]
             periods, start, offset = [], cohort, 0
             while start <= last:
                 active, revenue = cells[cohort].get(start, (0, ZERO))
