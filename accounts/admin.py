@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.contrib.auth.models import Group
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models, transaction
 from django.db.models import ProtectedError, QuerySet, RestrictedError
@@ -255,13 +254,14 @@ if admin.site.is_registered(User):
 admin.site.register(User, UserAdmin)
 
 
-# django.contrib.auth's own admins (users: username, names, email; groups: name) search too:
-# re-registered with the bound of every other admin search (core/admin_search.py).
-for _model in (get_user_model(), Group):
-    if admin.site.is_registered(_model):
-        _registered = type(admin.site.get_model_admin(_model))
-        if not issubclass(_registered, BoundedSearchAdminMixin):
-            admin.site.unregister(_model)
-            admin.site.register(
-                _model, type(_registered.__name__, (BoundedSearchAdminMixin, _registered), {})
-            )
+# The admins registered before ours by other apps (django.contrib.auth's users and groups,
+# django-oauth-toolkit's tokens and grants) search too: each one with search fields is
+# re-registered with the bound of every other admin search (core/admin_search.py). The apps
+# after accounts in INSTALLED_APPS are ours, and bound their searches themselves.
+for _model, _model_admin in list(admin.site._registry.items()):
+    _registered = type(_model_admin)
+    if _model_admin.search_fields and not issubclass(_registered, BoundedSearchAdminMixin):
+        admin.site.unregister(_model)
+        admin.site.register(
+            _model, type(_registered.__name__, (BoundedSearchAdminMixin, _registered), {})
+        )
