@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -75,6 +76,13 @@ def _query(request, serializer_class) -> dict[str, Any]:
     return serializer.validated_data
 
 
+def _report(request, serializer_class, selector: Callable[..., Any], *params: str) -> Response:
+    """A report's answer: the query validated, the selector called with its ``filters`` and the
+    named ``params`` (same names in the query and the selector), the result made JSON-able."""
+    query = _query(request, serializer_class)
+    return Response(jsonable(selector(filters=query["filters"], **{p: query[p] for p in params})))
+
+
 class AnalyticsViewSet(ReportFormatMixin, ReplicaReadsMixin, viewsets.ViewSet):
     """Sales analytics (completed sales only; money as decimal strings). Every endpoint takes
     `date_from`/`date_to` (local days, inclusive; default: the last 30 days) and the filters
@@ -124,8 +132,7 @@ class AnalyticsViewSet(ReportFormatMixin, ReplicaReadsMixin, viewsets.ViewSet):
     )
     @action(detail=False, methods=["get"])
     def summary(self, request):
-        query = _query(request, AnalyticsQuerySerializer)
-        return Response(jsonable(selectors.analytics_summary(filters=query["filters"])))
+        return _report(request, AnalyticsQuerySerializer, selectors.analytics_summary)
 
     @extend_schema(
         summary="Time series by day, week or month",
@@ -134,9 +141,7 @@ class AnalyticsViewSet(ReportFormatMixin, ReplicaReadsMixin, viewsets.ViewSet):
     )
     @action(detail=False, methods=["get"])
     def revenue(self, request):
-        query = _query(request, RevenueQuerySerializer)
-        answer = selectors.analytics_revenue(filters=query["filters"], interval=query["interval"])
-        return Response(jsonable(answer))
+        return _report(request, RevenueQuerySerializer, selectors.analytics_revenue, "interval")
 
     @extend_schema(
         summary="Best products by revenue, units or margin",
@@ -145,11 +150,9 @@ class AnalyticsViewSet(ReportFormatMixin, ReplicaReadsMixin, viewsets.ViewSet):
     )
     @action(detail=False, methods=["get"], url_path="top-products", url_name="top-products")
     def top_products(self, request):
-        query = _query(request, TopProductsQuerySerializer)
-        answer = selectors.analytics_top_products(
-            filters=query["filters"], by=query["by"], limit=query["limit"]
+        return _report(
+            request, TopProductsQuerySerializer, selectors.analytics_top_products, "by", "limit"
         )
-        return Response(jsonable(answer))
 
     @extend_schema(
         summary="Best customers by revenue or orders",
@@ -158,11 +161,9 @@ class AnalyticsViewSet(ReportFormatMixin, ReplicaReadsMixin, viewsets.ViewSet):
     )
     @action(detail=False, methods=["get"], url_path="top-customers", url_name="top-customers")
     def top_customers(self, request):
-        query = _query(request, TopCustomersQuerySerializer)
-        answer = selectors.analytics_top_customers(
-            filters=query["filters"], by=query["by"], limit=query["limit"]
+        return _report(
+            request, TopCustomersQuerySerializer, selectors.analytics_top_customers, "by", "limit"
         )
-        return Response(jsonable(answer))
 
     @extend_schema(
         summary="Revenue, orders and units by category, country or segment",
@@ -171,11 +172,9 @@ class AnalyticsViewSet(ReportFormatMixin, ReplicaReadsMixin, viewsets.ViewSet):
     )
     @action(detail=False, methods=["get"])
     def breakdown(self, request):
-        query = _query(request, BreakdownQuerySerializer)
-        answer = selectors.analytics_breakdown(
-            filters=query["filters"], dimension=query["dimension"]
+        return _report(
+            request, BreakdownQuerySerializer, selectors.analytics_breakdown, "dimension"
         )
-        return Response(jsonable(answer))
 
     @extend_schema(
         summary="Cohorts and retention: do new customers come back?",
@@ -187,9 +186,7 @@ class AnalyticsViewSet(ReportFormatMixin, ReplicaReadsMixin, viewsets.ViewSet):
     )
     @action(detail=False, methods=["get"])
     def cohorts(self, request):
-        query = _query(request, CohortsQuerySerializer)
-        answer = selectors.analytics_cohorts(filters=query["filters"], interval=query["interval"])
-        return Response(jsonable(answer))
+        return _report(request, CohortsQuerySerializer, selectors.analytics_cohorts, "interval")
 
     @extend_schema(
         summary="Basket affinity: what sells together with a product",
@@ -200,11 +197,9 @@ class AnalyticsViewSet(ReportFormatMixin, ReplicaReadsMixin, viewsets.ViewSet):
     )
     @action(detail=False, methods=["get"])
     def basket(self, request):
-        query = _query(request, BasketQuerySerializer)
-        answer = selectors.analytics_basket(
-            filters=query["filters"], product=query["product"], limit=query["limit"]
+        return _report(
+            request, BasketQuerySerializer, selectors.analytics_basket, "product", "limit"
         )
-        return Response(jsonable(answer))
 
     @extend_schema(
         summary="RFM segments: who are our best and our slipping customers",
@@ -216,8 +211,7 @@ class AnalyticsViewSet(ReportFormatMixin, ReplicaReadsMixin, viewsets.ViewSet):
     )
     @action(detail=False, methods=["get"])
     def rfm(self, request):
-        query = _query(request, RfmQuerySerializer)
-        return Response(jsonable(selectors.analytics_rfm(filters=query["filters"])))
+        return _report(request, RfmQuerySerializer, selectors.analytics_rfm)
 
     @extend_schema(
         summary="The customers of one RFM segment, with their scores",
