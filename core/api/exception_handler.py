@@ -163,16 +163,21 @@ def database_busy_response(
     return response
 
 
-class DatabaseBusyMiddleware:
-    """Outside DRF (the admin, the dashboard, plain views), in debug mode too: a view stopped by
-    a locked SQLite database answers 503 instead of a 500 (``handler500`` covers what fails
-    outside the views when DEBUG is off)."""
+class _ExceptionMiddleware:
+    """A middleware that only answers for some exceptions (``process_exception``); requests pass
+    through unchanged."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         return self.get_response(request)
+
+
+class DatabaseBusyMiddleware(_ExceptionMiddleware):
+    """Outside DRF (the admin, the dashboard, plain views), in debug mode too: a view stopped by
+    a locked SQLite database answers 503 instead of a 500 (``handler500`` covers what fails
+    outside the views when DEBUG is off)."""
 
     def process_exception(
         self, request: HttpRequest, exception: Exception
@@ -180,15 +185,9 @@ class DatabaseBusyMiddleware:
         return database_busy_response(request) if is_database_busy(exception) else None
 
 
-class QueryTimeoutMiddleware:
+class QueryTimeoutMiddleware(_ExceptionMiddleware):
     """Outside DRF (the admin, the dashboard, plain views): a query stopped by the statement
     timeout answers a 503 (JSON under ``/api/``, a short page elsewhere) instead of a 500."""
-
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponseBase:
-        return self.get_response(request)
 
     def process_exception(
         self, request: HttpRequest, exception: Exception
