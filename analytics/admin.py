@@ -5,12 +5,13 @@ from django.contrib import admin
 
 from analytics.models import CustomerLifetime
 from analytics.permissions import VIEW_ANALYTICS
+from core.admin_readonly import ReadOnlyAdminMixin
 
 admin.site.index_template = "analytics/admin_index.html"
 
 
 @admin.register(CustomerLifetime)
-class CustomerLifetimeAdmin(admin.ModelAdmin):
+class CustomerLifetimeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: each customer's first and last completed sale, sales and revenue ever (kept
     by the sale services, see analytics.models.CustomerLifetime), for the analytics roles."""
 
@@ -26,12 +27,3 @@ class CustomerLifetimeAdmin(admin.ModelAdmin):
 
     def has_view_permission(self, request, obj=None):
         return request.user.has_perm(VIEW_ANALYTICS)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from accounts.admin import ServiceAdminMixin, copy_model_fields
+from core.admin_readonly import ReadOnlyAdminMixin
 from core.admin_search import BoundedSearchAdminMixin
 from core.dataio.admin import TableImportExportAdmin
 from core.errors import ApplicationError
@@ -74,7 +75,7 @@ class RecentStockMovementFormSet(BaseInlineFormSet):
         return self._recent_queryset
 
 
-class StockMovementInline(admin.TabularInline):
+class StockMovementInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = StockMovement
     formset = RecentStockMovementFormSet
     fields = ("created_at", "delta", "reason", "reference", "actor")
@@ -87,15 +88,6 @@ class StockMovementInline(admin.TabularInline):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("actor")
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class ProductAdminForm(forms.ModelForm):
@@ -310,7 +302,7 @@ class ProductAdmin(
 
 
 @admin.register(StockMovement)
-class StockMovementAdmin(BoundedSearchAdminMixin, admin.ModelAdmin):
+class StockMovementAdmin(ReadOnlyAdminMixin, BoundedSearchAdminMixin, admin.ModelAdmin):
     """The stock ledger, read-only for everyone: it is written only by the stock services."""
 
     list_display = ("created_at", "product", "delta", "reason", "reference", "actor")
@@ -320,18 +312,9 @@ class StockMovementAdmin(BoundedSearchAdminMixin, admin.ModelAdmin):
     date_hierarchy = "created_at"
     show_full_result_count = False
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(CatalogOutboxEntry)
-class CatalogOutboxEntryAdmin(BoundedSearchAdminMixin, admin.ModelAdmin):
+class CatalogOutboxEntryAdmin(ReadOnlyAdminMixin, BoundedSearchAdminMixin, admin.ModelAdmin):
     """Remote catalog stock changes still to make (HTTP catalog): read-only; the retry task
     sends them with backoff, and "Retry now" sends the selected pending ones at once."""
 
@@ -353,15 +336,6 @@ class CatalogOutboxEntryAdmin(BoundedSearchAdminMixin, admin.ModelAdmin):
     date_hierarchy = "created_at"
     readonly_fields = [field.name for field in CatalogOutboxEntry._meta.fields]
     actions = ["retry_now"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_retry_permission(self, request):
         return request.user.has_perm("products.view_catalogoutboxentry") and request.user.is_staff
