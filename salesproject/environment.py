@@ -1,8 +1,9 @@
 """Reading settings from the environment: one parser per kind of value, each validating it.
 
 A bad value raises ``ImproperlyConfigured`` naming the variable and the problem, so a
-misconfigured deployment stops at start-up. ``salesproject/settings.py`` imports these helpers
-(under its historical ``_env_*`` names) and reads every variable through them or ``env``.
+misconfigured deployment stops at start-up. The settings (``salesproject/settings/``, one
+module per concern) import these helpers (under their historical ``_env_*`` names) and read every
+variable through them or ``env``.
 """
 
 from __future__ import annotations

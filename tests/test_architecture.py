@@ -48,7 +48,19 @@ DOMAIN_APPS = {"accounts", "customers", "products", "sales", "analytics", "demo"
 # The project package is configuration only.
 SALESPROJECT_MODULES = {
     "__init__.py",
-    "settings.py",
+    "settings",  # the settings package, one module per concern
+    "settings/__init__.py",
+    "settings/analytics.py",
+    "settings/api.py",
+    "settings/base.py",
+    "settings/cache.py",
+    "settings/catalog.py",
+    "settings/database.py",
+    "settings/limits.py",
+    "settings/locale_files_logging.py",
+    "settings/ops.py",
+    "settings/security.py",
+    "settings/tasks.py",
     "environment.py",
     "urls.py",
     "api.py",

@@ -2,7 +2,7 @@
 the primary (docs/scaling.md, "Read replicas" in docs/deployment.md).
 
 ``DATABASE_REPLICA_URL`` (one URL or several, comma-separated) adds the aliases ``replica_0``,
-``replica_1``… (``salesproject/settings.py``), this module's :class:`ReplicaRouter` and its
+``replica_1``… (``salesproject/settings/database.py``), this module's :class:`ReplicaRouter` and its
 :class:`ReadYourWritesMiddleware`. Without it nothing here is installed: every query goes to
 ``default`` as before.
 

@@ -19,7 +19,10 @@ def doc_text() -> str:
 
 
 def catalog_settings() -> set[str]:
-    settings_py = (ROOT / "salesproject" / "settings.py").read_text(encoding="utf-8")
+    settings_py = "\n".join(
+        path.read_text(encoding="utf-8")
+        for path in sorted((ROOT / "salesproject" / "settings").glob("*.py"))
+    )
     names = set(re.findall(r'_env_\w+\(\s*"(CATALOG_\w+)"', settings_py))
     names |= set(re.findall(r'env\.str\(\s*"(CATALOG_\w+)"', settings_py))
     assert {"CATALOG_BACKEND", "CATALOG_API_URL", "CATALOG_SALE_DEADLINE"} <= names, names
