@@ -49,8 +49,15 @@ def sync_roles(apps, schema_editor=None):
         create_permissions(app_config, apps=apps, verbosity=0)
         app_config.models_module = None
 
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
+    role_groups_sync(
+        group_model=apps.get_model("auth", "Group"),
+        permission_model=apps.get_model("auth", "Permission"),
+    )
+
+
+def role_groups_sync(*, group_model, permission_model):
+    """Create each role's group and give it exactly its permissions (those that exist)."""
+    Group, Permission = group_model, permission_model
     for role, codenames in ROLES.items():
         group, _ = Group.objects.get_or_create(name=role)
         permissions = []
