@@ -85,6 +85,16 @@ def query_kind(sql: str) -> str:
     return "page"
 
 
+def searchable(case: tuple) -> tuple:
+    """The case with the words of its ``search`` that the API accepts (3 characters or more:
+    a shorter word is a 400, see ``core.api.filtering.search_words``)."""
+    name, path, params, *accepted = case
+    if "search" in params:
+        words = [word for word in params["search"].split() if len(word) >= 3]
+        params = {**params, "search": " ".join(words)}
+    return (name, path, params, *accepted)
+
+
 def build_cases(Sale, SaleItem, Customer, Product) -> list[tuple]:
     """(name, endpoint, query params[, why a Seq Scan is accepted]) with realistic values taken
     from the data. A case with a reason may seq-scan a big table (it is reported, and still
@@ -175,12 +185,6 @@ def build_cases(Sale, SaleItem, Customer, Product) -> list[tuple]:
         ("customers: search city", customers, {"search": buyer["city"]}),
         ("customers: search phone", customers, {"search": phone_digits}),
         ("customers: search name+city", customers, {"search": f"{last_name} {buyer['city']}"}),
-        (
-            "customers: search 2 characters",
-            customers,
-            {"search": phone_digits[:2]},
-            "a trigram index needs 3 characters; 2 digits match a large part of the table",
-        ),
         ("customers: email", customers, {"email": buyer["email"].upper()}),
         ("customers: country", customers, {"country": buyer["country"]}),
         ("customers: segment", customers, {"segment": "corporate"}),
@@ -232,7 +236,7 @@ def main() -> int:
     user = get_user_model()(username="explain-bench", is_superuser=True, is_active=True)
     factory = APIRequestFactory()
 
-    cases = build_cases(Sale, SaleItem, Customer, Product)
+    cases = [searchable(case) for case in build_cases(Sale, SaleItem, Customer, Product)]
     if args.only:
         cases = [case for case in cases if args.only in case[0]]
     baseline = {}

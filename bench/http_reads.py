@@ -169,9 +169,12 @@ def build_paths(pg: Postgres, db: str, rng: random.Random) -> dict[str, list[str
 
     search_paths = []
     for name, city, country in people:
-        words = name.split()
+        # Words the API searches (3 characters or more; a shorter one is a 400).
+        words = [word for word in name.split() if len(word) >= 3]
+        if not words:
+            continue
         search_paths.append(path("/api/customers/", search=words[-1]))
-        search_paths.append(path("/api/customers/", search=name))
+        search_paths.append(path("/api/customers/", search=" ".join(words)))
         if city:
             search_paths.append(path("/api/customers/", search=city, country=country))
 
