@@ -14,11 +14,12 @@ from django.utils import timezone
 
 from analytics import sql as q
 from analytics.models import RollupProductCategory
+from core.money import CENT as CENT  # re-exported: the analytics selectors round with it
+from core.money import to_cents
 from core.ops import replicas
 from customers.models import Customer
 from products.models import Category
 
-CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 INTERVALS = ("day", "week", "month")
 TOP_PRODUCTS_BY = ("revenue", "units", "margin")
@@ -85,11 +86,10 @@ def default_period(today: date | None = None) -> tuple[date, date]:
 
 
 def money(value: Any) -> Decimal:
-    """A sum from the database as Decimal with 2 places (SQLite hands back floats)."""
-    if value is None:
-        return ZERO
-    amount = value if isinstance(value, Decimal) else Decimal(str(value))
-    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+    """A sum from the database as Decimal with 2 places (SQLite hands back floats); no sum
+    (``None``) is zero."""
+    cents = to_cents(value)
+    return ZERO if cents is None else cents
 
 
 def ratio(numerator: Decimal | int, denominator: Decimal | int, scale: int = 1) -> Decimal | None:
