@@ -80,7 +80,11 @@ class FilterSet(django_filters.FilterSet):
         if form_class is None:
             form_class = super().get_form_class()
             for field in form_class.base_fields.values():
-                if isinstance(field, forms.ChoiceField):  # a bad choice names the valid ones
+                # A bad choice names the valid ones; not a model choice (its choices are rows:
+                # listing them here would query at class build and freeze a stale list).
+                if isinstance(field, forms.ChoiceField) and not isinstance(
+                    field, forms.ModelChoiceField
+                ):
                     valid = choices_text(value for value, _label in field.choices)  # type: ignore[misc,union-attr]
                     field.error_messages = {
                         **field.error_messages,
