@@ -264,7 +264,8 @@ def analytics_top_customers(
             q.customer_filters(query, filters, "d.customer_id")
             select, key = f"d.customer_id, {q.SUMS}", "d.customer_id"
         tail = f"GROUP BY {key} {q.order_by(by, key)} LIMIT %s"
-        rows = _ranked(query.fetch(select, tail, [limit]))
+        bounded = q.top_customers_bounded(filters, by, limit) if used == "rollups" else None
+        rows = _ranked(bounded if bounded is not None else query.fetch(select, tail, [limit]))
         customers: dict[int, Mapping[str, Any]] = {
             row["id"]: row
             for row in Customer.objects.filter(pk__in=[key for key, _ in rows]).values(

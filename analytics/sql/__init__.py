@@ -32,6 +32,7 @@ from analytics.sql.reports import (
     rfm_segments,
     rollup_query,
     sales_query,
+    top_customers_bounded,
 )
 from analytics.sql.rollups import (
     ADVISORY_CLASS,
@@ -130,5 +131,6 @@ __all__ = [
     "snapshot_insert_sql",
     "subtract_ctes",
     "subtract_update_sql",
+    "top_customers_bounded",
     "upsert_sql",
 ]

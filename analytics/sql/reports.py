@@ -171,6 +171,73 @@ def order_by(metric: str, key: str, *, revenue: str = "", cost: str = "") -> str
     return f"ORDER BY {expressions[metric]}, {key}"
 
 
+# Lifetime figures bound a customer's figures in any period (line totals and sales are never
+# negative, and margin is at most revenue): the column of CustomerLifetime for each ranking.
+LIFETIME_BOUND = {"revenue": "revenue", "margin": "revenue", "orders": "orders"}
+TOP_CUSTOMERS_PROBE = 100  # customers with the highest lifetime figure ranked first
+TOP_CUSTOMERS_MAX_CANDIDATES = 5000  # more than this: ranking every customer is as cheap
+
+
+def _top_customers_among(
+    filters: AnalyticsFilters, by: str, limit: int, customers: Sequence[int]
+) -> list[tuple]:
+    """``(customer, revenue, cost, units, orders)`` of the period for ``customers``, ranked,
+    the first ``limit`` (their daily rows by the index customer, day: a few rows each; the ids
+    are listed so that the planner sees how few they are)."""
+    if not customers:
+        return []
+    query = rollup_query(DAILY_CUSTOMER, filters)
+    query.filter(f"d.customer_id IN ({', '.join(['%s'] * len(customers))})", *customers)
+    key = "d.customer_id"
+    return query.fetch(
+        f"{key}, {SUMS}",
+        f"GROUP BY {key} {order_by(by, key, revenue='SUM(d.revenue)', cost='SUM(d.cost)')} "
+        "LIMIT %s",
+        [limit],
+    )
+
+
+def _metric(row: tuple, by: str) -> Any:
+    _, revenue, cost, _, orders = row
+    return {"revenue": revenue, "margin": revenue - cost, "orders": orders}[by]
+
+
+def top_customers_bounded(filters: AnalyticsFilters, by: str, limit: int) -> list[tuple] | None:
+    """The ``limit`` best customers of the period (rows as ``_top_customers_among``) reading
+    only those who can be among them, not every customer of the period.
+
+    A customer's revenue (orders) in a period is at most their lifetime revenue (orders), and
+    their margin at most their revenue. First the ``TOP_CUSTOMERS_PROBE`` customers with the
+    highest lifetime figure are ranked on the period: the ``limit``-th of them, T, is a floor for
+    the answer. Then every customer whose lifetime figure is at least T is ranked: anyone left
+    out has a period figure below T, so once the ``limit``-th ranked is at least T the answer is
+    exact, ties (lower id first) included. ``None`` when that proof does not hold (fewer than
+    ``limit`` customers, T not positive, a change committed between the statements) or when
+    more than ``TOP_CUSTOMERS_MAX_CANDIDATES`` would be ranked: rank them all instead."""
+    column = LIFETIME_BOUND[by]
+    scope = Query(f"{LIFETIME} l")
+    if filters.customer is not None:
+        scope.filter("l.customer_id = %s", filters.customer)
+    customer_filters(scope, filters, "l.customer_id")
+    probe = scope.fetch(
+        "l.customer_id",
+        f"ORDER BY l.{column} DESC, l.customer_id LIMIT %s",
+        [max(TOP_CUSTOMERS_PROBE, limit)],
+    )
+    rows = _top_customers_among(filters, by, limit, [customer for (customer,) in probe])
+    if len(rows) < limit or _metric(rows[-1], by) <= 0:
+        return None
+    floor = _metric(rows[-1], by)
+    scope.filter(f"l.{column} >= %s", floor)
+    candidates = scope.fetch("l.customer_id", "LIMIT %s", [TOP_CUSTOMERS_MAX_CANDIDATES + 1])
+    if len(candidates) > TOP_CUSTOMERS_MAX_CANDIDATES:
+        return None
+    rows = _top_customers_among(filters, by, limit, [customer for (customer,) in candidates])
+    if len(rows) < limit or _metric(rows[-1], by) < floor:
+        return None
+    return rows
+
+
 # --- Issue 17: cohorts, basket affinity, RFM, repeat customers ---------------------------
 
 
