@@ -18,7 +18,7 @@ from rest_framework.reverse import reverse
 from rest_framework.settings import api_settings
 
 from analytics import selectors
-from analytics.permissions import CanViewAnalytics
+from analytics.permissions import ANALYTICS_OAUTH_SCOPES, CanViewAnalytics
 from analytics.renderers import AnalyticsCSVRenderer, ReportFormatMixin
 from analytics.serializers import (
     AnalyticsQuerySerializer,
@@ -93,7 +93,7 @@ class AnalyticsViewSet(ReportFormatMixin, ReplicaReadsMixin, viewsets.ViewSet):
     permission_classes = [CanViewAnalytics]
     # api_settings hands back the renderer classes (the stubs type the setting's dotted names).
     renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, AnalyticsCSVRenderer]  # type: ignore[list-item]
-    oauth_scopes = {"safe": ("analytics", "read")}  # OAuth2: a BI tool's analytics-only token
+    oauth_scopes = {"safe": ANALYTICS_OAUTH_SCOPES}  # OAuth2: a BI tool's analytics-only token
     replica_read_actions = frozenset(  # read replicas (core/ops/replicas.py)
         {
             "list",

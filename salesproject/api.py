@@ -2,9 +2,9 @@
 
 from rest_framework import permissions, routers
 
+from analytics.customer_api import CustomerViewSet  # customers' viewset + lifetime figures
 from analytics.views import AnalyticsViewSet
 from core.jobs.views import BatchJobViewSet
-from customers.views import CustomerViewSet
 from products.views import CategoryViewSet, ProductViewSet, StockMovementViewSet
 from sales.views import SaleViewSet
 

@@ -122,12 +122,16 @@ REVIEWED_ADMINS: dict[str, str] = {
     "accounts.ApiKey": NO_DATA,
     "auth.User": NO_DATA,
     "auth.Group": NO_DATA,
-    "customers.Customer": "customers only (customers.services)",
+    "customers.Customer": (
+        "customers only (customers.services); analytics/admin.py's subclass adds read-only "
+        "lifetime fields, not in the form"
+    ),
     "products.Category": "categories only (products.services)",
     "products.Product": (
         "stock_quantity is saved by products.services.product_create/product_update, a change "
         "recorded as a ledger adjustment; deletion by product_delete (with its ledger); import "
-        "through the dataio engine"
+        "through the dataio engine; analytics/admin.py's subclass adds a read-only 'bought "
+        "together' field, not in the form"
     ),
     "products.StockMovement": "read-only for everyone",
     "products.CatalogOutboxEntry": "read-only; 'retry now' sends remote changes only",

@@ -2,7 +2,8 @@
 
 Modules: ``filters`` (the period and filters of a question, shared helpers), ``figures``
 (summary, revenue, top products and customers, breakdown, filter choices), ``team_reports``
-(cohorts, basket, RFM, customer lifetime). Callers import from ``analytics.selectors``; every
+(cohorts, basket, RFM, customer lifetime), ``lifetimes`` (the lifetime rows of a page of
+customers, for the customers API and admin). Callers import from ``analytics.selectors``; every
 public name is re-exported here.
 
 Every figure counts the lines of completed sales whose local day (``settings.TIME_ZONE``) is in
@@ -71,6 +72,7 @@ from analytics.selectors.filters import (
     money,
     ratio,
 )
+from analytics.selectors.lifetimes import customer_lifetimes
 from analytics.selectors.team_reports import (
     COHORT_INTERVALS,
     RFM_GRID,
@@ -123,6 +125,7 @@ __all__ = [
     "bucket_label",
     "bucket_start",
     "category_rollup_in_step",
+    "customer_lifetimes",
     "daily_totals",
     "default_period",
     "money",
