@@ -93,7 +93,13 @@ class DailyCustomerSales(RollupMeasures):
         verbose_name_plural = "daily customer sales"
         constraints = _measure_checks("dailycustomersales")
         indexes = [
-            models.Index(fields=["customer", "day"], name="dailycustomer_customer_day_idx"),
+            # Covering: per-customer figures of a period (RFM, repeat customers) are read in
+            # customer order from this index alone and grouped as they come, no hash table.
+            models.Index(
+                fields=["customer", "day"],
+                include=["orders", "revenue"],
+                name="dailycustomer_cust_day_cover",
+            ),
             models.Index(
                 fields=["day"], name="dailycustomer_zero_idx", condition=models.Q(orders=0)
             ),
@@ -182,11 +188,12 @@ class RollupProductCategory(models.Model):
 
 class CustomerLifetime(models.Model):
     """Per customer with at least one completed sale: the local days of their first and last
-    completed sale ever, how many completed sales and their revenue (the sums of the
-    customer's :class:`DailyCustomerSales` rows). Recomputed for the customers of every sale
-    write in its transaction (``analytics.sql.refresh_lifetimes``) and by ``rollups_rebuild``;
-    a customer without completed sales has no row. What cohorts ("first sale ever"), new vs
-    returning customers and the customer API's lifetime figures read."""
+    completed sale ever, the day of the second-latest one, how many completed sales and their
+    revenue (from the customer's :class:`DailyCustomerSales` rows). Recomputed for the
+    customers of every sale write in its transaction (``analytics.sql.refresh_lifetimes``)
+    and by ``rollups_rebuild``; a customer without completed sales has no row. What cohorts
+    ("first sale ever"), new vs returning and repeat customers, top customers (a bound) and
+    the customer API's lifetime figures read."""
 
     customer = models.OneToOneField(
         "customers.Customer", on_delete=models.CASCADE, primary_key=True, related_name="+"
@@ -195,6 +202,13 @@ class CustomerLifetime(models.Model):
     last_day = models.DateField(help_text="Local day of the latest completed sale.")
     orders = models.BigIntegerField(help_text="Completed sales.")
     revenue = models.DecimalField(**MONEY, help_text="Sum of their line totals.")
+    second_day = models.DateField(
+        null=True,
+        blank=True,
+        help_text="Local day of the second-latest completed sale (the latest day when it had "
+        "two or more); empty with a single completed sale. A period ending on or after every "
+        "last_day has a customer with two or more sales in it exactly when this day is in it.",
+    )
 
     class Meta:
         default_permissions = ()
@@ -204,6 +218,15 @@ class CustomerLifetime(models.Model):
                     orders__gt=0, revenue__gte=0, last_day__gte=models.F("first_day")
                 ),
                 name="customerlifetime_consistent",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(orders=1, second_day__isnull=True)
+                | models.Q(
+                    orders__gte=2,
+                    second_day__gte=models.F("first_day"),
+                    second_day__lte=models.F("last_day"),
+                ),
+                name="customerlifetime_second_day",
             ),
         ]
         indexes = [models.Index(fields=["first_day"], name="customerlifetime_first_idx")]

@@ -8,9 +8,9 @@ def build_rollups(apps, schema_editor):
     # The rollups (this new table included) of the sales already recorded: rollups_rebuild
     # works on the current tables; when a later migration adds one, that migration builds.
     from analytics.services import rollups_rebuild
-    from analytics.sql import REBUILT_TABLES
+    from analytics.sql import lifetime_schema_ready
 
-    if set(REBUILT_TABLES) <= set(schema_editor.connection.introspection.table_names()):
+    if lifetime_schema_ready(schema_editor.connection):  # else a later migration builds
         rollups_rebuild()
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from django.db import connection
+from django.db import connection, transaction
 
 from analytics.sql.rollups import (
     CUSTOMER,
@@ -302,31 +302,28 @@ def replace_product(filters: AnalyticsFilters, product: int | None) -> Analytics
     return replace(filters, product=product)
 
 
+def per_customer_query(filters: AnalyticsFilters) -> Query:
+    """The customer rollup's rows of the period in the filters' scope, as ``d``: grouped by
+    ``d.customer_id`` on PostgreSQL from the covering index (customer, day) INCLUDE (orders,
+    revenue) in customer order (see PER_CUSTOMER_SETTINGS)."""
+    query = rollup_query(DAILY_CUSTOMER, filters)
+    if filters.customer is not None:
+        query.filter("d.customer_id = %s", filters.customer)
+    customer_filters(query, filters, "d.customer_id")
+    return query
+
+
 def rfm_cte(filters: AnalyticsFilters, segments: str, *, monetary: bool = True) -> tuple[str, list]:
     """``scored``: per customer with a completed sale in the period, the last sale's local day,
     sales, revenue, the scores ``r``, ``f``, ``m`` (NTILE(5) over the value then the customer
     id, ascending: 5 = the most recent / most frequent / highest) and ``segment`` (the SQL
     ``segments``: a CASE over ``r * 10 + f``)."""
-    # Sales and revenue from the monthly rows of the whole months (+ daily rows at the edges);
-    # the last sale day from CustomerLifetime when it is inside the period (always when the
-    # period ends today), else from the customer's daily rows (index customer, day).
-    adapt = connection.ops.adapt_datefield_value
-    query = long_rollup_query("customer", filters)
-    if filters.customer is not None:
-        query.filter("d.customer_id = %s", filters.customer)
-    customer_filters(query, filters, "d.customer_id")
-    sums = query.sql(
-        "d.customer_id AS customer_id, SUM(d.orders) AS orders, SUM(d.revenue) AS revenue",
+    query = per_customer_query(filters)
+    per_customer = query.sql(
+        "d.customer_id AS customer_id, MAX(d.day) AS last_day, SUM(d.orders) AS orders, "
+        "SUM(d.revenue) AS revenue",
         "GROUP BY d.customer_id",
     )
-    per_customer = (
-        "SELECT x.customer_id, CASE WHEN l.last_day <= %s THEN l.last_day ELSE ("
-        f"SELECT MAX(e.day) FROM {DAILY_CUSTOMER} e WHERE e.customer_id = x.customer_id "
-        "AND e.day >= %s AND e.day <= %s) END AS last_day, x.orders, x.revenue "
-        f"FROM ({sums}) x JOIN {LIFETIME} l ON l.customer_id = x.customer_id"
-    )
-    params = [adapt(filters.date_to), adapt(filters.date_from), adapt(filters.date_to)]
-    params += query.params
     scores = (
         "SELECT customer_id, last_day, orders, revenue, "
         "NTILE(5) OVER (ORDER BY last_day, customer_id) AS r, "
@@ -338,11 +335,33 @@ def rfm_cte(filters: AnalyticsFilters, segments: str, *, monetary: bool = True) 
         f"per_customer AS ({per_customer}), scores AS ({scores}), "
         f"scored AS (SELECT scores.*, {segments} AS segment FROM scores)"
     )
-    return sql, params
+    return sql, list(query.params)
 
 
-def _fetch(sql: str, params: Sequence) -> list[tuple]:
-    with replicas.read_connection().cursor() as cursor:
+# For the statements that group the period's customer rollup rows by customer (per_customer_
+# query; ~470k rows into ~84k customers for a year of the reference data, 1M sales): hashing
+# them (numeric sums) takes 210-400 ms, reading them in customer order from the covering index
+# and summing as they come 70-120 ms, but the planner prices the hash lower; in parallel it
+# sorts partial groups and spills them at the default work_mem. The RFM statement then sorts
+# the customers three times (in memory at 32MB).
+PER_CUSTOMER_SETTINGS = {
+    "enable_hashagg": "off",
+    "max_parallel_workers_per_gather": "0",
+    "work_mem": "32MB",
+}
+
+
+def _fetch(sql: str, params: Sequence, *, per_customer: bool = False) -> list[tuple]:
+    """The rows of ``sql``; ``per_customer``: with PER_CUSTOMER_SETTINGS for this statement
+    alone (PostgreSQL: ``set_config(..., true)`` in a transaction of its own)."""
+    connection = replicas.read_connection()
+    if not (per_customer and connection.vendor == "postgresql"):
+        with connection.cursor() as cursor:
+            cursor.execute(sql, list(params))
+            return cursor.fetchall()
+    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+        for name, value in PER_CUSTOMER_SETTINGS.items():
+            cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
         cursor.execute(sql, list(params))
         return cursor.fetchall()
 
@@ -351,7 +370,9 @@ def rfm_segments(filters: AnalyticsFilters, segments: str) -> list[tuple]:
     """``(segment, customers, revenue)`` per segment (M is not needed: one sort less)."""
     cte, params = rfm_cte(filters, segments, monetary=False)
     return _fetch(
-        f"WITH {cte} SELECT segment, COUNT(*), SUM(revenue) FROM scored GROUP BY segment", params
+        f"WITH {cte} SELECT segment, COUNT(*), SUM(revenue) FROM scored GROUP BY segment",
+        params,
+        per_customer=True,
     )
 
 
@@ -367,51 +388,58 @@ def rfm_customers(
         f"g.r, g.f, g.m, COUNT(*) OVER () FROM scored g JOIN {CUSTOMER} c ON c.id = g.customer_id "
         f"WHERE g.segment = %s ORDER BY g.revenue DESC, g.customer_id{page}",
         [*params, segment, *([limit, offset] if limit is not None else [])],
+        per_customer=True,
     )
 
 
 def customer_counts(filters: AnalyticsFilters, *, rollups: bool) -> tuple[int, int, int]:
     """``(customers, with two or more sales, new)`` of the period in the filters' scope: the
     customers with a completed sale (in scope) in it, those with at least two, and those whose
-    first completed sale ever is in it. ``rollups``: the customer rollup and CustomerLifetime;
+    first completed sale ever is in it. ``rollups``: CustomerLifetime and the customer rollup;
     otherwise the sales tables alone."""
     adapt = connection.ops.adapt_datefield_value
     if rollups:
-        query = long_rollup_query("customer", filters)
+        # One pass over CustomerLifetime: new customers (first sale ever in the period), and,
+        # when no customer in scope bought after the period (a period ending today), the
+        # others too: a customer bought in the period when their last sale is in it, twice or
+        # more when their second-latest sale is.
+        start, end = adapt(filters.date_from), adapt(filters.date_to)
+        lifetimes = Query(f"{LIFETIME} l")
         if filters.customer is not None:
-            query.filter("d.customer_id = %s", filters.customer)
-        customer_filters(query, filters, "d.customer_id")
+            lifetimes.filter("l.customer_id = %s", filters.customer)
+        customer_filters(lifetimes, filters, "l.customer_id")
+        later, customers, repeat, new_count = lifetimes.fetch(
+            (
+                "SUM(CASE WHEN l.last_day > %s THEN 1 ELSE 0 END), "
+                "SUM(CASE WHEN l.last_day >= %s THEN 1 ELSE 0 END), "
+                "SUM(CASE WHEN l.second_day >= %s THEN 1 ELSE 0 END), "
+                "SUM(CASE WHEN l.first_day >= %s AND l.first_day <= %s THEN 1 ELSE 0 END)",
+                [end, start, start, start, end],
+            )
+        )[0]
+        if not later:
+            return int(customers or 0), int(repeat or 0), int(new_count or 0)
+        # Some bought after the period: their sales in it, from the rollup rows.
+        query = per_customer_query(filters)
         inner = query.sql("d.customer_id AS customer_id, SUM(d.orders) AS orders", "GROUP BY 1")
         sql = f"SELECT COUNT(*), SUM(CASE WHEN x.orders >= 2 THEN 1 ELSE 0 END) FROM ({inner}) x"
-        customers, repeat = _fetch(sql, query.params)[0]
-        # New customers: first sale ever in the period (so they bought in it), by the index on
-        # CustomerLifetime.first_day, not a join per customer.
-        firsts = Query(f"{LIFETIME} l")
-        firsts.filter("l.first_day >= %s", adapt(filters.date_from))
-        firsts.filter("l.first_day <= %s", adapt(filters.date_to))
-        if filters.customer is not None:
-            firsts.filter("l.customer_id = %s", filters.customer)
-        customer_filters(firsts, filters, "l.customer_id")
-        new_count = firsts.fetch("COUNT(*)")[0][0]
+        customers, repeat = _fetch(sql, query.params, per_customer=True)[0]
         return int(customers or 0), int(repeat or 0), int(new_count or 0)
-    else:
-        from analytics.services import local_midnight
+    from analytics.services import local_midnight
 
-        query = sales_query(filters)
-        query.filter("s.customer_id IS NOT NULL")
-        inner = query.sql(
-            "s.customer_id AS customer_id, COUNT(DISTINCT s.id) AS orders", "GROUP BY 1"
-        )
-        new = (
-            f"NOT EXISTS (SELECT 1 FROM {SALE} e WHERE e.customer_id = x.customer_id "
-            "AND e.status = %s AND e.sold_at < %s)"
-        )
-        sql = (
-            f"SELECT COUNT(*), SUM(CASE WHEN x.orders >= 2 THEN 1 ELSE 0 END), "
-            f"SUM(CASE WHEN {new} THEN 1 ELSE 0 END) FROM ({inner}) x"
-        )
-        start = connection.ops.adapt_datetimefield_value(local_midnight(filters.date_from))
-        params = [SaleStatus.COMPLETED.value, start, *query.params]
+    query = sales_query(filters)
+    query.filter("s.customer_id IS NOT NULL")
+    inner = query.sql("s.customer_id AS customer_id, COUNT(DISTINCT s.id) AS orders", "GROUP BY 1")
+    new = (
+        f"NOT EXISTS (SELECT 1 FROM {SALE} e WHERE e.customer_id = x.customer_id "
+        "AND e.status = %s AND e.sold_at < %s)"
+    )
+    sql = (
+        f"SELECT COUNT(*), SUM(CASE WHEN x.orders >= 2 THEN 1 ELSE 0 END), "
+        f"SUM(CASE WHEN {new} THEN 1 ELSE 0 END) FROM ({inner}) x"
+    )
+    start = connection.ops.adapt_datetimefield_value(local_midnight(filters.date_from))
+    params = [SaleStatus.COMPLETED.value, start, *query.params]
     customers, repeat, new_count = _fetch(sql, params)[0]
     return int(customers or 0), int(repeat or 0), int(new_count or 0)
 

@@ -267,19 +267,40 @@ def _delete_zero_rows(cursor: Any) -> None:
 
 
 LIFETIME = CustomerLifetime._meta.db_table
-LIFETIME_COLUMNS = "customer_id, first_day, last_day, orders, revenue"
+LIFETIME_COLUMNS = "customer_id, first_day, last_day, orders, revenue, second_day"
+LIFETIME_MEASURES = ("first_day", "last_day", "orders", "revenue", "second_day")
 
 
 # Every table rollups_rebuild writes (migrations build the rollups once all of them exist).
 REBUILT_TABLES = (*ROLLUP_TABLES, LIFETIME)
 
 
-def lifetime_aggregate(where: str = "TRUE") -> str:
-    """Each customer's lifetime row, summed from the customer rollup (``d``)."""
+def lifetime_schema_ready(connection: Any) -> bool:
+    """Whether every table rollups_rebuild writes exists with the lifetime columns this code
+    writes: a migration that builds the rollups runs only then (an earlier one, replayed on a
+    new database, leaves it to the migration that completes the schema)."""
+    introspection = connection.introspection
+    with connection.cursor() as cursor:
+        if not set(REBUILT_TABLES) <= set(introspection.table_names(cursor)):
+            return False
+        columns = {c.name for c in introspection.get_table_description(cursor, LIFETIME)}
+    return set(LIFETIME_COLUMNS.split(", ")) <= columns
+
+
+def lifetime_aggregate(customers: str | None = None) -> str:
+    """Each customer's lifetime row (of the ``customers`` subquery, else all) from the
+    customer rollup ``d``: first and last day, sales, revenue, and ``second_day``, the day of
+    the second-latest sale: the latest day with two sales or more, or before the last day
+    (``t.top``), whichever is later; none with a single sale."""
+    where = f"customer_id IN ({customers})" if customers else "TRUE"
     return (
         "SELECT d.customer_id, MIN(d.day) AS first_day, MAX(d.day) AS last_day, "
-        f"SUM(d.orders) AS orders, SUM(d.revenue) AS revenue FROM {DAILY_CUSTOMER} d "
-        f"WHERE {where} GROUP BY d.customer_id"
+        "SUM(d.orders) AS orders, SUM(d.revenue) AS revenue, "
+        "CASE WHEN SUM(d.orders) < 2 THEN NULL "
+        "ELSE MAX(CASE WHEN d.orders >= 2 OR d.day < t.top THEN d.day END) END AS second_day "
+        f"FROM {DAILY_CUSTOMER} d JOIN (SELECT customer_id, MAX(day) AS top "
+        f"FROM {DAILY_CUSTOMER} WHERE {where} GROUP BY customer_id) t "
+        "ON t.customer_id = d.customer_id GROUP BY d.customer_id"
     )
 
 
@@ -295,12 +316,10 @@ def refresh_lifetimes(cursor: Any, condition: str, params: Sequence) -> None:
         f"(SELECT 1 FROM {DAILY_CUSTOMER} d WHERE d.customer_id = {LIFETIME}.customer_id)",
         list(params),
     )
-    sets = ", ".join(
-        f"{column} = excluded.{column}" for column in ("first_day", "last_day", "orders", "revenue")
-    )
+    sets = ", ".join(f"{column} = excluded.{column}" for column in LIFETIME_MEASURES)
     cursor.execute(
         f"INSERT INTO {LIFETIME} ({LIFETIME_COLUMNS}) SELECT * FROM ("
-        f"{lifetime_aggregate(f'd.customer_id IN ({customers})')}) a WHERE TRUE "
+        f"{lifetime_aggregate(customers)}) a WHERE TRUE "
         f"ORDER BY customer_id ON CONFLICT (customer_id) DO UPDATE SET {sets}",
         list(params),
     )
@@ -313,22 +332,22 @@ def rebuild_lifetimes(cursor: Any, stats: Any) -> None:
     cursor.execute(f"DROP TABLE IF EXISTS {new}")
     if is_postgres():
         cursor.execute(f"CREATE TEMPORARY TABLE {new} AS {lifetime_aggregate()}")
+        differs = " OR ".join(f"t.{c} IS DISTINCT FROM n.{c}" for c in LIFETIME_MEASURES)
     else:  # the rollup table's column types, and an index (see rebuild_rollups)
         cursor.execute(
             f"CREATE TEMPORARY TABLE {new} AS SELECT {LIFETIME_COLUMNS} FROM {LIFETIME} WHERE FALSE"
         )
         cursor.execute(f"CREATE UNIQUE INDEX {new}_keys ON {new} (customer_id)")
         cursor.execute(f"INSERT INTO {new} ({LIFETIME_COLUMNS}) {lifetime_aggregate()}")
+        differs = " OR ".join(f"t.{c} IS NOT n.{c}" for c in LIFETIME_MEASURES)
     cursor.execute(
         f"DELETE FROM {LIFETIME} WHERE NOT EXISTS "
         f"(SELECT 1 FROM {new} n WHERE n.customer_id = {LIFETIME}.customer_id)"
     )
     stats.deleted += max(cursor.rowcount, 0)
-    columns = ("first_day", "last_day", "orders", "revenue")
-    differs = " OR ".join(f"t.{c} <> n.{c}" for c in columns)
     cursor.execute(
-        f"UPDATE {LIFETIME} AS t SET {', '.join(f'{c} = n.{c}' for c in columns)} FROM {new} n "
-        f"WHERE n.customer_id = t.customer_id AND ({differs})"
+        f"UPDATE {LIFETIME} AS t SET {', '.join(f'{c} = n.{c}' for c in LIFETIME_MEASURES)} "
+        f"FROM {new} n WHERE n.customer_id = t.customer_id AND ({differs})"
     )
     stats.updated += max(cursor.rowcount, 0)
     cursor.execute(

@@ -310,5 +310,8 @@ def test_rebuild_on_sqlite_never_scans_a_table_once_per_row(local_time_zone):
     assert rollup_rows() == expected
     assert any(sql.startswith("DELETE FROM analytics_daily") for sql, _ in plans)
     for sql, plan in plans:
-        scans = [step for step in plan if step.startswith("SCAN ")]
+        # A subquery materialized once (MATERIALIZE t) is scanned as a temporary result, not
+        # a table: its scan does not count; the table it reads does.
+        computed = {step.split()[1] for step in plan if step.startswith("MATERIALIZE ")}
+        scans = [s for s in plan if s.startswith("SCAN ") and s.split()[1] not in computed]
         assert len(scans) <= 1, f"{sql}\n{plan}"

@@ -17,20 +17,28 @@ from analytics.services import rollups_rebuild
 from sales.models import Sale
 from sales.services import SaleLine, sale_cancel, sale_create, sale_delete, sale_update
 from tests.analytics.conftest import at, build_dataset, lines, q2
+from tests.factories import make_customer, make_product, make_sale
 
 pytestmark = [pytest.mark.usefixtures("fast_password_hasher")]
 
 
 def lifetime_rows() -> list[tuple]:
     return sorted(
-        (row.customer_id, row.first_day, row.last_day, row.orders, f"{row.revenue:.2f}")
+        (
+            row.customer_id,
+            row.first_day,
+            row.last_day,
+            row.orders,
+            f"{row.revenue:.2f}",
+            row.second_day,
+        )
         for row in CustomerLifetime.objects.all()
     )
 
 
 def oracle_lifetimes() -> list[tuple]:
     per_customer: dict[int, dict] = {}
-    sales_of: dict[int, set] = defaultdict(set)
+    sales_of: dict[int, dict] = defaultdict(dict)  # sale id -> its local day
     for line in lines():
         if line.customer_id is None:
             continue
@@ -39,11 +47,13 @@ def oracle_lifetimes() -> list[tuple]:
         )
         row["first"], row["last"] = min(row["first"], line.day), max(row["last"], line.day)
         row["revenue"] += line.revenue
-        sales_of[line.customer_id].add(line.sale_id)
-    return sorted(
-        (cid, r["first"], r["last"], len(sales_of[cid]), f"{q2(r['revenue']):.2f}")
-        for cid, r in per_customer.items()
-    )
+        sales_of[line.customer_id][line.sale_id] = line.day
+    result = []
+    for cid, r in per_customer.items():
+        days = sorted(sales_of[cid].values(), reverse=True)
+        second = days[1] if len(days) >= 2 else None  # the second-latest sale's day
+        result.append((cid, r["first"], r["last"], len(days), f"{q2(r['revenue']):.2f}", second))
+    return sorted(result)
 
 
 @pytest.mark.django_db
@@ -159,7 +169,6 @@ def oracle_cohorts(date_from: date, date_to: date, interval: str, **only) -> lis
 def test_cohorts_equal_an_independent_computation(analyst, dataset, interval):
     data = dataset
     # Spread the customers' first sales: a few more customers start later.
-    from tests.factories import make_customer
 
     for n in range(4):
         customer = make_customer()
@@ -370,7 +379,6 @@ def oracle_rfm(date_from, date_to) -> dict[int, dict]:
 @pytest.mark.embedded
 @pytest.mark.parametrize("end_shift", [3, -10])  # after every last sale / before some
 def test_rfm_equals_an_independent_computation(analyst, dataset, end_shift):
-    from tests.factories import make_customer
 
     # More customers than quintiles, with ties on every value.
     for n in range(12):
@@ -449,7 +457,6 @@ def test_rfm_csv_and_bad_input(analyst, dataset):
 @pytest.mark.embedded
 def test_new_and_repeat_customers_from_rollups_equal_the_sales_tables(analyst, dataset):
     from analytics.selectors import AnalyticsFilters, analytics_summary
-    from tests.factories import make_customer
 
     newcomer = make_customer(country="FR")
     for day in (20, 21):
@@ -495,7 +502,7 @@ def test_customer_lifetime_endpoint(analyst, dataset):
     expected = {row[0]: row for row in oracle_lifetimes()}
     for customer in dataset.customers:
         body = get(analyst, f"customers/{customer.pk}")
-        cid, first, last, orders, revenue = expected[customer.pk]
+        cid, first, last, orders, revenue, _second = expected[customer.pk]
         assert body == {
             "customer_id": cid,
             "first_sale_day": first.isoformat(),
@@ -504,7 +511,6 @@ def test_customer_lifetime_endpoint(analyst, dataset):
             "revenue": revenue,
             "average_order_value": str(q2(Decimal(revenue) / orders)),
         }
-    from tests.factories import make_customer
 
     never = make_customer()
     body = get(analyst, f"customers/{never.pk}")
@@ -592,8 +598,8 @@ def test_admin_lists_customer_lifetimes_read_only(dataset):
     page = client.get("/admin/analytics/customerlifetime/")
     assert page.status_code == 200
     html = page.content.decode()
-    for *_, revenue in oracle_lifetimes():
-        assert revenue in html.replace(",", "")
+    for row in oracle_lifetimes():
+        assert row[4] in html.replace(",", "")  # revenue
     row = CustomerLifetime.objects.first()
     assert client.get(f"/admin/analytics/customerlifetime/{row.pk}/change/").status_code == 200
     assert (
@@ -624,4 +630,37 @@ def test_cohorts_survive_a_lifetime_table_out_of_step(analyst, dataset):
     assert stray["start"] == early.replace(day=1).isoformat()
     assert stray["customers"] == 0 and stray["periods"][0]["retention_pct"] is None
     rollups_rebuild()  # puts the row right again
+    assert lifetime_rows() == oracle_lifetimes()
+
+
+@pytest.mark.django_db
+@pytest.mark.embedded
+def test_second_day_follows_the_two_latest_completed_sales(local_time_zone):
+    """CustomerLifetime.second_day: the second-latest completed sale's day, the last day itself
+    when two sales share it, none with a single sale; kept through cancels, moves, deletes."""
+    product = make_product(price="10.00", cost="4.00", stock=1_000)
+    customer = make_customer()
+
+    def second_day():
+        return CustomerLifetime.objects.get(customer=customer).second_day
+
+    def sell(day):
+        return make_sale(items=[(product, 1)], customer=customer, sold_at=at(day, 12))
+
+    first = sell(date(2025, 3, 1))
+    assert second_day() is None
+    latest = sell(date(2025, 3, 9))
+    assert second_day() == date(2025, 3, 1)
+    same_day = sell(date(2025, 3, 9))
+    assert second_day() == date(2025, 3, 9)  # two sales on the last day
+    sale_cancel(sale=same_day)
+    assert second_day() == date(2025, 3, 1)
+    sell(date(2025, 3, 5))
+    assert second_day() == date(2025, 3, 5)
+    sale_update(sale=latest, sold_at=at(date(2025, 3, 2), 12))  # no longer the latest
+    assert second_day() == date(2025, 3, 2)
+    sale_delete(sale=first)
+    assert second_day() == date(2025, 3, 2)
+    sale_delete(sale=latest)
+    assert second_day() is None
     assert lifetime_rows() == oracle_lifetimes()
