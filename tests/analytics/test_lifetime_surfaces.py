@@ -273,9 +273,7 @@ def test_a_view_only_analyst_sees_the_sections_too(client, history, basket):
     """An analyst (view permissions only: every field of the page is read-only)."""
     client.force_login(make_user(role="analyst", is_staff=True))
     alice = expected_lifetime(history["alice"])
-    assert readonly(customer_page(client, history["alice"]), "Revenue").startswith(
-        alice["revenue"]
-    )
+    assert readonly(customer_page(client, history["alice"]), "Revenue").startswith(alice["revenue"])
     assert [row[1] for row in ROW.findall(product_page(client, basket["A"]))] == [
         "Product B",
         "Product C",
