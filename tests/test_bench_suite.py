@@ -153,6 +153,26 @@ ANALYTICS = {
         "apply_100k_minus_s": 4.71,
         "apply_100k_plus_s": 4.07,
     },
+    "reports": [
+        {
+            "endpoint": "/api/analytics/cohorts/",
+            "params": {"interval": "month"},
+            "uncached_p50_ms": 89.15,
+            "plain_sql_p50_ms": 527.82,
+            "ratio": 5.9,
+            "target_ms": 300.0,
+            "met": True,
+        },
+        {
+            "endpoint": "/api/analytics/rfm/",
+            "params": {},
+            "uncached_p50_ms": 559.22,
+            "plain_sql_p50_ms": 427.23,
+            "ratio": 0.8,
+            "target_ms": 500.0,
+            "met": False,
+        },
+    ],
     "targets": {"uncached_ms": 200.0, "ratio": 10.0, "cached_ms": 10.0, "rebuild_s": 60.0},
     "missed": ["/api/analytics/revenue/ {'interval': 'day'}"],
 }
@@ -341,6 +361,10 @@ def test_analytics_rows(suite):
     assert not any("country=FR" in figure for figure in rows)  # informational rows left out
     assert rows["rollups_rebuild of two years"]["target"] == "≤ 60 s"
     assert rows["rollups_apply_sales of the last ≤ 100,000 sales, +1"]["value"] == 4.07
+    cohorts = rows["cohorts interval=month: uncached p50 (sales team report)"]
+    assert (cohorts["baseline"], cohorts["baseline_value"]) == ("plain SQL p50", 527.82)
+    assert (cohorts["ratio"], cohorts["target"], cohorts["met"]) == (5.9, "≤ 300 ms", True)
+    assert rows["rfm: uncached p50 (sales team report)"]["met"] is False
 
 
 def test_sales_load_rows(suite):
