@@ -95,8 +95,9 @@ bench-sales: check-services bench-wrk ## Sales write benchmark over HTTP (gunico
 	$(PY) bench/sales_load.py --pg-url $(TEST_DATABASE_URL) --redis-url $(TEST_REDIS_URL) $(BENCH_SALES_ARGS)
 
 # --- bench-analytics: the analytics read benchmark (bench/analytics.py; see bench/README.md) --------
-# Its own database (created, migrated and seeded with 1,000,000 demo sales the first time; SALES=n
-# to size), then every endpoint uncached vs a plain GROUP BY, cached, and the rollup rebuild.
+# Its own database (created, migrated and seeded the first time with 1,000,000 demo sales, a tenth
+# as many customers and 5,000 products, as make bench does; SALES=n to size), then every endpoint
+# uncached vs a plain GROUP BY, cached, the rollup rebuild, and the sales team reports.
 BENCH_ANALYTICS_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/sales_bench_analytics
 BENCH_ANALYTICS_ENV := DATABASE_URL=$(BENCH_ANALYTICS_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) CACHE_KEY_PREFIX=bench_analytics READ_DOT_ENV=false LOG_LEVEL=warning
 BENCH_ANALYTICS_ARGS ?=
@@ -104,7 +105,8 @@ BENCH_ANALYTICS_ARGS ?=
 bench-analytics: check-services ## Analytics endpoints (uncached, GROUP BY, cached) and rollup rebuild on 1M sales
 	$(BENCH_ANALYTICS_ENV) $(PY) scripts/create_database.py
 	$(BENCH_ANALYTICS_ENV) $(PY) manage.py migrate --noinput -v 0
-	$(BENCH_ANALYTICS_ENV) $(PY) manage.py seed_demo --if-empty --sales $${SALES:-1000000} --no-progress
+	$(BENCH_ANALYTICS_ENV) $(PY) manage.py seed_demo --if-empty --sales $${SALES:-1000000} \
+		--customers $$(( $${SALES:-1000000} / 10 )) --products 5000 --no-progress
 	$(BENCH_ANALYTICS_ENV) $(PY) bench/analytics.py $(BENCH_ANALYTICS_ARGS)
 
 # --- bench-import: import/export engine benchmark (bench/files_import_export.py; docs/import_export.md) --
