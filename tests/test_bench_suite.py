@@ -164,6 +164,24 @@ ANALYTICS = {
             "met": True,
         },
         {
+            "endpoint": "/api/analytics/rfm/customers/",
+            "params": {"segment": "champions"},
+            "uncached_p50_ms": 341.0,
+            "plain_sql_p50_ms": 546.0,
+            "ratio": 1.6,
+            "target_ms": 500.0,
+            "met": True,
+        },
+        {
+            "endpoint": "/api/analytics/summary/ (with repeat/new/returning customers)",
+            "params": {},
+            "uncached_p50_ms": 106.0,
+            "plain_sql_p50_ms": 4734.0,
+            "ratio": 44.7,
+            "target_ms": 200.0,
+            "met": True,
+        },
+        {
             "endpoint": "/api/analytics/rfm/",
             "params": {},
             "uncached_p50_ms": 559.22,
@@ -365,6 +383,8 @@ def test_analytics_rows(suite):
     assert (cohorts["baseline"], cohorts["baseline_value"]) == ("plain SQL p50", 527.82)
     assert (cohorts["ratio"], cohorts["target"], cohorts["met"]) == (5.9, "≤ 300 ms", True)
     assert rows["rfm: uncached p50 (sales team report)"]["met"] is False
+    assert rows["rfm/customers segment=champions: uncached p50 (sales team report)"]["met"]
+    assert rows["summary: uncached p50 (sales team report)"]["ratio"] == 44.7
 
 
 def test_sales_load_rows(suite):
