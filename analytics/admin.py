@@ -70,30 +70,42 @@ def _customer_lifetime(customer: Customer) -> CustomerLifetime | None:
     return row
 
 
+class AnalyticsSectionAdminMixin:
+    """A read-only section of analytics on an object's change page (title, fields and
+    description in ``analytics_section``), shown only to who may read analytics."""
+
+    analytics_section: tuple[str, tuple[str, ...], str]
+
+    def _shows_section(self, request: HttpRequest, obj: Any) -> bool:
+        return obj is not None and may_view_analytics(request)
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)  # type: ignore[misc]
+        if not self._shows_section(request, obj):
+            return fieldsets
+        title, fields, description = self.analytics_section
+        return [*fieldsets, (title, {"fields": fields, "description": description})]
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = tuple(super().get_readonly_fields(request, obj))  # type: ignore[misc]
+        if not self._shows_section(request, obj):
+            return readonly
+        return (*readonly, *self.analytics_section[1])
+
+
 admin.site.unregister(Customer)
 
 
 @admin.register(Customer)
-class CustomerAdmin(customers_admin.CustomerAdmin):
+class CustomerAdmin(AnalyticsSectionAdminMixin, customers_admin.CustomerAdmin):
     """The customers' admin, plus a read-only "Lifetime" section on the change page: first and
     last completed sale, how many, their revenue, and a link to those sales."""
 
-    def _shows_lifetime(self, request: HttpRequest, obj: Customer | None) -> bool:
-        return obj is not None and may_view_analytics(request)
-
-    def get_fieldsets(self, request, obj=None):
-        fieldsets = super().get_fieldsets(request, obj)
-        if not self._shows_lifetime(request, obj):
-            return fieldsets
-        lifetime = {
-            "fields": LIFETIME_FIELDS,
-            "description": "Completed sales ever (analytics; cancelled sales do not count).",
-        }
-        return [*fieldsets, ("Lifetime", lifetime)]
-
-    def get_readonly_fields(self, request, obj=None):
-        readonly = tuple(super().get_readonly_fields(request, obj))
-        return (*readonly, *LIFETIME_FIELDS) if self._shows_lifetime(request, obj) else readonly
+    analytics_section = (
+        "Lifetime",
+        LIFETIME_FIELDS,
+        "Completed sales ever (analytics; cancelled sales do not count).",
+    )
 
     @admin.display(description="first sale")
     def first_sale(self, obj: Customer) -> Any:
@@ -127,27 +139,16 @@ admin.site.unregister(Product)
 
 
 @admin.register(Product)
-class ProductAdmin(products_admin.ProductAdmin):
+class ProductAdmin(AnalyticsSectionAdminMixin, products_admin.ProductAdmin):
     """The products' admin, plus a read-only "Bought together" section on the change page: the
     products most often in the same completed sales over the last 365 days (the basket report,
     cached like the API's), with a link to the dashboard for that product."""
 
-    def _shows_basket(self, request: HttpRequest, obj: Product | None) -> bool:
-        return obj is not None and may_view_analytics(request)
-
-    def get_fieldsets(self, request, obj=None):
-        fieldsets = super().get_fieldsets(request, obj)
-        if not self._shows_basket(request, obj):
-            return fieldsets
-        basket = {
-            "fields": ("bought_together",),
-            "description": "Other products in the same completed sales as this one (analytics).",
-        }
-        return [*fieldsets, (f"Bought together (last {BASKET_DAYS} days)", basket)]
-
-    def get_readonly_fields(self, request, obj=None):
-        readonly = tuple(super().get_readonly_fields(request, obj))
-        return (*readonly, "bought_together") if self._shows_basket(request, obj) else readonly
+    analytics_section = (
+        f"Bought together (last {BASKET_DAYS} days)",
+        ("bought_together",),
+        "Other products in the same completed sales as this one (analytics).",
+    )
 
     @admin.display(description=f"top {BASKET_LIMIT}")
     def bought_together(self, obj: Product) -> str:
