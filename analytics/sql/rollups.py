@@ -159,6 +159,45 @@ def subtract_update_sql(rollup: Rollup, delta: str) -> str:
     return f"UPDATE {rollup.table} AS t SET {sets} FROM {delta} WHERE {match}"
 
 
+SPAN = (
+    "span AS (SELECT MIN(day) AS day_from, MAX(day) AS day_to, "
+    "MIN(month) AS month_from, MAX(month) AS month_to FROM lines)"
+)
+
+
+def add_ctes(rollup: Rollup, name: str) -> list[str]:
+    """PostgreSQL: CTEs adding the contribution ``d_<name>`` to the rollup table (they need
+    ``lines`` and ``SPAN``). When the table holds no row in the contribution's range of days
+    (or months) — an import of new days, a first load — a plain ``INSERT`` (``i_<name>``);
+    otherwise ``INSERT … ON CONFLICT DO UPDATE`` (``r_<name>``). The choice is one test
+    (``h_<name>``) over the primary key; the branch not taken reads nothing.
+
+    The plain INSERT is safe because every rollup writer holds the month locks of the days it
+    writes (``day_locks_sql``; a rebuild the exclusive lock): no other transaction can add a
+    row of these months before the commit; and if one did, the primary key would refuse the
+    row and the whole write would fail, never count twice. Measured on the 400,000 sales of
+    the reference import (the six tables and the snapshot in one statement, server CPU):
+    into empty rollups 7.0-7.2 s with ON CONFLICT everywhere, 6.35 s so (no speculative
+    insertion, no conflict check per row); into rollups holding those days 9.8-10.0 s
+    before, 9.5 s so."""
+    keys = ", ".join(rollup.keys)
+    columns = f"{keys}, {', '.join(MEASURES)}"
+    period = rollup.period
+    held = (
+        f"SELECT EXISTS (SELECT 1 FROM {rollup.table} t, span WHERE t.{period} "
+        f"BETWEEN span.{period}_from AND span.{period}_to) AS held"
+    )
+    return [
+        f"d_{name} AS ({rollup.aggregate(1)})",
+        f"h_{name} AS ({held})",
+        f"i_{name} AS (INSERT INTO {rollup.table} ({columns}) SELECT {columns} FROM d_{name} "
+        f"WHERE NOT (SELECT held FROM h_{name}) ORDER BY {keys})",
+        f"r_{name} AS (INSERT INTO {rollup.table} ({columns}) SELECT {columns} FROM d_{name} "
+        f"WHERE (SELECT held FROM h_{name}) ORDER BY {keys} "
+        f"ON CONFLICT ({keys}) DO UPDATE SET {_set_clause(rollup.table, '+')})",
+    ]
+
+
 def subtract_ctes(rollup: Rollup, name: str) -> list[str]:
     """PostgreSQL: two CTEs, ``d_<name>`` (the contribution) and ``u_<name>`` (the UPDATE that
     takes it off, one row per updated rollup row)."""
@@ -223,9 +262,11 @@ def _add(cursor: Any, condition: str, params: list) -> None:
     """Add the contribution of the lines matching ``condition`` to every rollup table."""
     lines, lines_params = lines_cte(condition, params)
     if is_postgres():
-        # One statement: the snapshot of new products' categories and the four upserts.
-        parts = [lines, f"snapshot AS ({snapshot_insert_sql()})"]
-        parts += [f"r{n} AS ({upsert_sql(rollup)})" for n, rollup in enumerate(ROLLUPS)]
+        # One statement: the snapshot of new products' categories and, per rollup table,
+        # the update of the rows that exist and the insert of the new ones.
+        parts = [lines, SPAN, f"snapshot AS ({snapshot_insert_sql()})"]
+        for n, rollup in enumerate(ROLLUPS):
+            parts += add_ctes(rollup, str(n))
         cursor.execute(f"WITH {', '.join(parts)} SELECT 1", lines_params)
         return
     cursor.execute(f"WITH {lines} {snapshot_insert_sql()}", lines_params)

@@ -24,6 +24,7 @@ from analytics.models import (
 from analytics.services import rollups_apply_sales, rollups_rebuild
 from analytics.tasks import rebuild_rollups_task
 from products.services import product_delete
+from sales.models import Sale
 from sales.services import SaleLine, sale_cancel, sale_create, sale_delete, sale_update
 from tests.analytics.conftest import at, build_dataset, figures, lines, select
 from tests.factories import ensure_role_groups, make_customer, make_product, make_sale
@@ -315,3 +316,56 @@ def test_rebuild_on_sqlite_never_scans_a_table_once_per_row(local_time_zone):
         computed = {step.split()[1] for step in plan if step.startswith("MATERIALIZE ")}
         scans = [s for s in plan if s.startswith("SCAN ") and s.split()[1] not in computed]
         assert len(scans) <= 1, f"{sql}\n{plan}"
+
+
+def _explained_add(sale_ids: list[int]) -> dict[str, int]:
+    """Apply the sales' contribution with the add statement run under EXPLAIN ANALYZE (it
+    writes as usual); the rows each kind of rollup INSERT received: ``plain`` or ``upsert``
+    (ON CONFLICT DO UPDATE)."""
+    plans: list = []
+
+    def explain(execute, sql, params, many, context):
+        if "span AS" not in sql:
+            return execute(sql, params, many, context)
+        result = execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params, many, context)
+        plans.append(context["cursor"].fetchone()[0])
+        return result
+
+    with connection.execute_wrapper(explain):
+        rollups_apply_sales(sale_ids=sale_ids, sign=1)
+    assert len(plans) == 1, "one add statement"
+    rows = {"plain": 0, "upsert": 0}
+    tables = {model._meta.db_table for model in MODELS}
+
+    def walk(node: dict) -> None:
+        if node.get("Operation") == "Insert" and node.get("Relation Name") in tables:
+            kind = "upsert" if "Conflict Resolution" in node else "plain"
+            rows[kind] += sum(child["Actual Rows"] for child in node.get("Plans", []))
+        for child in node.get("Plans", []):
+            walk(child)
+
+    walk(plans[0][0]["Plan"])
+    return rows
+
+
+@pytest.mark.django_db
+def test_rollup_rows_of_new_days_are_inserted_without_on_conflict(local_time_zone):
+    """Issue 20: a rollup table holding no row in the contribution's days (or months) gets a
+    plain INSERT; one holding some gets INSERT … ON CONFLICT DO UPDATE; the sums are exact
+    either way."""
+    build_dataset(size=30)
+    expected = rollup_rows()
+    ids = sorted(Sale.objects.values_list("pk", flat=True))
+    rollups_apply_sales(sale_ids=ids, sign=-1)
+    assert [m.objects.count() for m in MODELS] == [0] * len(MODELS)
+
+    into_empty = _explained_add(ids)
+    assert into_empty["plain"] > 0 and into_empty["upsert"] == 0
+    assert rollup_rows() == expected
+
+    again = _explained_add(ids)  # every day held now: added to the rows there
+    assert again["upsert"] > 0 and again["plain"] == 0
+    rollups_apply_sales(sale_ids=ids, sign=-1)
+    assert rollup_rows() == expected
+    stats = rollups_rebuild()
+    assert stats.fixed == 0
