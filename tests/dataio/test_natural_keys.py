@@ -148,6 +148,56 @@ def test_a_sale_whose_lines_changed_is_updated_and_the_others_are_unchanged(data
     assert StockMovement.objects.count() == movements
 
 
+@pytest.mark.embedded
+def test_every_kind_of_line_change_marks_its_sale_and_only_it(dataset):
+    """A stored sale is updated when its lines differ from the file's in any way (a line
+    added, removed, another product, another quantity, another price), and left alone when
+    they are the same in another order (issue 20: the comparison is one set-based join)."""
+    when = "2025-03-01T10:00:00Z"
+    lines = {
+        "SAME": [("HAM-001", "2", "10.00"), ("NOCAT-ß", "1", "5.00")],
+        "ADDED": [("HAM-001", "2", "10.00")],
+        "REMOVED": [("HAM-001", "2", "10.00"), ("NOCAT-ß", "1", "5.00")],
+        "PRODUCT": [("HAM-001", "2", "10.00")],
+        "QUANTITY": [("HAM-001", "2", "10.00")],
+        "PRICE": [("HAM-001", "2", "10.00")],
+    }
+    first = [SALE_HEADER] + [
+        [f"LC-{name}", when, "", sku, quantity, price, ""]
+        for name, rows in lines.items()
+        for sku, quantity, price in rows
+    ]
+    assert import_bytes("sales", csv_bytes(first)).created == len(lines)
+    lines["SAME"] = list(reversed(lines["SAME"]))
+    lines["ADDED"] = [*lines["ADDED"], ("NOCAT-ß", "1", "5.00")]
+    lines["REMOVED"] = lines["REMOVED"][:1]
+    lines["PRODUCT"] = [("NOCAT-ß", "2", "10.00")]
+    lines["QUANTITY"] = [("HAM-001", "3", "10.00")]
+    lines["PRICE"] = [("HAM-001", "2", "10.01")]
+    second = [SALE_HEADER] + [
+        [f"LC-{name}", when, "", sku, quantity, price, ""]
+        for name, rows in lines.items()
+        for sku, quantity, price in rows
+    ]
+    before = dict(Sale.objects.values_list("reference", "updated_at"))
+    report = import_bytes("sales", csv_bytes(second))
+    assert (report.created, report.updated, report.unchanged) == (0, 5, 1), report.summary()
+    after = dict(Sale.objects.values_list("reference", "updated_at"))
+    assert sorted(ref for ref in after if after[ref] != before[ref]) == sorted(
+        f"LC-{name}" for name in lines if name != "SAME"
+    )
+    for name, rows in lines.items():
+        stored = sorted(
+            SaleItem.objects.filter(sale__reference=f"LC-{name}").values_list(
+                "product__sku", "quantity", "unit_price"
+            )
+        )
+        assert stored == sorted((sku, int(q), Decimal(p)) for sku, q, p in rows), name
+    kept = rollup_rows()
+    rollups_rebuild()
+    assert rollup_rows() == kept
+
+
 def test_a_sales_import_keeps_the_rollups_exact(dataset):
     hammer = dataset.products["hammer"]
     data = csv_bytes(
