@@ -1,5 +1,5 @@
-"""The XLSX table reader: the first worksheet (and the sheets continuing it) read as a stream,
-the declared size and any DTD refused before a row is read."""
+"""The XLSX table reader: the first worksheet (and the sheets continuing it) read as a stream;
+the declared size, parts too big to load whole and any DTD refused before a row is read."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ class XlsxReader(TableReader):
 
         self._source, self._expected = raw, expected
         try:
-            _refuse_dtds(raw)
+            _check_parts(raw)
             raw.seek(0)
             self._workbook = load_workbook(raw, read_only=True, data_only=True)
             sheet = self._workbook.worksheets[0]
@@ -156,26 +156,49 @@ def _sheet_rows(sheet: Any, width: int) -> Iterator[tuple[int, list[Any]]]:
 _PROLOG_LIMIT = 1 << 16
 
 
-def _refuse_dtds(raw: IO[bytes]) -> None:
+def _is_worksheet(name: str) -> bool:
+    """A worksheet part: read as a stream, row by row (its rows are bounded)."""
+    return name.startswith("xl/worksheets/") and name.endswith(".xml")
+
+
+def _check_parts(raw: IO[bytes]) -> None:
+    """Refuse, before openpyxl opens the workbook, a part it would load whole that is bigger
+    than ``IMPORT_XLSX_MAX_PART_BYTES`` unpacked (the shared strings, styles, workbook and
+    relationships; a zip bomb of a few hundred KB can declare gigabytes), and any part that
+    declares a DTD. The sizes are the archive's own: Python's zipfile never unpacks more than
+    a member declares."""
+    limit = settings.IMPORT_XLSX_MAX_PART_BYTES
+    with zipfile.ZipFile(raw) as archive:
+        for info in archive.infolist():
+            if info.file_size > limit and not _is_worksheet(info.filename):
+                raise TableFileError(
+                    f"The workbook's {info.filename} unpacks to {info.file_size:,} bytes; a "
+                    f"part read whole may unpack to at most {limit:,} "
+                    "(IMPORT_XLSX_MAX_PART_BYTES). Save the table alone as .xlsx again, or "
+                    "import a CSV."
+                )
+        _refuse_dtds(archive)
+
+
+def _refuse_dtds(archive: zipfile.ZipFile) -> None:
     """Refuse a workbook whose XML parts declare a DTD (entities: "billion laughs", external
     references), as defusedxml does. A DTD can only stand in an XML document's prolog, before
     its root element, so only each part's start is read."""
-    with zipfile.ZipFile(raw) as archive:
-        for info in archive.infolist():
-            with archive.open(info) as part:
-                start = _xml_text(part.read(_PROLOG_LIMIT))
-            # openpyxl finds parts through the relationships, whatever their names: every
-            # part is looked at; those named as XML have their whole prolog checked.
-            if (
-                _declares_dtd(start, complete=info.file_size <= _PROLOG_LIMIT)
-                if info.filename.endswith((".xml", ".rels", ".vml"))
-                else "<!DOCTYPE" in start or "<!ENTITY" in start
-            ):
-                raise TableFileError(
-                    f"The workbook's {info.filename} declares a DTD (<!DOCTYPE>/<!ENTITY>): "
-                    "refused, as a spreadsheet never needs one. Save it again from your "
-                    "spreadsheet as .xlsx."
-                )
+    for info in archive.infolist():
+        with archive.open(info) as part:
+            start = _xml_text(part.read(_PROLOG_LIMIT))
+        # openpyxl finds parts through the relationships, whatever their names: every part
+        # is looked at; those named as XML have their whole prolog checked.
+        if (
+            _declares_dtd(start, complete=info.file_size <= _PROLOG_LIMIT)
+            if info.filename.endswith((".xml", ".rels", ".vml"))
+            else "<!DOCTYPE" in start or "<!ENTITY" in start
+        ):
+            raise TableFileError(
+                f"The workbook's {info.filename} declares a DTD (<!DOCTYPE>/<!ENTITY>): "
+                "refused, as a spreadsheet never needs one. Save it again from your "
+                "spreadsheet as .xlsx."
+            )
 
 
 def _xml_text(start: bytes) -> str:

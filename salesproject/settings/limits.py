@@ -22,6 +22,9 @@ IMPORT_MAX_ROWS = _env_int("IMPORT_MAX_ROWS", 5_000_000, minimum=1)
 IMPORT_MAX_COLUMNS = _env_int("IMPORT_MAX_COLUMNS", 64, minimum=16)
 IMPORT_MAX_LINE_LENGTH = _env_int("IMPORT_MAX_LINE_LENGTH", 65_536, minimum=1024)
 IMPORT_ERRORS_KEPT = _env_int("IMPORT_ERRORS_KEPT", 1_000, minimum=1)
+# The unpacked size of an XLSX part that openpyxl loads whole (shared strings, styles, workbook;
+# not the worksheets, read as streams): a bigger one refuses the file before it is read.
+IMPORT_XLSX_MAX_PART_BYTES = _env_int("IMPORT_XLSX_MAX_PART_BYTES", 64_000_000, minimum=1_000_000)
 IMPORT_JOB_TIME_LIMIT = _env_int("IMPORT_JOB_TIME_LIMIT", 1800, minimum=10)
 # PostgreSQL imports: check the foreign keys of imported rows as one set under FOR KEY SHARE
 # locks instead of a trigger per row (needs the right to set session_replication_role; falls

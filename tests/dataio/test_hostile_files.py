@@ -102,6 +102,82 @@ def test_xlsx_with_a_dtd_is_refused():
         import_bytes("customers", data, "xlsx")
 
 
+def shared_strings_workbook(rows, padding: int = 0) -> bytes:
+    """A workbook whose text cells are shared strings, as Excel saves them (openpyxl writes
+    inline strings): the sheet's cells point into xl/sharedStrings.xml, which ``padding`` blanks
+    inside <sst> make that big unpacked (a zip bomb packs them into a few KB)."""
+    strings: list[str] = []
+    sheet_rows = []
+    for r, row in enumerate(rows, start=1):
+        cells = []
+        for c, value in enumerate(row):
+            strings.append(value)
+            cells.append(f'<c r="{"ABCDEFGH"[c]}{r}" t="s"><v>{len(strings) - 1}</v></c>')
+        sheet_rows.append(f'<row r="{r}">{"".join(cells)}</row>')
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    shared = "".join(f"<si><t>{text}</t></si>" for text in strings)
+    relationships = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+
+    def with_shared_strings(member: str, xml: str) -> str:
+        if member == "xl/worksheets/sheet1.xml":
+            start, end = xml.index("<sheetData>"), xml.index("</sheetData>")
+            return xml[:start] + f"<sheetData>{''.join(sheet_rows)}" + xml[end:]
+        if member == "[Content_Types].xml":
+            return xml.replace(
+                "</Types>",
+                '<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.'
+                'openxmlformats-officedocument.spreadsheetml.sharedStrings+xml" /></Types>',
+            )
+        return xml.replace(
+            "</Relationships>",
+            f'<Relationship Type="{relationships}/sharedStrings" Target="sharedStrings.xml" '
+            'Id="rId9" /></Relationships>',
+        )
+
+    data = xlsx_bytes([("",)])
+    for member in ("xl/worksheets/sheet1.xml", "[Content_Types].xml", "xl/_rels/workbook.xml.rels"):
+        data = _rewrite_xlsx(data, member, lambda xml, m=member: with_shared_strings(m, xml))
+    out = io.BytesIO(data)
+    with zipfile.ZipFile(out, "a", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(
+            "xl/sharedStrings.xml",
+            f'<sst xmlns="{main}" count="{len(strings)}" uniqueCount="{len(strings)}">'
+            f"{shared}{' ' * padding}</sst>",
+        )
+    return out.getvalue()
+
+
+def shared_strings_bomb() -> bytes:
+    """70 MB of shared strings packed into about 70 KB."""
+    return shared_strings_workbook([("email", "name"), ("a@example.com", "A")], 70_000_000)
+
+
+def test_an_xlsx_with_shared_strings_imports():
+    data = shared_strings_workbook([("email", "name"), ("ann@example.com", "Ann")], 1000)
+    report = import_bytes("customers", data, "xlsx")
+    assert report.rows == 1 and Customer.objects.get().name == "Ann"
+
+
+def test_an_xlsx_whose_shared_strings_unpack_past_the_limit_is_refused_before_reading():
+    data = shared_strings_bomb()
+    assert len(data) < 200_000
+    with pytest.raises(TableFileError) as refused:
+        import_bytes("customers", data, "xlsx")
+    message = str(refused.value)
+    assert re.search(r"xl/sharedStrings\.xml unpacks to 70,000,\d{3} bytes", message)
+    assert "at most 64,000,000 (IMPORT_XLSX_MAX_PART_BYTES)" in message
+
+
+def test_a_worksheet_bigger_than_the_part_limit_is_read_as_a_stream(settings):
+    settings.IMPORT_XLSX_MAX_PART_BYTES = 1_000_000
+    rows = [("email", "name")] + [(f"c{n}@example.com", "Name " * 10) for n in range(12_000)]
+    data = xlsx_bytes(rows)
+    sheet = zipfile.ZipFile(io.BytesIO(data)).getinfo("xl/worksheets/sheet1.xml")
+    assert sheet.file_size > 1_000_000
+    report = import_bytes("customers", data, "xlsx")
+    assert report.rows == 12_000 and Customer.objects.count() == 12_000
+
+
 # --- CSV ------------------------------------------------------------------------------------------
 
 
@@ -381,6 +457,7 @@ HOSTILE = {
     ),
     "dtd.xlsx": (_dtd_workbook, "declares a DTD"),
     "bomb.xlsx": (dimension_bomb, "declares 16384 columns"),
+    "strings_bomb.xlsx": (shared_strings_bomb, "(IMPORT_XLSX_MAX_PART_BYTES)"),
 }
 
 
@@ -403,7 +480,9 @@ def test_hostile_files_are_a_400_naming_the_problem(manager_client, settings, na
 
 
 @pytest.mark.usefixtures("media_root", "jobs_in_process")
-@pytest.mark.parametrize("name", ["bomb.xlsx", "deep.json", "header_over_128k.csv"])
+@pytest.mark.parametrize(
+    "name", ["bomb.xlsx", "strings_bomb.xlsx", "deep.json", "header_over_128k.csv"]
+)
 def test_hostile_files_fail_their_job_with_the_message(name):
     from core.jobs.models import FailedTask
 
