@@ -77,3 +77,32 @@ def test_a_dry_run_or_an_aborted_import_analyzes_nothing(db, settings):
     bad = sales_file(1, 5, "STAT-3").replace(b"3.50", b"x")
     report = import_bytes("sales", bad)
     assert report.aborted and report.analyzed == []
+
+
+def test_the_sales_imports_working_tables_have_statistics_before_the_big_joins(db):
+    """The per-sku, per-email and per-sale temporary tables are ANALYZEd once built (issue
+    20): without statistics the planner hashed the million joined lines of the reference
+    import and probed them with its 500 skus, and counted each stored sale's lines with an
+    index probe per sale."""
+    make_product(sku="STAT-4")
+    make_product(sku="STAT-4-B")
+    seen: dict[str, float] = {}
+
+    def look(execute, sql, params, many, context):
+        if sql.lstrip().startswith(f'INSERT INTO "{SaleItem._meta.db_table}"'):
+            context["cursor"].execute(
+                "SELECT regexp_replace(relname, '^import_stage_[0-9]+', ''), reltuples "
+                "FROM pg_class WHERE relnamespace = pg_my_temp_schema() AND relkind = 'r' "
+                "AND relname LIKE 'import_stage_%%'"
+            )
+            seen.update(context["cursor"].fetchall())
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(look):
+        report = import_bytes("sales", sales_file(1, 30, "STAT-4"))
+    assert report.ok and report.created == 30
+    assert {name: seen.get(name) for name in ("_sku", "_email", "_sale")} == {
+        "_sku": 2,
+        "_email": 0,
+        "_sale": 30,
+    }
