@@ -58,9 +58,12 @@ WORK_DIR = ROOT / "bench" / "results" / "import_export"
 SOURCE_DB = "sales_bench_import"
 EMPTY_DB = "sales_bench_import_empty"
 RUN_DB = "sales_bench_import_run"
+# Every table holding sales or figures summed from them (the monthly rollups and the customer
+# lifetimes too: left behind, the "empty" database's import added to the seeded months' rows).
 TRUNCATE = (
     "sales_saleitem, sales_sale, sales_idempotencykey, analytics_dailysales, "
     "analytics_dailyproductsales, analytics_dailycustomersales, analytics_dailycategorysales, "
+    "analytics_monthlyproductsales, analytics_monthlycustomersales, analytics_customerlifetime, "
     "analytics_rollupproductcategory"
 )
 TARGETS = {
