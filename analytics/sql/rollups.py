@@ -165,7 +165,7 @@ SPAN = (
 )
 
 
-def add_ctes(rollup: Rollup, name: str) -> list[str]:
+def add_ctes(rollup: Rollup, name: str, aggregate: str | None = None) -> list[str]:
     """PostgreSQL: CTEs adding the contribution ``d_<name>`` to the rollup table (they need
     ``lines`` and ``SPAN``). When the table holds no row in the contribution's range of days
     (or months) — an import of new days, a first load — a plain ``INSERT`` (``i_<name>``);
@@ -179,7 +179,10 @@ def add_ctes(rollup: Rollup, name: str) -> list[str]:
     the reference import (the six tables and the snapshot in one statement, server CPU):
     into empty rollups 7.0-7.2 s with ON CONFLICT everywhere, 6.35 s so (no speculative
     insertion, no conflict check per row); into rollups holding those days 9.8-10.0 s
-    before, 9.5 s so."""
+    before, 9.5 s so.
+
+    ``aggregate``: the contribution's SQL when not ``rollup.aggregate(1)`` over ``lines``
+    (see ``monthly_from_daily``)."""
     keys = ", ".join(rollup.keys)
     columns = f"{keys}, {', '.join(MEASURES)}"
     period = rollup.period
@@ -188,7 +191,7 @@ def add_ctes(rollup: Rollup, name: str) -> list[str]:
         f"BETWEEN span.{period}_from AND span.{period}_to) AS held"
     )
     return [
-        f"d_{name} AS ({rollup.aggregate(1)})",
+        f"d_{name} AS ({aggregate or rollup.aggregate(1)})",
         f"h_{name} AS ({held})",
         f"i_{name} AS (INSERT INTO {rollup.table} ({columns}) SELECT {columns} FROM d_{name} "
         f"WHERE NOT (SELECT held FROM h_{name}) ORDER BY {keys})",
@@ -196,6 +199,22 @@ def add_ctes(rollup: Rollup, name: str) -> list[str]:
         f"WHERE (SELECT held FROM h_{name}) ORDER BY {keys} "
         f"ON CONFLICT ({keys}) DO UPDATE SET {_set_clause(rollup.table, '+')})",
     ]
+
+
+def monthly_from_daily(rollup: Rollup, daily: str) -> str:
+    """PostgreSQL: a monthly rollup's contribution summed from its daily one (the relation
+    ``daily``, keys ``day`` then the monthly rollup's other keys) instead of grouping the
+    lines again. Exact: a sale lies on one local day, so its lines fall in one month and a
+    month's orders (lines, or distinct sales) are the sum of its days'; money is numeric
+    with two decimals, summed exactly (each day's ROUND changed nothing). Over the reference
+    import's 1M lines: two GROUP BYs of ~270,000 daily rows instead of a hash and a sort
+    of the million lines (~1 s of the add statement's server CPU)."""
+    others = ", ".join(rollup.keys[1:])
+    sums = ", ".join(f"SUM({m}) AS {m}" for m in MEASURES)
+    return (
+        f"SELECT {month_sql('day')} AS {rollup.keys[0]}, {others}, {sums} "
+        f"FROM {daily} GROUP BY 1, {others}"
+    )
 
 
 def subtract_ctes(rollup: Rollup, name: str) -> list[str]:
@@ -265,8 +284,17 @@ def _add(cursor: Any, condition: str, params: list) -> None:
         # One statement: the snapshot of new products' categories and, per rollup table,
         # the update of the rows that exist and the insert of the new ones.
         parts = [lines, SPAN, f"snapshot AS ({snapshot_insert_sql()})"]
+        daily: dict[tuple[tuple[str, ...], str], str] = {
+            (rollup.keys[1:], rollup.where): f"d_{n}"
+            for n, rollup in enumerate(ROLLUPS)
+            if rollup.period == "day" and len(rollup.keys) == 2
+        }
         for n, rollup in enumerate(ROLLUPS):
-            parts += add_ctes(rollup, str(n))
+            source = daily.get((rollup.keys[1:], rollup.where))
+            if rollup.period == "month" and source is not None:
+                parts += add_ctes(rollup, str(n), monthly_from_daily(rollup, source))
+            else:
+                parts += add_ctes(rollup, str(n))
         cursor.execute(f"WITH {', '.join(parts)} SELECT 1", lines_params)
         return
     cursor.execute(f"WITH {lines} {snapshot_insert_sql()}", lines_params)
