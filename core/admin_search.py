@@ -16,11 +16,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
+from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.functional import cached_property
 from rest_framework.exceptions import ValidationError
 
 from core.api.filtering import FilterMethod, search_words
@@ -29,8 +32,10 @@ if TYPE_CHECKING:
     from django.contrib import admin
 
     _ModelAdmin = admin.ModelAdmin[Any]
+    _Paginator = Paginator[Any]
 else:
     _ModelAdmin = object
+    _Paginator = Paginator
 
 
 def _first_message(error: ValidationError) -> str:
@@ -42,11 +47,50 @@ def _first_message(error: ValidationError) -> str:
     return str(detail)
 
 
+class CappedCountPaginator(_Paginator):
+    """Counts the rows up to ``ADMIN_COUNT_LIMIT`` (at least a page; ``SELECT COUNT(*)`` of a
+    ``LIMIT``ed subquery of the keys) and stops one past it: ``capped`` then says so, the count
+    is the limit + 1 (so the list is still paged) and the list says "more than" the limit.
+    Counting every sale a common search word matches read them all (0.7 s on 1M sales) for a
+    figure nobody pages through; the pages end at the limit."""
+
+    capped = False
+
+    @cached_property
+    def limit(self) -> int:
+        return max(settings.ADMIN_COUNT_LIMIT, self.per_page)
+
+    @cached_property
+    def count(self) -> int:
+        rows = self.object_list
+        if isinstance(rows, QuerySet):  # the keys only: no annotation, no ordering
+            counted = rows.order_by().values("pk")[: self.limit + 1].count()
+        else:
+            counted = len(rows[: self.limit + 1])
+        self.capped = counted > self.limit
+        return counted
+
+
 class BoundedChangeList(ChangeList):
     """Django's ChangeList, with a date hierarchy at the calendar's edge a bad lookup (the
     admin's "?e=1" redirect) rather than a 500: ``?sold_at__year=9999&sold_at__month=12&
     sold_at__day=31`` made Django compute the next day, an OverflowError it does not catch
-    (it catches ValueError). A NUL character in a parameter is a bad lookup too."""
+    (it catches ValueError). A NUL character in a parameter is a bad lookup too.
+
+    With a search term, the date hierarchy is not drawn (a date already chosen in it still
+    filters): drawing it read the whole search result three times more (first and last date,
+    the years: 1.9 s of a 2.6 s page for a common word on 1M sales). The row count stops at
+    ``ADMIN_COUNT_LIMIT`` (:class:`CappedCountPaginator`; ``result_count_capped``)."""
+
+    def __init__(self, request: HttpRequest, *args: Any, **kwargs: Any) -> None:
+        super().__init__(request, *args, **kwargs)
+        if self.query.strip():
+            self.date_hierarchy = None
+        # (django-import-export's export ChangeList reads no page: no paginator)
+        paginator = getattr(self, "paginator", None)
+        capped = paginator if isinstance(paginator, CappedCountPaginator) else None
+        self.result_count_capped = bool(capped and capped.capped)
+        self.result_count_limit = capped.limit if capped and capped.capped else None
 
     def get_filters(self, request: HttpRequest) -> Any:
         # PostgreSQL text holds no NUL: "?status=%00" reached it as a DataError (a 500).
@@ -60,6 +104,8 @@ class BoundedChangeList(ChangeList):
 
 class BoundedChangeListMixin(_ModelAdmin):
     """For every ModelAdmin of the project (with or without a search)."""
+
+    paginator = CappedCountPaginator
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return BoundedChangeList

@@ -6,6 +6,9 @@ from salesproject.environment import env_int as _env_int
 from salesproject.environment import env_memory as _env_memory
 
 SALE_MAX_LINES = _env_int("SALE_MAX_LINES", 500, minimum=1)
+# The admin's lists count matching rows up to this many, then say "more than N" (and their
+# pages end there): a full count of a common search word read every matching sale.
+ADMIN_COUNT_LIMIT = _env_int("ADMIN_COUNT_LIMIT", 10_000, minimum=100)
 IDEMPOTENCY_KEY_TTL_HOURS = _env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24, minimum=24)
 
 # Imports (CSV/XLSX/JSON). An API upload up to IMPORT_SYNC_MAX_BYTES is imported in the request;
