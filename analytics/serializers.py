@@ -224,10 +224,14 @@ class FiltersEchoSerializer(serializers.Serializer):
     segment = serializers.CharField(allow_null=True)
 
 
-class _AnswerSerializer(serializers.Serializer):
-    currency = serializers.CharField(
+def _currency() -> serializers.CharField:
+    return serializers.CharField(
         help_text="The ISO 4217 code of every amount (the CURRENCY setting), e.g. USD."
     )
+
+
+class _AnswerSerializer(serializers.Serializer):
+    currency = _currency()
     period = PeriodSerializer(help_text="The resolved period.")
     filters = FiltersEchoSerializer(help_text="The filters applied (null = not filtered).")
     # A field named like Field.source (DRF declares fields as class attributes).
@@ -445,6 +449,7 @@ class RfmCustomersResponseSerializer(_AnswerSerializer):
 
 
 class CustomerLifetimeSerializer(serializers.Serializer):
+    currency = _currency()
     customer_id = serializers.IntegerField()
     first_sale_day = serializers.DateField(allow_null=True, help_text="Null: never bought.")
     last_sale_day = serializers.DateField(allow_null=True)

@@ -116,7 +116,7 @@ class AnalyticsViewSet(ReportFormatMixin, ReplicaReadsMixin, viewsets.ViewSet):
         if (
             response.status_code == 200
             and isinstance(response.data, dict)
-            and "period" in response.data
+            and ("period" in response.data or self.action == "customer_lifetime")
         ):
             response.data = {"currency": settings.CURRENCY, **response.data}
         return super().finalize_response(request, response, *args, **kwargs)

@@ -30,10 +30,21 @@ def test_answers_name_their_currency(settings):
     settings.CURRENCY = "EUR"
     client = APIClient()
     client.force_authenticate(make_user(role="analyst"))
-    for name in ("summary", "revenue", "top-products", "top-customers", "breakdown"):
+    customer = make_customer()
+    for name in (
+        "summary",
+        "revenue",
+        "top-products",
+        "top-customers",
+        "breakdown",
+        "cohorts",
+        "rfm",
+        f"customers/{customer.pk}",
+    ):
         answer = client.get(f"/api/analytics/{name}/").json()
         assert answer["currency"] == "EUR", name
     csv = client.get("/api/analytics/revenue/?format=csv")
     assert csv.status_code == 200
     schema = client.get("/api/schema/?format=json").json()["components"]["schemas"]
     assert "currency" in schema["TopProductsResponse"]["properties"]
+    assert "currency" in schema["CustomerLifetime"]["properties"]

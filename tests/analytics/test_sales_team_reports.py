@@ -504,6 +504,7 @@ def test_customer_lifetime_endpoint(analyst, dataset):
         body = get(analyst, f"customers/{customer.pk}")
         cid, first, last, orders, revenue, _second = expected[customer.pk]
         assert body == {
+            "currency": "USD",
             "customer_id": cid,
             "first_sale_day": first.isoformat(),
             "last_sale_day": last.isoformat(),
