@@ -16,6 +16,13 @@
     - ``sale_ids_sql``: ``None``, or a parameterless SQL query giving the sale ids (bulk writers
       such as imports, from their staging table).
 
+    A bulk sender (the sales import) may send the ``+1`` call with the row-by-row foreign key
+    triggers off (``core.dataio.stage.trusted_references``: ``session_replication_role =
+    replica``, refused when any table has a trigger of its own), after locking ``FOR KEY
+    SHARE`` until the commit every product its lines reference and every customer its sales
+    reference: a receiver's rows must then reference only those (the analytics rollups
+    reference the lines' products and the sales' customers).
+
     Receivers MUST run synchronously inside the sender's transaction (Django signals are
     synchronous; do not defer the work to ``on_commit`` or a task): a rollback then undoes their
     writes with the sale's, and the sums are exact. A receiver that raises makes the write fail

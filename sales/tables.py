@@ -82,6 +82,7 @@ class SaleTable(ImportTable):
         self._sales_version: tuple[str, int] | None = None
         self._maps: tuple[str, str] = ("", "")
         self.trusted_references = False  # the last merge skipped the row-by-row FK triggers
+        self._references: list[tuple[str, str]] = []  # (table, ids) the last merge locked
         self.rebuilt_indexes: list[str] = []  # the last merge built these after its inserts
 
     # -- checks ----------------------------------------------------------------------------------
@@ -362,11 +363,21 @@ class SaleTable(ImportTable):
             self._write(stage, options, sales, changed)
         if int(new_sales):
             # The rollups of the new and changed sales, in one pass over the staging table.
-            send_sales_contribution(
-                sign=1,
-                sale_ids_sql=f"SELECT COALESCE(g.sale_id, g.new_id) FROM {sales} g "
-                f"WHERE g.sale_id IS NULL OR {changed}",
+            # Their rows reference the lines' products and the sales' customers: when the
+            # lines were written with those checked as a set (locked FOR KEY SHARE until the
+            # commit), the rollup rows skip the row-by-row foreign key triggers too (on the
+            # reference import ~600,000 of them, 1.85 s of server CPU at COMMIT).
+            trusted = (
+                trusted_references((), self._references)
+                if self.trusted_references
+                else contextlib.nullcontext(False)
             )
+            with trusted:
+                send_sales_contribution(
+                    sign=1,
+                    sale_ids_sql=f"SELECT COALESCE(g.sale_id, g.new_id) FROM {sales} g "
+                    f"WHERE g.sale_id IS NULL OR {changed}",
+                )
             reporting_data_changed.send(sender=Sale)
 
     def _write(self, stage: Stage, options: ImportOptions, sales: str, changed: str) -> None:
@@ -427,6 +438,7 @@ class SaleTable(ImportTable):
             references.append(
                 (Sale.created_by.field.related_model._meta.db_table, f"SELECT {int(actor)}")
             )
+        self._references = references
         # The lines' sale ids are this import's new sales and the existing ones it just updated
         # (locked by the update): the other foreign keys can be checked as a set.
         with trusted_references(

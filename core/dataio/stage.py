@@ -291,6 +291,8 @@ def trusted_references(
     every id is found and locked are the triggers skipped. Any other foreign key of ``tables``
     must point to rows the caller holds (its own new rows, rows it updated). So no row can be
     written that references a missing row, and none can be deleted before the commit.
+    ``tables`` empty: the block's writes go to tables the caller does not name (a signal's
+    receivers), so no table of the database may have triggers of its own.
 
     It falls back to the ordinary triggers, silently, when: ``IMPORT_SET_BASED_FK_CHECKS`` is
     False; the database is not PostgreSQL; the role may not set ``session_replication_role``
@@ -314,9 +316,10 @@ def _enter_trusted(tables: Sequence[str], references: Sequence[tuple[str, str]])
     else:
         allowed = "(SELECT rolsuper FROM pg_roles WHERE rolname = current_user)"
     names = ", ".join(f"'{table}'::regclass" for table in tables)
+    on_tables = f"tgrelid IN ({names}) AND " if tables else ""  # none named: any table
     allowed, role, own_triggers = fetch_all(
         f"SELECT {allowed}, current_setting('session_replication_role'), "
-        f"EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid IN ({names}) AND NOT tgisinternal)"
+        f"EXISTS (SELECT 1 FROM pg_trigger WHERE {on_tables}NOT tgisinternal)"
     )[0]
     if not allowed or role != "origin" or own_triggers:
         return False
