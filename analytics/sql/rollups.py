@@ -98,16 +98,20 @@ def lines_cte(condition: str, params: Sequence, *, materialized: bool = True) ->
     day, day_params = local_day_sql("s.sold_at")
     month, month_params = month_sql(day), day_params
     hint = ("MATERIALIZED " if materialized else "NOT MATERIALIZED ") if is_postgres() else ""
+    # The local day and month once per sale, not once per line (PostgreSQL would pull the
+    # subquery up and compute them per joined line: OFFSET 0 keeps it a subquery).
+    fence = " OFFSET 0" if is_postgres() else ""
     sql = (
         f"lines AS {hint}("
-        f"SELECT {day} AS day, {month} AS month, s.id AS sale_id, s.customer_id AS customer_id, "
+        "SELECT s.day, s.month, s.id AS sale_id, s.customer_id AS customer_id, "
         "i.product_id AS product_id, "
         "COALESCE(r.category_key, p.category_id, 0) AS category_key, "
         "i.line_total AS revenue, i.unit_cost * i.quantity AS cost, i.quantity AS units "
-        f"FROM {SALE} s JOIN {ITEM} i ON i.sale_id = s.id "
+        f"FROM (SELECT s.id, s.customer_id, {day} AS day, {month} AS month FROM {SALE} s "
+        f"WHERE s.status = %s AND {condition}{fence}) s "
+        f"JOIN {ITEM} i ON i.sale_id = s.id "
         f"JOIN {PRODUCT} p ON p.id = i.product_id "
-        f"LEFT JOIN {SNAPSHOT} r ON r.product_id = i.product_id "
-        f"WHERE s.status = %s AND {condition})"
+        f"LEFT JOIN {SNAPSHOT} r ON r.product_id = i.product_id)"
     )
     return sql, [*day_params, *month_params, SaleStatus.COMPLETED.value, *params]
 
