@@ -60,8 +60,6 @@ def daily_totals(filters: AnalyticsFilters, source: str = "auto") -> tuple[dict[
     else:
         query = q.rollup_query(table, filters)
         if table == DAILY_CUSTOMER:
-            if filters.customer is not None:
-                query.filter("d.customer_id = %s", filters.customer)
             q.customer_filters(query, filters, "d.customer_id")
         elif table == DAILY_PRODUCT:
             query.filter("d.product_id = %s", filters.product)
@@ -182,6 +180,27 @@ def _ranked(rows: list[tuple[Any, ...]]) -> list[tuple[Any, Totals]]:
     return [(key, Totals.from_row(*measures)) for key, *measures in rows]
 
 
+def _rows_by_id(
+    model: type[Product] | type[Customer], rows: list[tuple[Any, Totals]], *fields: str
+) -> dict[int, Mapping[str, Any]]:
+    """The ``fields`` of the ranked keys' rows of ``model``, by id (one query)."""
+    ids = [key for key, _ in rows]
+    return {row["id"]: row for row in model.objects.filter(pk__in=ids).values("id", *fields)}
+
+
+def _ranking_answer(
+    filters: AnalyticsFilters, by: str, limit: int, used: str, results: list[dict[str, Any]]
+) -> dict[str, Any]:
+    return {
+        "period": filters.period(),
+        "filters": filters.filter_values(),
+        "by": by,
+        "limit": limit,
+        "source": used,
+        "results": results,
+    }
+
+
 def analytics_top_products(
     *, filters: AnalyticsFilters, by: str = "revenue", limit: int = 10, source: str = "auto"
 ) -> dict[str, Any]:
@@ -206,12 +225,7 @@ def analytics_top_products(
             revenue, cost = "SUM(d.revenue)", "SUM(d.cost)"
         order = q.order_by(by, key, revenue=revenue, cost=cost)
         rows = _ranked(query.fetch(select, f"GROUP BY {key} {order} LIMIT %s", [limit]))
-        products: dict[int, Mapping[str, Any]] = {
-            row["id"]: row
-            for row in Product.objects.filter(pk__in=[key for key, _ in rows]).values(
-                "id", "sku", "name", "category_id", "category__name"
-            )
-        }
+        products = _rows_by_id(Product, rows, "sku", "name", "category_id", "category__name")
         results = []
         for rank, (product_id, totals) in enumerate(rows, start=1):
             product = products.get(product_id, {})
@@ -231,14 +245,7 @@ def analytics_top_products(
                     },
                 }
             )
-        return {
-            "period": filters.period(),
-            "filters": filters.filter_values(),
-            "by": by,
-            "limit": limit,
-            "source": used,
-            "results": results,
-        }
+        return _ranking_answer(filters, by, limit, used, results)
 
     params = cache_params(filters, by=by, limit=limit, source=source)
     return cached("top-products", params, compute)
@@ -259,19 +266,12 @@ def analytics_top_customers(
             select, key = f"s.customer_id, {q.LINE_SUMS}, COUNT(DISTINCT s.id)", "s.customer_id"
         else:
             used, query = "rollups", q.long_rollup_query("customer", filters)
-            if filters.customer is not None:
-                query.filter("d.customer_id = %s", filters.customer)
             q.customer_filters(query, filters, "d.customer_id")
             select, key = f"d.customer_id, {q.SUMS}", "d.customer_id"
         tail = f"GROUP BY {key} {q.order_by(by, key)} LIMIT %s"
         bounded = q.top_customers_bounded(filters, by, limit) if used == "rollups" else None
         rows = _ranked(bounded if bounded is not None else query.fetch(select, tail, [limit]))
-        customers: dict[int, Mapping[str, Any]] = {
-            row["id"]: row
-            for row in Customer.objects.filter(pk__in=[key for key, _ in rows]).values(
-                "id", "name", "email", "country", "segment"
-            )
-        }
+        customers = _rows_by_id(Customer, rows, "name", "email", "country", "segment")
         results = []
         for rank, (customer_id, totals) in enumerate(rows, start=1):
             customer = customers.get(customer_id, {})
@@ -298,14 +298,7 @@ def analytics_top_customers(
                     },
                 }
             )
-        return {
-            "period": filters.period(),
-            "filters": filters.filter_values(),
-            "by": by,
-            "limit": limit,
-            "source": used,
-            "results": results,
-        }
+        return _ranking_answer(filters, by, limit, used, results)
 
     return cached(
         "top-customers", cache_params(filters, by=by, limit=limit, source=source), compute
@@ -343,8 +336,6 @@ def _breakdown_rows(
     if rollups and not filters.by_line:
         query = q.long_rollup_query("customer", filters)
         q.join_customer(query, "d.customer_id")
-        if filters.customer is not None:
-            query.filter("d.customer_id = %s", filters.customer)
         q.customer_filters(query, filters, "d.customer_id")
         rows = query.fetch(f"{column}, {q.SUMS}", f"GROUP BY {column}")
         result = {key: Totals.from_row(*m) for key, *m in rows}

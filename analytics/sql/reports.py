@@ -80,8 +80,6 @@ def sales_query(filters: AnalyticsFilters) -> Query:
     if filters.category is not None:
         query.join(f"JOIN {PRODUCT} p ON p.id = i.product_id")
         query.filter("p.category_id = %s", filters.category)
-    if filters.customer is not None:
-        query.filter("s.customer_id = %s", filters.customer)
     customer_filters(query, filters, "s.customer_id")
     return query
 
@@ -92,6 +90,10 @@ def join_customer(query: Query, column: str) -> Query:
 
 
 def customer_filters(query: Query, filters: AnalyticsFilters, column: str) -> None:
+    """The filters on the customer (``customer``, ``country``, ``segment``) of ``column`` (a
+    customer id column of the query), joining ``c`` when a customer field is needed."""
+    if filters.customer is not None:
+        query.filter(f"{column} = %s", filters.customer)
     if filters.country or filters.segment:
         join_customer(query, column)
     if filters.country:
@@ -216,8 +218,6 @@ def top_customers_bounded(filters: AnalyticsFilters, by: str, limit: int) -> lis
     more than ``TOP_CUSTOMERS_MAX_CANDIDATES`` would be ranked: rank them all instead."""
     column = LIFETIME_BOUND[by]
     scope = Query(f"{LIFETIME} l")
-    if filters.customer is not None:
-        scope.filter("l.customer_id = %s", filters.customer)
     customer_filters(scope, filters, "l.customer_id")
     probe = scope.fetch(
         "l.customer_id",
@@ -260,8 +260,6 @@ def cohort_rows(filters: AnalyticsFilters, interval: str) -> list[tuple]:
     query.filter("l.first_day >= %s", adapt(filters.date_from))
     query.filter("l.first_day <= %s", adapt(filters.date_to))
     query.filter("d.day <= %s", adapt(filters.date_to))
-    if filters.customer is not None:
-        query.filter("l.customer_id = %s", filters.customer)
     customer_filters(query, filters, "l.customer_id")
     first, period = bucket_sql("l.first_day", interval), bucket_sql("d.day", interval)
     return query.fetch(
@@ -307,8 +305,6 @@ def per_customer_query(filters: AnalyticsFilters) -> Query:
     ``d.customer_id`` on PostgreSQL from the covering index (customer, day) INCLUDE (orders,
     revenue) in customer order (see PER_CUSTOMER_SETTINGS)."""
     query = rollup_query(DAILY_CUSTOMER, filters)
-    if filters.customer is not None:
-        query.filter("d.customer_id = %s", filters.customer)
     customer_filters(query, filters, "d.customer_id")
     return query
 
@@ -405,8 +401,6 @@ def customer_counts(filters: AnalyticsFilters, *, rollups: bool) -> tuple[int, i
         # more when their second-latest sale is.
         start, end = adapt(filters.date_from), adapt(filters.date_to)
         lifetimes = Query(f"{LIFETIME} l")
-        if filters.customer is not None:
-            lifetimes.filter("l.customer_id = %s", filters.customer)
         customer_filters(lifetimes, filters, "l.customer_id")
         later, customers, repeat, new_count = lifetimes.fetch(
             (
