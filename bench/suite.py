@@ -645,13 +645,8 @@ def rows_http_reads(data: dict) -> list[dict]:
 
 
 def _analytics_label(item: dict) -> str:
-    endpoint = item["endpoint"].strip("/").split("/")[-1]
-    params = ", ".join(f"{key}={value}" for key, value in item.get("params", {}).items())
-    return f"{endpoint} {params}".strip()
-
-
-def _report_label(item: dict) -> str:
-    """``rfm/customers segment=champions``: the path under /api/analytics/ and the parameters."""
+    """``rfm/customers segment=champions``: the path under /api/analytics/ (a note after it
+    left out) and the parameters."""
     path = item["endpoint"].split("/api/analytics/", 1)[-1].split(" ", 1)[0].strip("/")
     params = ", ".join(f"{key}={value}" for key, value in item.get("params", {}).items())
     return f"{path} {params}".strip()
@@ -705,7 +700,7 @@ def rows_analytics(data: dict) -> list[dict]:
         rows.append(
             row(
                 name,
-                f"{_report_label(item)}: uncached p50 (sales team report)",
+                f"{_analytics_label(item)}: uncached p50 (sales team report)",
                 item["uncached_p50_ms"],
                 "ms",
                 runs,
