@@ -83,6 +83,8 @@ class Column:
     # -- parsing, by kind ------------------------------------------------------------------------
 
     def _parse_text(self, text: str) -> str:
+        if "\x00" in text:
+            raise CellError("holds a NUL character (byte 0), which no text can hold.")
         text = unescape_formula(text)
         if self.max_length is not None and len(text) > self.max_length:
             raise CellError(f"has {len(text)} characters; at most {self.max_length} are allowed.")

@@ -22,11 +22,19 @@ from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.db.models import Model, QuerySet
 
+from core.dataio.columnar import ColumnarParser, LineBlock
 from core.dataio.columns import CellError, Column
 from core.dataio.errorlog import ERROR_PREFIX, ErrorLog, RowError, RowSet
 from core.dataio.formats import TableFileError
+from core.dataio.readers import CsvReader
 from core.dataio.reading import BadRow, TableReader
-from core.dataio.stage import Stage, analyze_changed_tables, fetch_iter, table_changes
+from core.dataio.stage import (
+    Stage,
+    analyze_changed_tables,
+    fetch_iter,
+    is_postgresql,
+    table_changes,
+)
 from core.errors import ApplicationError
 from core.ops import metrics
 from core.users import Actor
@@ -83,14 +91,16 @@ class ImportOptions:
         if self.phase:
             self.phase(name)
 
-    def check_stop(self, *, every: float = 0.0) -> None:
+    def check_stop(self, *, every: float = 0.0, copying: bool = False) -> None:
         """Raise if the job was cancelled or is over its time limit (at most once per
-        ``every`` seconds: the cancel flag is a query)."""
+        ``every`` seconds: the cancel flag is a query). ``copying``: a COPY holds the
+        connection, so only the time limit (the caller ends the COPY every CHECK_SECONDS and
+        checks again)."""
         now = time.monotonic()
         if now - self._checked < every:
             return
         self._checked = now
-        if self.should_cancel and self.should_cancel():
+        if not copying and self.should_cancel and self.should_cancel():
             raise ImportCancelled
         if self.time_limit is not None and now - self._started > self.time_limit:
             raise ImportTimeLimit(
@@ -337,7 +347,7 @@ def _parse_rows(
             parsed = list(map(call, parsers, cells))
         except CellError:
             _report_cells(row_number, cells, layout, errors)
-            if group is not None:
+            if group is not None and "\x00" not in cells[group]:  # (a NUL is never staged)
                 errors.rejected_groups.add(cells[group].strip())
                 if len(errors.rejected_groups) >= GROUPS_BUFFERED:
                     yield None  # end this COPY: the groups go to their table
@@ -405,52 +415,64 @@ def run_import(table: ImportTable, reader: TableReader, options: ImportOptions) 
             rows_read = 0
             options.enter_phase("reading")
 
-            def counted_rows() -> Iterator[tuple[int, list[str] | BadRow]]:
-                # Every batch of rows read (valid or not): progress, the cancel flag and the
-                # time limit; rows stream into COPY as they are parsed, so the database loads
-                # one batch while Python validates the next.
+            def count(rows: int) -> int:
                 nonlocal rows_read
+                rows_read += rows
+                if rows_read > max_rows:
+                    raise TableFileError(
+                        f"The {reader.source_label} has more than {max_rows} rows "
+                        "(IMPORT_MAX_ROWS). Split it into smaller files."
+                    )
+                return rows_read
+
+            def counted_rows(
+                rows: Iterable[tuple[int, list[str] | BadRow]],
+            ) -> Iterator[tuple[int, list[str] | BadRow]]:
+                # Every batch of rows read (valid or not): progress and the time limit; rows
+                # stream into COPY as they are parsed, so the database loads one batch while
+                # Python validates the next.
                 batch = options.batch_size
-                for row in reader.rows():
-                    rows_read += 1
-                    if rows_read > max_rows:
-                        raise TableFileError(
-                            f"The {reader.source_label} has more than {max_rows} rows "
-                            "(IMPORT_MAX_ROWS). Split it into smaller files."
-                        )
+                for row in rows:
+                    count(1)
                     yield row
                     if rows_read % batch == 0:
                         if options.progress:
                             options.progress(rows_read, reader.bytes_read)
-                        options.check_stop(every=0 if batch < 1000 else CHECK_SECONDS)
+                        options.check_stop(every=0 if batch < 1000 else CHECK_SECONDS, copying=True)
 
-            parsed = _parse_rows(
-                counted_rows(),
-                layout,
-                table,
-                errors,
-                len(reader.header),
-                used if len(used) < len(reader.header) else None,
-            )
+            def load_rows(rows: Iterable[tuple[int, list[str] | BadRow]]) -> None:
+                parsed = _parse_rows(rows, layout, table, errors, len(reader.header), kept)
+                exhausted = False
+
+                def segment() -> Iterator[tuple[Any, ...]]:
+                    # Up to segment_rows valid rows, CHECK_SECONDS of them, or fewer when the
+                    # rejected groups' buffer is full (_parse_rows yields None): COPY ends, the
+                    # buffer is flushed, the cancel flag read (not during a COPY: it is a
+                    # query), COPY goes on.
+                    nonlocal exhausted
+                    started = time.monotonic()
+                    for count, row in enumerate(parsed, start=1):
+                        if row is None:
+                            return
+                        yield row
+                        if count == segment_rows or (
+                            count % 1000 == 0 and time.monotonic() - started > CHECK_SECONDS
+                        ):
+                            return
+                    exhausted = True
+
+                while not exhausted:
+                    stage.load(segment())
+                    errors.flush_groups(stage)
+                    options.check_stop()
+
+            kept = used if len(used) < len(reader.header) else None
             segment_rows = max(options.batch_size, SEGMENT_ROWS)
-            exhausted = False
-
-            def segment() -> Iterator[tuple[Any, ...]]:
-                # Up to segment_rows valid rows, or fewer when the rejected groups' buffer is
-                # full (_parse_rows yields None): COPY ends, the buffer is flushed, COPY goes on.
-                nonlocal exhausted
-                for count, row in enumerate(parsed, start=1):
-                    if row is None:
-                        return
-                    yield row
-                    if count == segment_rows:
-                        return
-                exhausted = True
-
-            while not exhausted:
-                stage.load(segment())
-                errors.flush_groups(stage)
-                options.check_stop()
+            columnar = _columnar_parser(reader, layout, used)
+            if columnar is None:
+                load_rows(counted_rows(reader.rows()))
+            else:
+                _load_blocks(reader, columnar, stage, options, count, load_rows, counted_rows)
             report.rows = rows_read
             if options.progress:
                 options.progress(rows_read, reader.bytes_read)
@@ -504,6 +526,69 @@ def run_import(table: ImportTable, reader: TableReader, options: ImportOptions) 
     report.seconds = time.perf_counter() - started
     metrics.import_rows(table.name, read=report.rows or 0, rejected=report.rejected or 0)
     return report
+
+
+def _columnar_parser(
+    reader: TableReader, layout: list[Column], used: list[int]
+) -> ColumnarParser | None:
+    """The columnar way for this file, or None (another format, a column it does not handle,
+    SQLite, IMPORT_COLUMNAR_PARSE off)."""
+    if not (
+        settings.IMPORT_COLUMNAR_PARSE
+        and isinstance(reader, CsvReader)
+        and is_postgresql()
+        and ColumnarParser.supports(layout)
+    ):
+        return None
+    return ColumnarParser(layout, used, len(reader.header))
+
+
+def _load_blocks(
+    reader: TableReader,
+    columnar: ColumnarParser,
+    stage: Stage,
+    options: ImportOptions,
+    count: Callable[[int], int],
+    load_rows: Callable[[Iterable[tuple[int, list[str] | BadRow]]], None],
+    counted_rows: Callable[
+        [Iterable[tuple[int, list[str] | BadRow]]], Iterator[tuple[int, list[str] | BadRow]]
+    ],
+) -> None:
+    """Stage the reader's pieces: each block's canonical rows in one binary COPY (for up to
+    CHECK_SECONDS of blocks, so Python splits the next block while the server loads the last),
+    then its other rows and the per-row rest of the file the per-row way."""
+    pieces = reader.pieces()
+    rest: Iterator[tuple[int, list[str] | BadRow]] | None = None
+    others: list[tuple[int, list[str] | BadRow]] = []
+    done = False
+
+    def payloads() -> Iterator[memoryview]:
+        nonlocal rest, done
+        started = time.monotonic()
+        for piece in pieces:
+            if not isinstance(piece, LineBlock):
+                rest = piece
+                break
+            payload, staged, leftover = columnar.parse(piece)
+            read = [row for row in leftover if any(row[1])]  # as CsvReader.rows() skips
+            rows_read = count(staged + len(read))
+            others.extend(read)
+            yield payload
+            if options.progress:
+                options.progress(rows_read, reader.bytes_read)
+            options.check_stop(copying=True)
+            if len(others) >= GROUPS_BUFFERED or time.monotonic() - started > CHECK_SECONDS:
+                return
+        done = True
+
+    while not done:
+        stage.load_binary(columnar.copy_columns, payloads())
+        if others:
+            load_rows(others)
+            others = []
+        options.check_stop()
+    if rest is not None:
+        load_rows(counted_rows(rest))
 
 
 def _run_checks(stage: Stage, table: ImportTable, errors: ErrorLog, options: ImportOptions) -> None:

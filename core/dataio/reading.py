@@ -10,6 +10,7 @@ from typing import IO, Any
 
 from django.conf import settings
 
+from core.dataio.columnar import LineBlock
 from core.dataio.formats import TableFileError
 
 
@@ -26,6 +27,11 @@ class TableReader:
 
     def rows(self) -> Iterator[tuple[int, list[str] | BadRow]]:
         raise NotImplementedError
+
+    def pieces(self) -> Iterator[LineBlock | Iterator[tuple[int, list[str] | BadRow]]]:
+        """The rows as blocks of plain lines for the columnar parser where the format has them
+        (CSV), else (and after them) as ``rows()`` does."""
+        yield self.rows()
 
     @property
     def bytes_read(self) -> int:

@@ -13,6 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 
+from core.dataio.columnar import BINARY_SIGNATURE, BINARY_TRAILER
 from core.dataio.columns import Column
 
 logger = logging.getLogger(__name__)
@@ -155,6 +156,22 @@ class Stage:
                 cursor.executemany(insert, adapted)
                 count += len(adapted)
         return count
+
+    def load_binary(self, columns: Sequence[str], payloads: Iterable[Any]) -> None:
+        """PostgreSQL: append rows given as binary COPY data (``payloads``: buffers of whole
+        rows of ``columns``, see :mod:`core.dataio.columnar`); no COPY at all when there are
+        none."""
+        payloads = iter(payloads)
+        first = next(payloads, None)
+        if first is None:
+            return
+        copy_sql = f"COPY {self.name} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
+        with connection.cursor() as cursor, cursor.cursor.copy(copy_sql) as copy:
+            copy.write(BINARY_SIGNATURE)
+            copy.write(first)
+            for payload in payloads:
+                copy.write(payload)
+            copy.write(BINARY_TRAILER)
 
     def side_table(self, suffix: str, definition: str) -> str:
         """A temporary table of this import (dropped with the stage); its name."""

@@ -33,6 +33,9 @@ IMPORT_JOB_TIME_LIMIT = _env_int("IMPORT_JOB_TIME_LIMIT", 1800, minimum=10)
 # locks instead of a trigger per row (needs the right to set session_replication_role; falls
 # back to the triggers otherwise); the work_mem of the import and export transactions.
 IMPORT_SET_BASED_FK_CHECKS = _env_bool("IMPORT_SET_BASED_FK_CHECKS", default=True)
+# CSV imports into PostgreSQL split, check and encode plain lines a column at a time (pyarrow),
+# rows in any other form cell by cell (core/dataio/columnar.py); False: every row cell by cell.
+IMPORT_COLUMNAR_PARSE = _env_bool("IMPORT_COLUMNAR_PARSE", default=True)
 # PostgreSQL imports: the tables an import changed by more than this percentage of their rows
 # (inserted + updated + deleted against the rows they held) are ANALYZEd before it commits, so
 # the planner knows their new size at once (0: after every import that changes a table).
