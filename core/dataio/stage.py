@@ -245,8 +245,14 @@ def indexes_built_after(loads: Sequence[tuple[str, int]], percent: int) -> Itera
     work_mem = settings.IMPORT_WORK_MEM
     if work_mem:  # the sorts of the index builds
         execute("SELECT set_config('maintenance_work_mem', %s, true)", [work_mem])
+    # Foreign key checks queued by the block's inserts (the row-by-row triggers: set-based
+    # checks off, or a role that may not use them, as on most managed databases) refuse
+    # CREATE INDEX on their table ("pending trigger events"): they run now, and the rest of
+    # the transaction defers them again (Django's foreign keys are all INITIALLY DEFERRED).
+    execute("SET CONSTRAINTS ALL IMMEDIATE")
     for _, definition in definitions:
         execute(definition)
+    execute("SET CONSTRAINTS ALL DEFERRED")
 
 
 # --- Planner statistics after a load ------------------------------------------------------------
