@@ -11,6 +11,7 @@ lines.
 
 from __future__ import annotations
 
+import io
 import random
 import string
 from datetime import UTC, datetime, timedelta
@@ -452,3 +453,87 @@ def test_the_cancel_flag_is_read_between_copies(settings, monkeypatch, columnar)
             batch_size=1000,
         )
     assert len(calls) == 4 and database_state() == before
+
+
+# --- the reader's blocks against its rows ---------------------------------------------------
+
+_TOKENS = [
+    b"a",
+    b"b7",
+    b"S-1",
+    b",",
+    b",",
+    b",",
+    b";",
+    b"\n",
+    b"\n",
+    b"\r\n",
+    b"\r",
+    b'"',
+    b"\x00",
+    "é".encode(),
+    b"\xff",
+    b" ",
+    b"",
+    "日本".encode(),
+    b"x" * 700,
+]
+
+
+def _expanded(reader: readers.CsvReader) -> list:
+    """What the importer sees from ``pieces()``: each block's lines as cells (empty ones left
+    out, as ``rows()`` does), then the per-row rest."""
+    seen = []
+    for piece in reader.pieces():
+        if isinstance(piece, LineBlock):
+            for index, line in enumerate(piece.lines.to_pylist()):
+                cells = line.split(piece.delimiter)
+                if any(cells):
+                    seen.append((piece.first_row + index, cells))
+        else:
+            seen += [(row, getattr(cells, "message", cells)) for row, cells in piece]
+    return seen
+
+
+def _read(data: bytes, blocks: bool) -> list | tuple[str, str]:
+    try:
+        reader = readers.CsvReader(io.BytesIO(data), ["reference", "sku", "quantity"])
+        if blocks:
+            return _expanded(reader)
+        return [(row, getattr(cells, "message", cells)) for row, cells in reader.rows()]
+    except TableFileError as error:
+        return ("file error", error.message)
+
+
+@pytest.mark.usefixtures("small_blocks")
+def test_the_blocks_give_the_rows_the_row_reader_gives():
+    """Random files of commas, semicolons, line ends of every kind, quotes, NULs, bytes that
+    are not UTF-8 and overlong lines, in 2 KB blocks: the same rows, numbers and cells (or the
+    same file error) as CsvReader.rows()."""
+    rng = random.Random(SEED)
+    columnar_files = 0
+    for _ in range(400):
+        weights = [rng.random() for _ in _TOKENS]
+        for token in (b'"', b"\x00", b"\xff", b"\r", b"x" * 700):  # most files: none of these
+            if rng.random() < 0.8:
+                weights[_TOKENS.index(token)] = 0
+        body = b"".join(rng.choices(_TOKENS, weights, k=rng.randrange(0, 2500)))
+        header = rng.choice([b"reference,sku,quantity", b"\xef\xbb\xbfreference;sku;quantity"])
+        data = header + rng.choice([b"\n", b"\r\n"]) + body
+        expected = _read(data, blocks=False)
+        assert _read(data, blocks=True) == expected, data[:200]
+        columnar_files += not isinstance(expected, tuple) and b'"' not in body
+    assert columnar_files > 100
+
+
+@pytest.mark.usefixtures("small_blocks")
+@pytest.mark.parametrize("end", [b"\n", b"\r\n"])
+@pytest.mark.parametrize("letter", ["x", "é"])
+def test_lines_at_the_length_limit_are_read_alike(end, letter):
+    """Lines of 1,022 to 1,026 characters (IMPORT_MAX_LINE_LENGTH 1,024), in one byte or two:
+    the blocks take or refuse each as the row reader does."""
+    lines = [f"S-{length},{letter * (length - 8)},1".encode() for length in range(1020, 1027)]
+    data = end.join([b"reference,sku,quantity", *lines, b"S-last,ok,1"]) + end
+    expected = _read(data, blocks=False)
+    assert any(isinstance(cells, str) for _, cells in expected)  # some are too long
+    assert _read(data, blocks=True) == expected
