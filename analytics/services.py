@@ -119,11 +119,8 @@ def rollups_apply_sales(
             for start in range(0, len(ids), APPLY_CHUNK)
         ]
         lock, first = q.ids_condition(ids), ids[0]
-    bulk = q.count_sales(sale_ids_sql) if sale_ids_sql is not None and q.is_postgres() else 0
     with transaction.atomic(savepoint=False):
-        missing = q.apply_contribution(
-            batches, sign=sign, extra_days=extra, locks=lock, bulk_sales=bulk
-        )
+        missing = q.apply_contribution(batches, sign=sign, extra_days=extra, locks=lock)
         transaction.on_commit(analytics_cache_bump)
     if missing:
         logger.error(

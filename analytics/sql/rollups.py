@@ -26,7 +26,6 @@ from analytics.models import (
     MonthlyProductSales,
     RollupProductCategory,
 )
-from core.dataio.stage import indexes_built_after
 from customers.models import Customer
 from products.models import Product
 from sales.models import Sale, SaleItem, SaleStatus
@@ -436,50 +435,28 @@ def rebuild_lifetimes(cursor: Any, stats: Any) -> None:
     cursor.execute(f"DROP TABLE {new}")
 
 
-BULK_INDEX_MIN_SALES = 10_000  # below it, a contribution never rebuilds the rollups' indexes
-
-
-def count_sales(sale_ids_sql: str) -> int:
-    """How many ids a parameterless SQL query of sale ids gives."""
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT COUNT(*) FROM ({sale_ids_sql}) ids")
-        return int(cursor.fetchone()[0])
-
-
 def apply_contribution(
     batches: Sequence[tuple[str, list]],
     *,
     sign: int,
     extra_days: Sequence,
     locks: tuple[str, list],
-    bulk_sales: int = 0,
 ) -> int:
     """Add (``sign=+1``) or take off (``sign=-1``) the contribution of the completed sales
     matching each ``(condition, params)`` of ``batches`` (on ``s``) to every rollup table;
     taking off deletes the rows that fall to zero. PostgreSQL first takes the day locks of
     ``locks`` (a condition covering every batch) and ``extra_days`` (see day_locks_sql). Run it
-    in the write's transaction. ``bulk_sales``: how many sales an import adds (see below).
-    Returns how many contributions found no rollup row to take off (0 unless the rollups were
-    out of step with the sales)."""
+    in the write's transaction. Returns how many contributions found no rollup row to take
+    off (0 unless the rollups were out of step with the sales)."""
     missing = 0
-    # A bulk contribution (an import) of ``bulk_sales`` new sales large relative to a rollup
-    # table builds that table's secondary indexes after its rows (as the import does for the
-    # sales tables, same setting): on the reference import the (customer, day) and (product,
-    # day) indexes took ~2.5 s of the add statement's ~10 s, their builds ~0.4 s.
-    loads = (
-        [(table, bulk_sales) for table in ROLLUP_TABLES]
-        if sign > 0 and bulk_sales >= BULK_INDEX_MIN_SALES
-        else []
-    )
     with connection.cursor() as cursor:
         if is_postgres():
             cursor.execute(*day_locks_sql(*locks, extra_days))
-        with indexes_built_after(loads, settings.IMPORT_INDEX_REBUILD_PERCENT):
-            for condition, params in batches:
-                if sign > 0:
-                    _add(cursor, condition, params)
-                else:
-                    missing += _subtract(cursor, condition, params)
+        for condition, params in batches:
+            if sign > 0:
+                _add(cursor, condition, params)
+            else:
+                missing += _subtract(cursor, condition, params)
         if sign < 0:
             _delete_zero_rows(cursor)
         for condition, params in batches:  # after the customer rollup rows are final

@@ -6,9 +6,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
-from analytics import sql as rollup_sql
 from analytics.services import rollups_rebuild
-from analytics.sql import rollups as rollup_statements
 from sales.models import Sale, SaleItem
 from tests.dataio import SALE_HEADER, csv_bytes, import_bytes, rollup_rows
 from tests.factories import make_customer, make_product
@@ -16,15 +14,14 @@ from tests.factories import make_customer, make_product
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
 
-def indexes(tables: tuple[str, ...] = ()) -> dict[str, tuple[int, str]]:
-    """Every index of ``tables`` (default: the two sales tables): name → (oid, definition)."""
-    tables = tables or (Sale._meta.db_table, SaleItem._meta.db_table)
+def indexes() -> dict[str, tuple[int, str]]:
+    """Every index of the two sales tables: name → (oid, definition)."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT c.relname, c.oid, pg_get_indexdef(c.oid) FROM pg_index i "
-            "JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid::regclass::text "
-            "= ANY(%s)",
-            [list(tables)],
+            "JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid IN (%s::regclass, "
+            "%s::regclass)",
+            [Sale._meta.db_table, SaleItem._meta.db_table],
         )
         return {name: (oid, definition) for name, oid, definition in cursor.fetchall()}
 
@@ -113,41 +110,3 @@ def test_a_large_load_with_the_row_by_row_foreign_key_checks_rebuilds_its_indexe
             [sale_id],
         )
         cursor.execute(f"DELETE FROM {items} WHERE product_id = 2147483600")
-
-
-@pytest.mark.parametrize("set_based", [True, False], ids=["set-based checks", "triggers"])
-def test_a_large_load_rebuilds_the_rollup_indexes_and_the_rollups_stay_exact(
-    settings, monkeypatch, set_based
-):
-    """The rollups' contribution of a large import builds the rollup tables' secondary indexes
-    after their rows too (the (customer, day) and (product, day) ones cost ~2.5 s of the
-    reference import's ~10 s add statement); a rebuild finds nothing to fix."""
-    monkeypatch.setattr(rollup_statements, "BULK_INDEX_MIN_SALES", 1_000)
-    settings.IMPORT_INDEX_REBUILD_PERCENT = 50
-    settings.IMPORT_SET_BASED_FK_CHECKS = set_based
-    make_product(sku="BULK-A")
-    make_product(sku="BULK-B")
-    make_customer(email="bulk@example.com")
-    before = indexes(rollup_sql.ROLLUP_TABLES)
-    assert import_bytes("sales", sales_file(2_000, "ROLL")).created == 2_000
-    after = indexes(rollup_sql.ROLLUP_TABLES)
-    assert {name: d for name, (_, d) in after.items()} == {
-        name: d for name, (_, d) in before.items()
-    }
-    rebuilt = {name for name in after if after[name][0] != before[name][0]}
-    assert {"dailycustomer_cust_day_cover", "dailyproduct_product_day_idx"} <= rebuilt
-    assert not any(name.endswith("_pkey") for name in rebuilt)
-    kept = rollup_rows()
-    assert kept[rollup_sql.DAILY_CUSTOMER]
-    stats = rollups_rebuild()
-    assert stats.fixed == 0 and rollup_rows() == kept
-
-
-def test_a_small_contribution_keeps_the_rollup_indexes(settings):
-    settings.IMPORT_INDEX_REBUILD_PERCENT = 50
-    make_product(sku="BULK-A")
-    make_product(sku="BULK-B")
-    make_customer(email="bulk@example.com")
-    before = indexes(rollup_sql.ROLLUP_TABLES)
-    assert import_bytes("sales", sales_file(2_000, "ROLL")).created == 2_000  # < 10,000 sales
-    assert indexes(rollup_sql.ROLLUP_TABLES) == before
