@@ -19,7 +19,8 @@ the file.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
@@ -38,6 +39,7 @@ pa.set_memory_pool(pa.system_memory_pool())
 BINARY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, header extension
 BINARY_TRAILER = b"\xff\xff"
 NULL_FIELD = b"\xff\xff\xff\xff"  # a field's length -1: NULL
+LEFTOVER_CHUNK = 10_000
 _PG_EPOCH_DAYS = 10_957  # 2000-01-01 (PostgreSQL's epoch) in days from 1970-01-01
 _MICROSECONDS_PER_DAY = 86_400_000_000
 _EMPTY = pa.scalar(b"", pa.binary())
@@ -76,6 +78,26 @@ class LineBlock:
 
 
 @dataclass
+class Leftovers:
+    """The rows of a block left to the per-cell parse, as ``(row_number, cells)``: made 10,000
+    at a time (a block of a million short lines, all bad, would be ~600 MB of Python lists)."""
+
+    block: LineBlock
+    indexes: np.ndarray  # of the lines in the block
+
+    def __len__(self) -> int:
+        return len(self.indexes)
+
+    def __iter__(self) -> Iterator[tuple[int, list[str]]]:
+        block = self.block
+        for start in range(0, len(self.indexes), LEFTOVER_CHUNK):
+            chunk = self.indexes[start : start + LEFTOVER_CHUNK]
+            texts = block.lines.take(pa.array(chunk)).to_pylist()
+            for index, text in zip(chunk, texts, strict=True):
+                yield int(index) + block.first_row, text.split(block.delimiter)
+
+
+@dataclass
 class Field:
     """One column of a block's rows: ``ok`` says which rows hold a cell this module takes;
     ``encode(kept)`` gives the binary COPY fields (length and value) of the kept rows, as one
@@ -102,11 +124,14 @@ class ColumnarParser:
     def supports(layout: Sequence[Column]) -> bool:
         return all(_converter(column) is not None for column in layout)
 
-    def parse(self, block: LineBlock) -> tuple[memoryview, int, list[tuple[int, list[str]]]]:
-        """(binary COPY rows, how many, the other rows as ``(row_number, cells)``)."""
+    def parse(self, block: LineBlock) -> tuple[memoryview, int, Leftovers]:
+        """(binary COPY rows, how many, the other rows)."""
         lines = block.lines
+        # Lines of delimiters only (or empty) are no rows: csv gives them as empty cells, and
+        # the reader skips them (they keep their numbers).
+        empty = _numpy(pc.match_substring_regex(lines, f"^{re.escape(block.delimiter)}*$"))
         rows = pc.split_pattern(lines, block.delimiter)
-        fits = _numpy(pc.equal(pc.list_value_length(rows), self.width))
+        fits = _numpy(pc.equal(pc.list_value_length(rows), self.width)) & ~empty
         kept = np.flatnonzero(fits)
         rows = rows.filter(pa.array(fits))
         fields = []
@@ -128,18 +153,9 @@ class ColumnarParser:
                 default = pa.scalar(field.default, pa.binary())
                 encoded[0] = pc.if_else(pa.array(field.blank[good]), default, encoded[0])
             parts += encoded
-        others = np.ones(len(lines), dtype=bool)
+        others = ~empty
         others[kept[good]] = False
-        leftover = np.flatnonzero(others)
-        texts = lines.take(pa.array(leftover)).to_pylist() if len(leftover) else []
-        return (
-            _join(parts),
-            len(good),
-            [
-                (int(index) + block.first_row, text.split(block.delimiter))
-                for index, text in zip(leftover, texts, strict=True)
-            ],
-        )
+        return _join(parts), len(good), Leftovers(block, np.flatnonzero(others))
 
 
 # --- building binary fields -----------------------------------------------------------------

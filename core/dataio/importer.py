@@ -12,6 +12,7 @@ rolls back.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.db.models import Model, QuerySet
 
-from core.dataio.columnar import ColumnarParser, LineBlock
+from core.dataio.columnar import ColumnarParser, Leftovers, LineBlock
 from core.dataio.columns import CellError, Column
 from core.dataio.errorlog import ERROR_PREFIX, ErrorLog, RowError, RowSet
 from core.dataio.formats import TableFileError
@@ -559,33 +560,33 @@ def _load_blocks(
     then its other rows and the per-row rest of the file the per-row way."""
     pieces = reader.pieces()
     rest: Iterator[tuple[int, list[str] | BadRow]] | None = None
-    others: list[tuple[int, list[str] | BadRow]] = []
+    others: list[Leftovers] = []  # the blocks' rows for the per-cell parse, not yet parsed
     done = False
 
     def payloads() -> Iterator[memoryview]:
         nonlocal rest, done
-        started = time.monotonic()
+        started, held = time.monotonic(), 0
         for piece in pieces:
             if not isinstance(piece, LineBlock):
                 rest = piece
                 break
             payload, staged, leftover = columnar.parse(piece)
-            read = [row for row in leftover if any(row[1])]  # as CsvReader.rows() skips
-            rows_read = count(staged + len(read))
-            others.extend(read)
+            rows_read = count(staged + len(leftover))
+            others.append(leftover)
+            held += len(leftover)
             yield payload
             if options.progress:
                 options.progress(rows_read, reader.bytes_read)
             options.check_stop(copying=True)
-            if len(others) >= GROUPS_BUFFERED or time.monotonic() - started > CHECK_SECONDS:
+            if held >= GROUPS_BUFFERED or time.monotonic() - started > CHECK_SECONDS:
                 return
         done = True
 
     while not done:
         stage.load_binary(columnar.copy_columns, payloads())
         if others:
-            load_rows(others)
-            others = []
+            load_rows(itertools.chain.from_iterable(others))
+            others.clear()
         options.check_stop()
     if rest is not None:
         load_rows(counted_rows(rest))

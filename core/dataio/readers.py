@@ -139,9 +139,15 @@ class CsvReader(TableReader):
         """The rows as :class:`LineBlock` s of plain lines while they are (see
         :mod:`core.dataio.columnar`), then, from the first block that is not, row by row to the
         end. Only from a source that can be read again from its start (files, uploads)."""
-        data = self._plain_start()
-        if data is None:
+        if not rewind(self._source):
             yield self.rows()
+            return
+        data = self._plain_start()
+        if data is None:  # the source was read again: rows from a new reader of its start
+            reader = self.again()
+            assert reader is not None  # it was rewound above
+            self._raw = reader._raw
+            yield reader.rows()
             return
         raw, row_number, limit = self._raw, 1, max_line_length()
         delimiter = self.delimiter or ","
@@ -162,10 +168,8 @@ class CsvReader(TableReader):
                 return
 
     def _plain_start(self) -> bytes | None:
-        """The bytes after the header line, read again from the source's start (None: it cannot
-        be read again, or the header line is not the one the text reader read)."""
-        if not rewind(self._source):
-            return None
+        """The bytes after the header line, the source rewound (None: the header line is not
+        the one the text reader read, e.g. it ends with a carriage return alone)."""
         self._raw = _CountingReader(self._source)
         data = self._raw.read(_block_bytes())
         end = data.find(b"\n") + 1
