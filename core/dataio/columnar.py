@@ -79,22 +79,23 @@ class LineBlock:
 
 @dataclass
 class Leftovers:
-    """The rows of a block left to the per-cell parse, as ``(row_number, cells)``: made 10,000
-    at a time (a block of a million short lines, all bad, would be ~600 MB of Python lists)."""
+    """The rows of a block left to the per-cell parse, as ``(row_number, cells)``: only their
+    lines are kept, and they become Python lists 10,000 at a time (a block of a million short
+    lines, all bad, would be ~600 MB of them)."""
 
-    block: LineBlock
-    indexes: np.ndarray  # of the lines in the block
+    lines: pa.StringArray
+    rows: np.ndarray  # their row numbers
+    delimiter: str
 
     def __len__(self) -> int:
-        return len(self.indexes)
+        return len(self.rows)
 
     def __iter__(self) -> Iterator[tuple[int, list[str]]]:
-        block = self.block
-        for start in range(0, len(self.indexes), LEFTOVER_CHUNK):
-            chunk = self.indexes[start : start + LEFTOVER_CHUNK]
-            texts = block.lines.take(pa.array(chunk)).to_pylist()
-            for index, text in zip(chunk, texts, strict=True):
-                yield int(index) + block.first_row, text.split(block.delimiter)
+        for start in range(0, len(self.rows), LEFTOVER_CHUNK):
+            texts = self.lines.slice(start, LEFTOVER_CHUNK).to_pylist()
+            numbers = self.rows[start : start + LEFTOVER_CHUNK].tolist()
+            for row, text in zip(numbers, texts, strict=True):
+                yield row, text.split(self.delimiter)
 
 
 @dataclass
@@ -155,7 +156,9 @@ class ColumnarParser:
             parts += encoded
         others = ~empty
         others[kept[good]] = False
-        return _join(parts), len(good), Leftovers(block, np.flatnonzero(others))
+        left = np.flatnonzero(others)
+        leftover = Leftovers(lines.take(pa.array(left)), left + block.first_row, block.delimiter)
+        return _join(parts), len(good), leftover
 
 
 # --- building binary fields -----------------------------------------------------------------

@@ -452,12 +452,12 @@ def run_import(table: ImportTable, reader: TableReader, options: ImportOptions) 
                     # query), COPY goes on.
                     nonlocal exhausted
                     started = time.monotonic()
-                    for count, row in enumerate(parsed, start=1):
+                    for copied, row in enumerate(parsed, start=1):
                         if row is None:
                             return
                         yield row
-                        if count == segment_rows or (
-                            count % 1000 == 0 and time.monotonic() - started > CHECK_SECONDS
+                        if copied == segment_rows or (
+                            copied % 1000 == 0 and time.monotonic() - started > CHECK_SECONDS
                         ):
                             return
                     exhausted = True
@@ -572,8 +572,9 @@ def _load_blocks(
                 break
             payload, staged, leftover = columnar.parse(piece)
             rows_read = count(staged + len(leftover))
-            others.append(leftover)
-            held += len(leftover)
+            if len(leftover):
+                others.append(leftover)
+                held += len(leftover)
             yield payload
             if options.progress:
                 options.progress(rows_read, reader.bytes_read)
