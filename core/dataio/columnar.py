@@ -36,8 +36,6 @@ from core.dataio.columns import _FALSE, _TRUE, Column
 # 1M-line import than the blocks ever hold at once.
 pa.set_memory_pool(pa.system_memory_pool())
 
-BINARY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, header extension
-BINARY_TRAILER = b"\xff\xff"
 NULL_FIELD = b"\xff\xff\xff\xff"  # a field's length -1: NULL
 LEFTOVER_CHUNK = 10_000
 _PG_EPOCH_DAYS = 10_957  # 2000-01-01 (PostgreSQL's epoch) in days from 1970-01-01
@@ -75,6 +73,30 @@ class LineBlock:
     first_row: int
     lines: pa.StringArray
     delimiter: str
+
+
+def plain_lines(block: bytes, limit: int) -> pa.StringArray | None:
+    """The lines of ``block`` (whole lines; the file's last one may lack its end) without their
+    ends, when each is a record that is its cells joined by the delimiter: no quote character,
+    no NUL, no carriage return but before a line feed, valid UTF-8, and each line with its end
+    at most ``limit`` bytes (so at most ``limit`` characters, as the per-row reader reads).
+    Else None."""
+    if b'"' in block or b"\0" in block or block.count(b"\r") != block.count(b"\r\n"):
+        return None
+    ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10) + 1
+    if not len(ends) or ends[-1] != len(block):
+        ends = np.append(ends, len(block))
+    offsets = np.concatenate(([0], ends)).astype(np.int32)
+    if int(np.diff(offsets).max()) > limit:
+        return None
+    lines = pa.Array.from_buffers(
+        pa.string(), len(ends), [None, pa.py_buffer(offsets), pa.py_buffer(block)]
+    )
+    try:
+        lines.validate(full=True)
+    except pa.ArrowInvalid:  # not UTF-8: the per-row reader says where
+        return None
+    return pc.utf8_rtrim(lines, characters="\r\n")
 
 
 @dataclass

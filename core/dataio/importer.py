@@ -17,13 +17,12 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from operator import call
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.db.models import Model, QuerySet
 
-from core.dataio.columnar import ColumnarParser, Leftovers, LineBlock
 from core.dataio.columns import CellError, Column
 from core.dataio.errorlog import ERROR_PREFIX, ErrorLog, RowError, RowSet
 from core.dataio.formats import TableFileError
@@ -39,6 +38,9 @@ from core.dataio.stage import (
 from core.errors import ApplicationError
 from core.ops import metrics
 from core.users import Actor
+
+if TYPE_CHECKING:  # (imported when a file is read in blocks: pyarrow is not for every process)
+    from core.dataio.columnar import ColumnarParser, Leftovers
 
 ON_ERROR_CHOICES = ("abort", "skip")
 DEFAULT_BATCH_SIZE = 5_000
@@ -534,12 +536,11 @@ def _columnar_parser(
 ) -> ColumnarParser | None:
     """The columnar way for this file, or None (another format, a column it does not handle,
     SQLite, IMPORT_COLUMNAR_PARSE off)."""
-    if not (
-        settings.IMPORT_COLUMNAR_PARSE
-        and isinstance(reader, CsvReader)
-        and is_postgresql()
-        and ColumnarParser.supports(layout)
-    ):
+    if not (settings.IMPORT_COLUMNAR_PARSE and isinstance(reader, CsvReader) and is_postgresql()):
+        return None
+    from core.dataio.columnar import ColumnarParser
+
+    if not ColumnarParser.supports(layout):
         return None
     return ColumnarParser(layout, used, len(reader.header))
 
@@ -558,6 +559,8 @@ def _load_blocks(
     """Stage the reader's pieces: each block's canonical rows in one binary COPY (for up to
     CHECK_SECONDS of blocks, so Python splits the next block while the server loads the last),
     then its other rows and the per-row rest of the file the per-row way."""
+    from core.dataio.columnar import LineBlock
+
     pieces = reader.pieces()
     rest: Iterator[tuple[int, list[str] | BadRow]] | None = None
     others: list[Leftovers] = []  # the blocks' rows for the per-cell parse, not yet parsed

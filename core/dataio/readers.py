@@ -16,13 +16,8 @@ import io
 import json
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
-
-from core.dataio.columnar import LineBlock
 from core.dataio.formats import DELIMITERS, TableFileError
 from core.dataio.reading import (
     BadRow,
@@ -37,6 +32,9 @@ from core.dataio.reading import (
     too_long,
 )
 from core.dataio.xlsx_reader import XlsxReader
+
+if TYPE_CHECKING:  # pyarrow is imported by an import that reads blocks, not by every process
+    from core.dataio.columnar import LineBlock
 
 _CHUNK = 1 << 16
 # A LineBlock's size (at least two lines of IMPORT_MAX_LINE_LENGTH): 1 MB, ~16,000 sale lines,
@@ -142,6 +140,8 @@ class CsvReader(TableReader):
         if not rewind(self._source):
             yield self.rows()
             return
+        from core.dataio.columnar import LineBlock, plain_lines
+
         data = self._plain_start()
         if data is None:  # the source was read again: rows from a new reader of its start
             reader = self.again()
@@ -158,7 +158,7 @@ class CsvReader(TableReader):
                 return
             cut = data.rfind(b"\n") + 1 if chunk else len(data)
             block, data = data[:cut], data[cut:]
-            lines = _plain_lines(block, limit) if cut else None
+            lines = plain_lines(block, limit) if cut else None
             if lines is None:  # or no line end in a whole block: per row from here
                 yield self._records_from(block + data, row_number)
                 return
@@ -243,30 +243,6 @@ class _Prefixed(io.RawIOBase):
 
 def _block_bytes() -> int:
     return max(BLOCK_BYTES, 2 * max_line_length())
-
-
-def _plain_lines(block: bytes, limit: int) -> pa.StringArray | None:
-    """The lines of ``block`` (whole lines; the file's last one may lack its end) without their
-    ends, when each is a record that is its cells joined by the delimiter: no quote character,
-    no NUL, no carriage return but before a line feed, valid UTF-8, and each line with its end
-    at most ``limit`` bytes (so at most ``limit`` characters, as the per-row reader reads).
-    Else None."""
-    if b'"' in block or b"\0" in block or block.count(b"\r") != block.count(b"\r\n"):
-        return None
-    ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10) + 1
-    if not len(ends) or ends[-1] != len(block):
-        ends = np.append(ends, len(block))
-    offsets = np.concatenate(([0], ends)).astype(np.int32)
-    if int(np.diff(offsets).max()) > limit:
-        return None
-    lines = pa.Array.from_buffers(
-        pa.string(), len(ends), [None, pa.py_buffer(offsets), pa.py_buffer(block)]
-    )
-    try:
-        lines.validate(full=True)
-    except pa.ArrowInvalid:  # not UTF-8: the per-row reader says where
-        return None
-    return pc.utf8_rtrim(lines, characters="\r\n")
 
 
 class _BoundedLines:

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime, time
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from django.conf import settings
 
-from core.dataio.columnar import LineBlock
 from core.dataio.formats import TableFileError
+
+if TYPE_CHECKING:
+    from core.dataio.columnar import LineBlock
 
 
 class TableReader:

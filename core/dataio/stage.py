@@ -13,7 +13,6 @@ from typing import Any
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 
-from core.dataio.columnar import BINARY_SIGNATURE, BINARY_TRAILER
 from core.dataio.columns import Column
 
 logger = logging.getLogger(__name__)
@@ -67,6 +66,10 @@ def _chunks(rows: Iterable[Any], size: int) -> Iterator[list[Any]]:
     while batch := list(itertools.islice(iterator, size)):
         yield batch
 
+
+# PostgreSQL's binary COPY format: the signature, flags and header extension; the trailer.
+BINARY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
+BINARY_TRAILER = b"\xff\xff"
 
 _COPY_TYPES = {
     "decimal": "numeric",

@@ -12,8 +12,11 @@ lines.
 from __future__ import annotations
 
 import io
+import os
 import random
 import string
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -561,3 +564,22 @@ def test_a_file_the_blocks_cannot_start_is_read_whole_by_the_row_reader(settings
     both = [_outcome(data, columnar, settings, dry_run=True) for columnar in (True, False)]
     assert both[0] == both[1]
     assert both[0]["rows"] == 3000 and both[0]["created"] == 1500
+
+
+def test_the_web_app_loads_pyarrow_only_to_read_a_file():
+    """pyarrow adds ~36 MB to a process: the web app (URLs, admin, API, the import code) does
+    not import it; reading a file in blocks does."""
+    code = (
+        "import sys, django; django.setup(); import salesproject.urls, salesproject.wsgi; "
+        "from django.urls import get_resolver; get_resolver().url_patterns; "
+        "import core.dataio.importer, core.dataio.readers; print('pyarrow' in sys.modules); "
+        "import io; from core.dataio.readers import CsvReader; "
+        "r = CsvReader(io.BytesIO(b'sku,name\\nA,B\\n'), ['sku', 'name']); list(r.pieces()); "
+        "print('pyarrow' in sys.modules)"
+    )
+    environment = {**os.environ, "READ_DOT_ENV": "false"}
+    environment.pop("DATABASE_URL", None)
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=environment, capture_output=True, text=True, check=False
+    )
+    assert result.stdout.split() == ["False", "True"], result.stderr[-2000:]
