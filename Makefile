@@ -117,6 +117,15 @@ BENCH_IMPORT_ARGS ?=
 bench-import: check-services ## Import/export benchmark: 1M sale lines exported and imported, 20k products
 	$(PY) bench/files_import_export.py --pg-url $(dir $(TEST_DATABASE_URL))postgres $(BENCH_IMPORT_ARGS)
 
+# --- bench-import-profile: where a sales import's time goes (bench/import_profile.py; docs/import_export.md) --
+# The reference file of make bench-import, imported in process into a fresh copy of its empty
+# database, then again: wall time, the server's and the client's CPU per phase and statement.
+# BENCH_PROFILE_ARGS adds options, e.g. BENCH_PROFILE_ARGS="--per-row --runs 3".
+BENCH_PROFILE_ARGS ?=
+.PHONY: bench-import-profile
+bench-import-profile: check-services ## Server/client CPU per phase and statement of the 1M-line sales import
+	$(PY) bench/import_profile.py --pg-url $(dir $(TEST_DATABASE_URL))postgres $(BENCH_PROFILE_ARGS)
+
 # --- bench-bulk: POST /api/products/bulk/ with 10,000 items (bench/bulk_products.py; docs/celery.md) --
 # Its own database (created and migrated here), the Django test client in process; create and
 # update items/s, median of 5 runs. BENCH_BULK_ARGS adds options, e.g. BENCH_BULK_ARGS="--runs 9".
