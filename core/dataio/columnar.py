@@ -141,11 +141,11 @@ class ColumnarParser:
         self.used = list(used)  # the file's positions of the layout's columns
         self.width = width  # cells in a line (the header's)
         self.copy_columns = ["row_number", *(column.name for column in self.layout)]
-        self._converters = [_converter(column) for column in self.layout]
-
-    @staticmethod
-    def supports(layout: Sequence[Column]) -> bool:
-        return all(_converter(column) is not None for column in layout)
+        converters = [_converter(column) for column in self.layout]
+        # False: a column's kind, decimal places or default is not handled here (the import
+        # then parses every row cell by cell; parse() must not be called).
+        self.supported = all(convert is not None for convert in converters)
+        self._converters = [convert for convert in converters if convert is not None]
 
     def parse(self, block: LineBlock) -> tuple[memoryview, int, Leftovers]:
         """(binary COPY rows, how many, the other rows)."""
@@ -160,7 +160,6 @@ class ColumnarParser:
         fields = []
         ok = np.ones(len(kept), dtype=bool)
         for convert, position in zip(self._converters, self.used, strict=True):
-            assert convert is not None  # supports() said so
             field = convert(pc.list_element(rows, position))
             ok &= field.ok
             fields.append(field)

@@ -471,11 +471,13 @@ def run_import(table: ImportTable, reader: TableReader, options: ImportOptions) 
 
             kept = used if len(used) < len(reader.header) else None
             segment_rows = max(options.batch_size, SEGMENT_ROWS)
-            columnar = _columnar_parser(reader, layout, used)
-            if columnar is None:
-                load_rows(counted_rows(reader.rows()))
-            else:
+            if (
+                isinstance(reader, CsvReader)
+                and (columnar := _columnar_parser(reader, layout, used)) is not None
+            ):
                 _load_blocks(reader, columnar, stage, options, count, load_rows, counted_rows)
+            else:
+                load_rows(counted_rows(reader.rows()))
             report.rows = rows_read
             if options.progress:
                 options.progress(rows_read, reader.bytes_read)
@@ -532,21 +534,20 @@ def run_import(table: ImportTable, reader: TableReader, options: ImportOptions) 
 
 
 def _columnar_parser(
-    reader: TableReader, layout: list[Column], used: list[int]
+    reader: CsvReader, layout: list[Column], used: list[int]
 ) -> ColumnarParser | None:
-    """The columnar way for this file, or None (another format, a column it does not handle,
-    SQLite, IMPORT_COLUMNAR_PARSE off)."""
-    if not (settings.IMPORT_COLUMNAR_PARSE and isinstance(reader, CsvReader) and is_postgresql()):
+    """The columnar way for this CSV file, or None (a column it does not handle, SQLite,
+    IMPORT_COLUMNAR_PARSE off)."""
+    if not (settings.IMPORT_COLUMNAR_PARSE and is_postgresql()):
         return None
     from core.dataio.columnar import ColumnarParser
 
-    if not ColumnarParser.supports(layout):
-        return None
-    return ColumnarParser(layout, used, len(reader.header))
+    parser = ColumnarParser(layout, used, len(reader.header))
+    return parser if parser.supported else None
 
 
 def _load_blocks(
-    reader: TableReader,
+    reader: CsvReader,
     columnar: ColumnarParser,
     stage: Stage,
     options: ImportOptions,

@@ -6,14 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime, time
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 from django.conf import settings
 
 from core.dataio.formats import TableFileError
-
-if TYPE_CHECKING:
-    from core.dataio.columnar import LineBlock
 
 
 class TableReader:
@@ -29,11 +26,6 @@ class TableReader:
 
     def rows(self) -> Iterator[tuple[int, list[str] | BadRow]]:
         raise NotImplementedError
-
-    def pieces(self) -> Iterator[LineBlock | Iterator[tuple[int, list[str] | BadRow]]]:
-        """The rows as blocks of plain lines for the columnar parser where the format has them
-        (CSV), else (and after them) as ``rows()`` does."""
-        yield self.rows()
 
     @property
     def bytes_read(self) -> int:

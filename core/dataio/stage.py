@@ -137,8 +137,10 @@ class Stage:
         if is_postgresql():
             # Binary COPY: the server takes the values as they are instead of parsing text
             # (timestamps and numerics most of all); psycopg's C dumpers write them.
-            copy_sql = f"COPY {self.name} ({columns}) FROM STDIN (FORMAT BINARY)"
-            with connection.cursor() as cursor, cursor.cursor.copy(copy_sql) as copy:
+            with (
+                connection.cursor() as cursor,
+                cursor.cursor.copy(self._binary_copy(self.column_names)) as copy,
+            ):
                 copy.set_types(self._copy_types)
                 write_row = copy.write_row
                 for count, row in enumerate(rows, start=1):  # noqa: B007 (counted)
@@ -160,6 +162,9 @@ class Stage:
                 count += len(adapted)
         return count
 
+    def _binary_copy(self, columns: Sequence[str]) -> str:
+        return f"COPY {self.name} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
+
     def load_binary(self, columns: Sequence[str], payloads: Iterable[Any]) -> None:
         """PostgreSQL: append rows given as binary COPY data (``payloads``: buffers of whole
         rows of ``columns``, see :mod:`core.dataio.columnar`); no COPY at all when there are
@@ -168,8 +173,7 @@ class Stage:
         first = next(payloads, None)
         if first is None:
             return
-        copy_sql = f"COPY {self.name} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
-        with connection.cursor() as cursor, cursor.cursor.copy(copy_sql) as copy:
+        with connection.cursor() as cursor, cursor.cursor.copy(self._binary_copy(columns)) as copy:
             copy.write(BINARY_SIGNATURE)
             copy.write(first)
             for payload in payloads:
